@@ -1,0 +1,66 @@
+# minaks — see README.md. `sudo make up` and `sudo make test` are the two commands that matter.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/minaks
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+KUBE_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes 2>/dev/null)
+KUBE_MINOR := $(word 2,$(subst ., ,$(KUBE_VERSION)))
+# The embedded components report the Kubernetes version they were built from, as k3s sets it.
+LDFLAGS := -s -w \
+	-X github.com/minaks/minaks/pkg/apiserver/version.Version=$(VERSION) \
+	-X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=1 \
+	-X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) \
+	-X k8s.io/component-base/version.gitTreeState=clean \
+	-X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION) \
+	-X k8s.io/client-go/pkg/version.gitMajor=1 \
+	-X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
+HOST_PACKAGES := iptables ipset conntrack iproute2
+NAME ?= minaks
+
+.PHONY: build up down test unit e2e bench lint host-deps clean
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/minaks
+
+# Installs the host tools minaks drives (when root), or says what to install.
+host-deps:
+	@missing=""; \
+	for p in $(HOST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing host packages:$$missing"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else \
+			echo "minaks needs these packages:$$missing — install them (e.g. sudo apt-get install$$missing) or run 'sudo make ...'" >&2; exit 1; \
+		fi; \
+	fi
+
+up: host-deps build
+	$(BIN) up --name $(NAME) $(UP_FLAGS)
+
+down: build
+	$(BIN) down --name $(NAME)
+
+# Unit tests (no root needed) and, as root, the end-to-end tests against real clusters.
+test: host-deps build
+	$(GO) test ./... 
+	MINAKS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m -v ./test/e2e/...
+
+unit:
+	$(GO) test ./...
+
+e2e: host-deps build
+	MINAKS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m -v ./test/e2e/...
+
+bench: host-deps build
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/bare-apiserver ./test/bench/bare-apiserver
+	$(GO) run ./test/bench/upbench -minaks $(CURDIR)/$(BIN) -bare $(CURDIR)/bin/bare-apiserver $(BENCH_FLAGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,204 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/minaks/minaks/pkg/apiserver"
+	"github.com/minaks/minaks/pkg/apiserver/config"
+)
+
+// Files of the daemon inside the cluster's state directory.
+const (
+	LogFile       = "minaks.log"
+	pidFile       = "daemon.pid"
+	controlSocket = "daemon.sock"
+	// progressFDEnv tells a daemon that fd 3 is the progress pipe of the `up` that started it.
+	progressFDEnv = "MINAKS_PROGRESS_FD"
+)
+
+// Bring-up steps, as printed.
+const (
+	stepPrepare      = "Preparing certificates 🔐"
+	stepControlPlane = "Starting control plane (etcd, kube-apiserver) 🕹️"
+	stepControllers  = "Starting controllers (kube-controller-manager, kube-scheduler) ⚙️"
+	stepKubeconfig   = "Writing kubeconfig 📜"
+)
+
+var errDaemonExited = errors.New("the daemon exited; see its log")
+
+// DaemonStatus is what a daemon reports about itself on its control socket.
+type DaemonStatus struct {
+	PID        int                         `json:"pid"`
+	Started    time.Time                   `json:"started"`
+	APIServer  string                      `json:"apiServer"`
+	Ready      bool                        `json:"ready"`
+	Components []apiserver.ComponentStatus `json:"components"`
+}
+
+// RunDaemon runs the named cluster until SIGTERM or SIGINT, or until a component fails. progress
+// receives the bring-up steps when the daemon runs in the foreground; in the background they go
+// to the `up` that started it. onReady runs once the cluster is ready.
+func RunDaemon(name, stateDir string, verbosity int, progress Progress, onReady func(*config.Cluster) error) error {
+	c, err := config.Load(stateDir + "/" + name)
+	if err != nil {
+		return fmt.Errorf("load cluster %s: %w", name, err)
+	}
+	// etcd's peer socket is relative to the working directory.
+	if err := os.Chdir(c.StateDir); err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(c.Path(LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	klog.LogToStderr(false)
+	klog.SetOutput(logFile)
+	defer klog.Flush()
+
+	var pipe *pipeProgress
+	if os.Getenv(progressFDEnv) == "3" {
+		pipe = newPipeProgress(os.NewFile(3, "progress"))
+		progress = pipe
+		os.Unsetenv(progressFDEnv)
+	}
+	if progress == nil {
+		progress = nopProgress{}
+	}
+
+	logOpts, err := apiserver.ConfigureLogging(verbosity)
+	if err != nil {
+		return err
+	}
+	logger := klog.Background().WithValues("cluster", c.Name)
+	logger.Info("Starting minaks daemon", "pid", os.Getpid(), "stateDir", c.StateDir)
+
+	// The one signal handler of the process.
+	ctx, stop := signal.NotifyContext(klog.NewContext(context.Background(), logger), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	if err := os.WriteFile(c.Path(pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(c.Path(pidFile))
+
+	progress.Start(stepPrepare)
+	cp := apiserver.New(c, logOpts)
+	err = cp.Prepare()
+	progress.End(err)
+	if err != nil {
+		return err
+	}
+
+	status := &DaemonStatus{PID: os.Getpid(), Started: time.Now(), APIServer: apiserver.APIServerURL(c)}
+	stopControl, err := serveControl(c.Path(controlSocket), func() DaemonStatus {
+		s := *status
+		s.Components = cp.Components()
+		select {
+		case <-cp.ControllersReady():
+			s.Ready = true
+		default:
+		}
+		return s
+	})
+	if err != nil {
+		return err
+	}
+	defer stopControl()
+
+	runErr := make(chan error, 1)
+	go func() { runErr <- cp.Run(ctx) }()
+
+	for _, s := range []struct {
+		step  string
+		ready <-chan struct{}
+	}{{stepControlPlane, cp.APIReady()}, {stepControllers, cp.ControllersReady()}} {
+		progress.Start(s.step)
+		select {
+		case <-s.ready:
+			progress.End(nil)
+		case err := <-runErr:
+			if err == nil {
+				err = errors.New("stopped before it was ready")
+			}
+			progress.End(err)
+			return err
+		}
+	}
+	if onReady != nil {
+		if err := onReady(c); err != nil {
+			stop()
+			<-runErr
+			return err
+		}
+	}
+	if pipe != nil {
+		pipe.Ready()
+	}
+	logger.Info("Cluster ready")
+
+	err = <-runErr
+	logger.Info("minaks daemon stopped", "err", err)
+	return err
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Start(string) {}
+func (nopProgress) End(error)    {}
+
+// serveControl serves the daemon's status as JSON on a unix socket only root can reach.
+func serveControl(path string, status func() DaemonStatus) (stop func(), err error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(status())
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	return func() {
+		_ = srv.Close()
+		_ = os.Remove(path)
+	}, nil
+}
+
+// QueryDaemon asks the daemon of the cluster in dir for its status.
+func QueryDaemon(dir string) (*DaemonStatus, error) {
+	client := &http.Client{
+		Timeout: 2 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", dir+"/"+controlSocket)
+		}},
+	}
+	resp, err := client.Get("http://daemon/status")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	s := &DaemonStatus{}
+	return s, json.NewDecoder(resp.Body).Decode(s)
+}

@@ -1,0 +1,111 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/apiserver/kubeconfig"
+)
+
+// stopGrace is how long a daemon gets to stop its components before it is killed.
+const stopGrace = 30 * time.Second
+
+// Down stops the named cluster's daemon, removes its kubeconfig entries, and deletes its state
+// directory. It finds the daemon by its command line, so it works after the daemon was killed and
+// after the state directory was lost; a cluster that does not exist is not an error.
+func Down(name, stateDir, kubeconfigFlag string, out io.Writer) error {
+	dir := filepath.Join(stateDir, name)
+	daemons, err := FindDaemons(name)
+	if err != nil {
+		return err
+	}
+	_, statErr := os.Stat(dir)
+	if len(daemons) == 0 && errors.Is(statErr, os.ErrNotExist) && !hasContext(name, dir, kubeconfigFlag) {
+		fmt.Fprintf(out, "No cluster %q; nothing to do.\n", name)
+		return nil
+	}
+	fmt.Fprintf(out, "Deleting cluster %q ...\n", name)
+
+	var errs []error
+	dirs := []string{dir}
+	for _, d := range daemons {
+		if err := stopDaemon(d, stopGrace); err != nil {
+			errs = append(errs, fmt.Errorf("stop daemon %d: %w", d.PID, err))
+		}
+		if d.StateDir != stateDir {
+			dirs = append(dirs, filepath.Join(d.StateDir, name))
+		}
+	}
+	for _, t := range kubeconfigTargets(dir, kubeconfigFlag) {
+		if err := kubeconfig.Remove(t, kubeconfig.ContextName(name)); err != nil {
+			errs = append(errs, fmt.Errorf("remove context from %s: %w", t.Path, err))
+		}
+	}
+	for _, d := range dirs {
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Deleted cluster %q.\n", name)
+	return nil
+}
+
+// kubeconfigTargets are the kubeconfig files that may hold a cluster's context: where `up` wrote
+// it (recorded in the state directory), and where it would write it now.
+func kubeconfigTargets(dir, flag string) []kubeconfig.Target {
+	targets := []kubeconfig.Target{kubeconfig.DefaultTarget(flag)}
+	if b, err := os.ReadFile(filepath.Join(dir, kubeconfigTargetFile)); err == nil {
+		p := strings.TrimSpace(string(b))
+		if p != "" && !slices.ContainsFunc(targets, func(t kubeconfig.Target) bool { return t.Path == p }) {
+			targets = append(targets, kubeconfig.Target{Path: p})
+		}
+	}
+	return targets
+}
+
+func hasContext(name, dir, flag string) bool {
+	for _, t := range kubeconfigTargets(dir, flag) {
+		if kubeconfig.Has(t, kubeconfig.ContextName(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Names lists the clusters on this host: those with a state directory under stateDir and those
+// whose daemon runs.
+func Names(stateDir string) ([]string, error) {
+	seen := map[string]bool{}
+	entries, err := os.ReadDir(stateDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(stateDir, e.Name(), config.FileName)); err == nil {
+			seen[e.Name()] = true
+		}
+	}
+	daemons, err := FindDaemons("")
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range daemons {
+		seen[d.Name] = true
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names, nil
+}

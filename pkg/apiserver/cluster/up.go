@@ -1,0 +1,307 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/minaks/minaks/pkg/apiserver"
+	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/apiserver/kubeconfig"
+)
+
+// UpOptions are the options of `minaks up`.
+type UpOptions struct {
+	*config.Options
+	// GivenFlags names the cluster-defining flags given on the command line.
+	GivenFlags []string
+	Foreground bool
+	Retain     bool
+	Kubeconfig string
+	Wait       time.Duration
+	Verbosity  int
+	// Out receives the human output; Progress the bring-up steps.
+	Out      io.Writer
+	Progress Progress
+}
+
+// kubeconfigTargetFile records, in the state directory, which kubeconfig `up` merged into.
+const kubeconfigTargetFile = "kubeconfig-target"
+
+// Up starts the cluster the options describe, or restarts a stopped one with its state, and
+// returns once it is ready (in the foreground: once it has stopped again).
+func Up(o UpOptions) error {
+	c, err := o.Complete()
+	if err != nil {
+		return err
+	}
+	target := kubeconfig.DefaultTarget(o.Kubeconfig)
+
+	running, err := FindDaemons(c.Name)
+	if err != nil {
+		return err
+	}
+	if len(running) > 0 {
+		d := running[0]
+		if d.StateDir != o.StateDir {
+			return fmt.Errorf("a cluster named %q is already running with state directory %s (pid %d)", c.Name, d.StateDir, d.PID)
+		}
+		saved, err := config.Load(c.StateDir)
+		if err != nil {
+			return fmt.Errorf("cluster %q is running (pid %d) but its state is unreadable: %w", c.Name, d.PID, err)
+		}
+		fmt.Fprintf(o.Out, "Cluster %q is already running (pid %d).\n", c.Name, d.PID)
+		if err := writeKubeconfig(saved, target); err != nil {
+			return err
+		}
+		printUsage(o.Out, saved)
+		return nil
+	}
+
+	fresh := true
+	if saved, err := config.Load(c.StateDir); err == nil {
+		if diff := definitionDiff(saved, c, o.GivenFlags); diff != "" {
+			return fmt.Errorf("cluster %q already exists with a different definition (%s); run 'minaks down --name %s' first, or 'minaks up' without those flags to start it as it is", c.Name, diff, c.Name)
+		}
+		if slices.Contains(o.GivenFlags, "api-port") {
+			saved.APIPort, saved.APIPortFixed = c.APIPort, true
+		}
+		c, fresh = saved, false
+		fmt.Fprintf(o.Out, "Starting existing cluster %q with its saved state ...\n", c.Name)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	} else {
+		fmt.Fprintf(o.Out, "Creating cluster %q ...\n", c.Name)
+	}
+	if err := choosePort(c); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.StateDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(c.StateDir, 0o700); err != nil {
+		return err
+	}
+	if err := c.Save(); err != nil {
+		return err
+	}
+
+	failed := func(err error) error {
+		logTail := tail(c.Path(LogFile), 15)
+		if daemons, _ := FindDaemons(c.Name); len(daemons) > 0 {
+			for _, d := range daemons {
+				_ = stopDaemon(d, 30*time.Second)
+			}
+		}
+		switch {
+		case fresh && !o.Retain:
+			_ = Down(c.Name, o.StateDir, o.Kubeconfig, io.Discard)
+			err = fmt.Errorf("%w\n(cluster removed; run with --retain to keep it for debugging)", err)
+		case fresh:
+			err = fmt.Errorf("%w\n(cluster kept: see %s, remove it with 'minaks down --name %s')", err, c.Path(LogFile), c.Name)
+		default:
+			err = fmt.Errorf("%w\n(state kept in %s)", err, c.StateDir)
+		}
+		if logTail != "" {
+			err = fmt.Errorf("%w\nlast lines of the daemon log:\n%s", err, logTail)
+		}
+		return err
+	}
+
+	if o.Foreground {
+		ready := false
+		err := RunDaemon(c.Name, o.StateDir, o.Verbosity, o.Progress, func(c *config.Cluster) error {
+			ready = true
+			o.Progress.Start(stepKubeconfig)
+			err := writeKubeconfig(c, target)
+			o.Progress.End(err)
+			if err == nil {
+				printUsage(o.Out, c)
+				fmt.Fprintln(o.Out, "Running in the foreground; stop with Ctrl-C (the cluster's state is kept).")
+			}
+			return err
+		})
+		if err != nil && !ready {
+			return failed(err)
+		}
+		return err
+	}
+
+	if err := startDaemon(c, o); err != nil {
+		return failed(err)
+	}
+	o.Progress.Start(stepKubeconfig)
+	err = writeKubeconfig(c, target)
+	o.Progress.End(err)
+	if err != nil {
+		return failed(err)
+	}
+	printUsage(o.Out, c)
+	return nil
+}
+
+// startDaemon re-executes the binary as the cluster's daemon, detached in its own session, and
+// relays its progress until it is ready, fails, or o.Wait runs out.
+func startDaemon(c *config.Cluster, o UpOptions) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(c.Path(LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cmd := exec.Command(self, daemonArgs(c.Name, o.StateDir, o.Verbosity)...)
+	cmd.Dir = c.StateDir
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Env = append(os.Environ(), progressFDEnv+"=3")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("start daemon: %w", err)
+	}
+	w.Close()
+	// Reap the daemon if it dies while we wait; once `up` returns it belongs to init.
+	go func() { _ = cmd.Wait() }()
+
+	result := make(chan error, 1)
+	go func() { result <- relay(r, o.Progress) }()
+	select {
+	case err := <-result:
+		return err
+	case <-time.After(o.Wait):
+		err := fmt.Errorf("the cluster was not ready within --wait=%s", o.Wait)
+		o.Progress.End(err)
+		return err
+	}
+}
+
+// writeKubeconfig merges the cluster's admin kubeconfig into the user's kubeconfig file and
+// remembers where, so that `down` removes it from there.
+func writeKubeconfig(c *config.Cluster, t kubeconfig.Target) error {
+	cfg, err := clientcmd.LoadFromFile(apiserver.AdminKubeconfigPath(c))
+	if err != nil {
+		return err
+	}
+	if err := kubeconfig.Merge(t, cfg); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(t.Path)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(c.Path(kubeconfigTargetFile), []byte(abs+"\n"), 0o600)
+}
+
+func printUsage(out io.Writer, c *config.Cluster) {
+	ctx := kubeconfig.ContextName(c.Name)
+	fmt.Fprintf(out, "Set kubectl context to %q\nYou can now use your cluster with:\n\nkubectl cluster-info --context %s\n\n", ctx, ctx)
+}
+
+// choosePort keeps the cluster's API port if it is free, and otherwise (unless the user fixed it)
+// takes the first free port from 6443 on.
+func choosePort(c *config.Cluster) error {
+	if c.APIPort != 0 && portFree(c.APIPort) {
+		return nil
+	}
+	if c.APIPortFixed {
+		return &config.FlagError{Flag: "api-port", Value: fmt.Sprint(c.APIPort), Msg: "the port is in use on 127.0.0.1"}
+	}
+	for p := config.DefaultAPIPort; p < config.DefaultAPIPort+100; p++ {
+		if portFree(p) {
+			c.APIPort = p
+			return nil
+		}
+	}
+	return fmt.Errorf("no free port in %d-%d on 127.0.0.1 for the API server; choose one with --api-port", config.DefaultAPIPort, config.DefaultAPIPort+99)
+}
+
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// definitionDiff describes how the cluster defined by the flags given now differs from the saved
+// one; without such flags, starting the saved cluster as it is is what the user asked for.
+func definitionDiff(saved, now *config.Cluster, given []string) string {
+	if len(slices.DeleteFunc(slices.Clone(given), func(f string) bool { return f == "api-port" })) == 0 {
+		return ""
+	}
+	a, b := *saved, *now
+	// The port is chosen at start unless fixed; --api-port may move a stopped cluster.
+	a.APIPort, b.APIPort, a.APIPortFixed, b.APIPortFixed = 0, 0, false, false
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if bytes.Equal(ja, jb) {
+		return ""
+	}
+	var ma, mb map[string]any
+	_ = json.Unmarshal(ja, &ma)
+	_ = json.Unmarshal(jb, &mb)
+	var diffs []string
+	diffMaps("", ma, mb, &diffs)
+	return strings.Join(diffs, ", ")
+}
+
+func diffMaps(prefix string, a, b map[string]any, out *[]string) {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		am, aok := a[k].(map[string]any)
+		bm, bok := b[k].(map[string]any)
+		if aok && bok {
+			diffMaps(prefix+k+".", am, bm, out)
+			continue
+		}
+		ja, _ := json.Marshal(a[k])
+		jb, _ := json.Marshal(b[k])
+		if !bytes.Equal(ja, jb) {
+			*out = append(*out, fmt.Sprintf("%s%s: %s now, %s before", prefix, k, jb, ja))
+		}
+	}
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

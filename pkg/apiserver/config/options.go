@@ -1,0 +1,548 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Defaults of a fresh `az aks create`, and of minaks itself.
+const (
+	DefaultName          = "minaks"
+	DefaultStateDir      = "/var/lib/minaks"
+	DefaultNodeCount     = 3
+	DefaultNodePoolName  = "nodepool1"
+	DefaultNodeVMSize    = "Standard_DS2_v2"
+	DefaultLocation      = "eastus"
+	DefaultResourceGroup = "minaks-rg"
+	DefaultPodCIDR       = "10.244.0.0/16"
+	DefaultPodCIDRv6     = "fd12:3456:789a::/64"
+	DefaultServiceCIDR   = "10.0.0.0/16"
+	DefaultServiceCIDRv6 = "fd12:3456:789a:1::/108"
+	DefaultDNSServiceIP  = "10.0.0.10"
+	DefaultVNetCIDR      = "10.224.0.0/12"
+	DefaultSubnetCIDR    = "10.224.0.0/16"
+	DefaultAPIPort       = 6443
+
+	// MaxNodeCount bounds --node-count: every node is a set of namespaces and an agent on one host.
+	MaxNodeCount = 100
+)
+
+// Outbound types accepted by --outbound-type.
+var outboundTypes = []string{"loadBalancer", "managedNATGateway", "userAssignedNATGateway", "userDefinedRouting", "none", "block"}
+
+// reservedRanges are the ranges AKS refuses for pods, services and the VNet.
+var reservedRanges = []netip.Prefix{
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("172.30.0.0/16"),
+	netip.MustParsePrefix("172.31.0.0/16"),
+	netip.MustParsePrefix("192.0.2.0/24"),
+}
+
+var (
+	// nameRE keeps cluster names usable in namespace names, link aliases and kubeconfig contexts.
+	nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$`)
+	// nodepoolRE is AKS's rule for Linux node pool names.
+	nodepoolRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
+	// resourceGroupRE is Azure's rule for resource group names (without the trailing-period rule).
+	resourceGroupRE = regexp.MustCompile(`^[-\w._()]{1,90}$`)
+	locationRE      = regexp.MustCompile(`^[a-z][a-z0-9]{1,39}$`)
+)
+
+// Options are the values of `minaks up` flags as the user gave them. Complete turns them into
+// a Cluster with AKS's defaults, or into errors naming the flags.
+type Options struct {
+	Name      string
+	StateDir  string
+	APIPort   int
+	NodeCount int
+
+	NodePoolName  string
+	NodeVMSize    string
+	Location      string
+	ResourceGroup string
+	Zones         []string
+
+	NetworkPlugin     string
+	NetworkPluginMode string
+	NetworkPolicy     string
+	NetworkDataplane  string
+	IPFamilies        []string
+	PodCIDR           string
+	PodCIDRs          []string
+	ServiceCIDR       string
+	ServiceCIDRs      []string
+	DNSServiceIP      string
+	OutboundType      string
+	LoadBalancerSKU   string
+	MaxPods           int
+	KubeProxyConfig   string
+
+	EnableAppRouting                 bool
+	AppRoutingDefaultNginxController string
+}
+
+// NewOptions returns options holding minaks's defaults for the flags that have one.
+func NewOptions() *Options {
+	return &Options{
+		Name:          DefaultName,
+		StateDir:      DefaultStateDir,
+		NodeCount:     DefaultNodeCount,
+		NodePoolName:  DefaultNodePoolName,
+		NodeVMSize:    DefaultNodeVMSize,
+		Location:      DefaultLocation,
+		ResourceGroup: DefaultResourceGroup,
+	}
+}
+
+// AddNameFlags adds --name and --state-dir, shared by every command that addresses a cluster.
+func (o *Options) AddNameFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Name, "name", o.Name, "cluster name")
+	fs.StringVar(&o.StateDir, "state-dir", o.StateDir, "directory holding the state of every cluster")
+}
+
+// AddClusterFlags adds the flags that define a cluster: the `az aks create` ones and --api-port.
+func (o *Options) AddClusterFlags(fs *pflag.FlagSet) {
+	fs.IntVar(&o.APIPort, "api-port", o.APIPort, "loopback port of the API server (default 6443, or the first free port after it)")
+	fs.IntVar(&o.NodeCount, "node-count", o.NodeCount, "number of nodes in the node pool")
+	fs.StringVar(&o.NodePoolName, "nodepool-name", o.NodePoolName, "name of the node pool (^[a-z][a-z0-9]{0,11}$)")
+	fs.StringVar(&o.NodeVMSize, "node-vm-size", o.NodeVMSize, "VM size the nodes report (label node.kubernetes.io/instance-type)")
+	fs.StringVarP(&o.Location, "location", "l", o.Location, "Azure region the cluster reports (topology.kubernetes.io/region)")
+	fs.StringVarP(&o.ResourceGroup, "resource-group", "g", o.ResourceGroup, "resource group; the node resource group is MC_<rg>_<name>_<location>")
+	fs.StringSliceVarP(&o.Zones, "zones", "z", o.Zones, "availability zones of the node pool (1, 2, 3)")
+
+	fs.StringVar(&o.NetworkPlugin, "network-plugin", o.NetworkPlugin, "azure, kubenet or none (default: azure with --network-plugin-mode overlay)")
+	fs.StringVar(&o.NetworkPluginMode, "network-plugin-mode", o.NetworkPluginMode, "overlay (Azure CNI Overlay); empty with --network-plugin azure means node subnet mode")
+	fs.StringVar(&o.NetworkPolicy, "network-policy", o.NetworkPolicy, "none, azure, calico or cilium (default none; cilium with --network-dataplane cilium)")
+	fs.StringVar(&o.NetworkDataplane, "network-dataplane", o.NetworkDataplane, "azure or cilium (default azure)")
+	fs.StringSliceVar(&o.IPFamilies, "ip-families", o.IPFamilies, "ipv4, or ipv4,ipv6 for dual-stack")
+	fs.StringVar(&o.PodCIDR, "pod-cidr", o.PodCIDR, "pod address range for overlay and kubenet (default 10.244.0.0/16)")
+	fs.StringSliceVar(&o.PodCIDRs, "pod-cidrs", o.PodCIDRs, "pod address ranges, one per IP family")
+	fs.StringVar(&o.ServiceCIDR, "service-cidr", o.ServiceCIDR, "service address range (default 10.0.0.0/16)")
+	fs.StringSliceVar(&o.ServiceCIDRs, "service-cidrs", o.ServiceCIDRs, "service address ranges, one per IP family")
+	fs.StringVar(&o.DNSServiceIP, "dns-service-ip", o.DNSServiceIP, "cluster DNS address inside the service range (default 10.0.0.10)")
+	fs.StringVar(&o.OutboundType, "outbound-type", o.OutboundType, "loadBalancer, managedNATGateway, userAssignedNATGateway, userDefinedRouting, none or block (default loadBalancer)")
+	fs.StringVar(&o.LoadBalancerSKU, "load-balancer-sku", o.LoadBalancerSKU, "standard (default)")
+	fs.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "maximum pods per node (default: overlay 250, kubenet 110, azure 30)")
+	fs.StringVar(&o.KubeProxyConfig, "kube-proxy-config", o.KubeProxyConfig, "kube-proxy configuration: a JSON file (or inline JSON) {enabled, mode, ipvsConfig}")
+	fs.BoolVar(&o.EnableAppRouting, "enable-app-routing", o.EnableAppRouting, "enable the application routing add-on (managed NGINX ingress)")
+	fs.StringVar(&o.AppRoutingDefaultNginxController, "app-routing-default-nginx-controller", o.AppRoutingDefaultNginxController,
+		"default NginxIngressController with app routing: AnnotationControlled (default), External, Internal or None")
+}
+
+// FlagError is a problem with the value of one flag.
+type FlagError struct {
+	Flag  string
+	Value string
+	Msg   string
+}
+
+func (e *FlagError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("--%s: %s", e.Flag, e.Msg)
+	}
+	return fmt.Sprintf("--%s=%s: %s", e.Flag, e.Value, e.Msg)
+}
+
+type errorList []error
+
+func (l *errorList) add(flag, value, format string, args ...any) {
+	*l = append(*l, &FlagError{Flag: flag, Value: value, Msg: fmt.Sprintf(format, args...)})
+}
+
+// ValidateName checks a cluster name and state directory, the two things every command needs.
+func (o *Options) ValidateName() error {
+	var errs errorList
+	o.validateName(&errs)
+	return errors.Join(errs...)
+}
+
+func (o *Options) validateName(errs *errorList) {
+	if !nameRE.MatchString(o.Name) {
+		errs.add("name", o.Name, "must be 1-40 lowercase letters, digits or '-', starting and ending with a letter or digit")
+	}
+	if !filepath.IsAbs(o.StateDir) {
+		errs.add("state-dir", o.StateDir, "must be an absolute path")
+	} else if l := len(filepath.Join(o.StateDir, o.Name, "etcd-peer.sock")); l > 100 {
+		// Unix socket paths are limited to 108 bytes.
+		errs.add("state-dir", o.StateDir, "is too long: socket paths inside it would exceed the kernel's limit of 108 bytes")
+	}
+}
+
+// ClusterDir is the state directory of the named cluster.
+func (o *Options) ClusterDir() string { return filepath.Join(o.StateDir, o.Name) }
+
+// Complete applies AKS's defaults to the options and validates them with AKS's rules. It returns
+// every problem found, each naming its flag.
+func (o *Options) Complete() (*Cluster, error) {
+	var errs errorList
+	o.validateName(&errs)
+	c := &Cluster{
+		Name:             o.Name,
+		StateDir:         o.ClusterDir(),
+		APIPort:          o.APIPort,
+		APIPortFixed:     o.APIPort != 0,
+		NodeCount:        o.NodeCount,
+		NodePoolName:     o.NodePoolName,
+		NodeVMSize:       o.NodeVMSize,
+		Location:         o.Location,
+		ResourceGroup:    o.ResourceGroup,
+		Zones:            o.Zones,
+		EnableAppRouting: o.EnableAppRouting,
+	}
+	if o.APIPort < 0 || o.APIPort > 65535 {
+		errs.add("api-port", fmt.Sprint(o.APIPort), "must be a TCP port (1-65535)")
+	}
+	if o.NodeCount < 1 || o.NodeCount > MaxNodeCount {
+		errs.add("node-count", fmt.Sprint(o.NodeCount), "must be between 1 and %d", MaxNodeCount)
+	}
+	if !nodepoolRE.MatchString(o.NodePoolName) {
+		errs.add("nodepool-name", o.NodePoolName, "must start with a lowercase letter and contain only lowercase letters and digits, at most 12 characters")
+	}
+	if !strings.HasPrefix(o.NodeVMSize, "Standard_") || len(o.NodeVMSize) < 10 {
+		errs.add("node-vm-size", o.NodeVMSize, "must be an Azure VM size such as Standard_DS2_v2")
+	}
+	if !locationRE.MatchString(o.Location) {
+		errs.add("location", o.Location, "must be an Azure region name such as eastus or westeurope")
+	}
+	if !resourceGroupRE.MatchString(o.ResourceGroup) || strings.HasSuffix(o.ResourceGroup, ".") {
+		errs.add("resource-group", o.ResourceGroup, "must be 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'")
+	}
+	for _, z := range o.Zones {
+		if z != "1" && z != "2" && z != "3" {
+			errs.add("zones", strings.Join(o.Zones, ","), "zone %q is not one of 1, 2, 3", z)
+		}
+	}
+	o.completeNetwork(c, &errs)
+	o.completeAppRouting(c, &errs)
+
+	kp := KubeProxy{}
+	if o.KubeProxyConfig != "" {
+		k, err := ParseKubeProxy(o.KubeProxyConfig)
+		if err != nil {
+			errs.add("kube-proxy-config", "", "%v", err)
+		}
+		kp = k
+	}
+	for _, msg := range kp.complete() {
+		errs.add("kube-proxy-config", "", "%s", msg)
+	}
+	if o.KubeProxyConfig != "" && kp.IsEnabled() && c.Network.Dataplane == "cilium" {
+		errs.add("kube-proxy-config", "", "the Cilium dataplane replaces kube-proxy: set \"enabled\": false")
+	}
+	if kp.Mode == ProxyModeIPVS && c.Network.Policy == "azure" {
+		errs.add("kube-proxy-config", "", "IPVS mode does not support network policy azure")
+	}
+	if o.KubeProxyConfig == "" && c.Network.Dataplane == "cilium" {
+		disabled := false
+		kp.Enabled = &disabled
+	}
+	c.KubeProxy = kp
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+func (o *Options) completeAppRouting(c *Cluster, errs *errorList) {
+	mode := o.AppRoutingDefaultNginxController
+	if mode == "" {
+		if o.EnableAppRouting {
+			c.AppRoutingDefaultNginxController = "AnnotationControlled"
+		}
+		return
+	}
+	if !o.EnableAppRouting {
+		errs.add("app-routing-default-nginx-controller", mode, "needs --enable-app-routing")
+		return
+	}
+	for _, v := range []string{"AnnotationControlled", "External", "Internal", "None"} {
+		if strings.EqualFold(mode, v) {
+			c.AppRoutingDefaultNginxController = v
+			return
+		}
+	}
+	errs.add("app-routing-default-nginx-controller", mode, "must be one of AnnotationControlled, External, Internal, None")
+}
+
+func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
+	n := &c.Network
+	n.VNetCIDR, n.SubnetCIDR = DefaultVNetCIDR, DefaultSubnetCIDR
+
+	// Plugin and mode: no plugin means Azure CNI Overlay; azure without a mode means node subnet.
+	n.Plugin, n.PluginMode = strings.ToLower(o.NetworkPlugin), strings.ToLower(o.NetworkPluginMode)
+	switch n.Plugin {
+	case "":
+		n.Plugin = PluginAzure
+		if n.PluginMode == "" {
+			n.PluginMode = ModeOverlay
+		}
+	case PluginAzure, PluginKubenet, PluginNone:
+	default:
+		errs.add("network-plugin", o.NetworkPlugin, "must be one of azure, kubenet, none")
+	}
+	switch n.PluginMode {
+	case "":
+	case ModeOverlay:
+		if n.Plugin != PluginAzure {
+			errs.add("network-plugin-mode", o.NetworkPluginMode, "overlay mode needs --network-plugin azure, not %s", n.Plugin)
+		}
+	default:
+		errs.add("network-plugin-mode", o.NetworkPluginMode, "must be overlay")
+	}
+	cni := n.CNI()
+
+	n.Dataplane = strings.ToLower(o.NetworkDataplane)
+	switch n.Dataplane {
+	case "":
+		n.Dataplane = "azure"
+	case "azure":
+	case "cilium":
+		if n.Plugin != PluginAzure {
+			errs.add("network-dataplane", o.NetworkDataplane, "cilium needs --network-plugin azure, not %s", n.Plugin)
+		}
+	default:
+		errs.add("network-dataplane", o.NetworkDataplane, "must be one of azure, cilium")
+	}
+
+	n.Policy = strings.ToLower(o.NetworkPolicy)
+	switch n.Policy {
+	case "":
+		n.Policy = "none"
+		if n.Dataplane == "cilium" {
+			n.Policy = "cilium"
+		}
+	case "none", "calico", "azure", "cilium":
+		switch {
+		case n.Dataplane == "cilium" && n.Policy != "cilium":
+			errs.add("network-policy", o.NetworkPolicy, "Cilium dataplane requires network policy cilium")
+		case n.Policy == "cilium" && n.Dataplane != "cilium":
+			errs.add("network-policy", o.NetworkPolicy, "cilium network policy needs --network-dataplane cilium")
+		case n.Policy == "azure" && cni == CNIKubenet:
+			errs.add("network-policy", o.NetworkPolicy, "NetworkPolicy azure is not supported for network plugin kubenet; use calico")
+		}
+	default:
+		errs.add("network-policy", o.NetworkPolicy, "must be one of none, azure, calico, cilium")
+	}
+	if cni == CNINone && n.Policy != "none" {
+		errs.add("network-policy", o.NetworkPolicy, "needs a network plugin; with --network-plugin none bring your own policy engine")
+	}
+
+	// IP families.
+	n.IPFamilies = []string{"IPv4"}
+	dual := false
+	if len(o.IPFamilies) > 0 {
+		fams := make([]string, len(o.IPFamilies))
+		for i, f := range o.IPFamilies {
+			fams[i] = strings.ToLower(f)
+		}
+		switch strings.Join(fams, ",") {
+		case "ipv4":
+		case "ipv4,ipv6":
+			dual = true
+			n.IPFamilies = []string{"IPv4", "IPv6"}
+			if cni != CNIOverlay {
+				errs.add("ip-families", strings.Join(o.IPFamilies, ","), "dual-stack needs Azure CNI Overlay (--network-plugin azure --network-plugin-mode overlay)")
+			}
+			if n.Policy == "azure" || n.Policy == "calico" {
+				errs.add("ip-families", strings.Join(o.IPFamilies, ","), "dual-stack does not support network policy %s", n.Policy)
+			}
+		default:
+			errs.add("ip-families", strings.Join(o.IPFamilies, ","), "must be ipv4 or ipv4,ipv6")
+		}
+	}
+
+	// Address ranges.
+	vnet := netip.MustParsePrefix(n.VNetCIDR)
+	podFlag, podValues := "pod-cidr", []string{o.PodCIDR}
+	if len(o.PodCIDRs) > 0 {
+		if o.PodCIDR != "" {
+			errs.add("pod-cidrs", strings.Join(o.PodCIDRs, ","), "cannot be combined with --pod-cidr")
+		}
+		podFlag, podValues = "pod-cidrs", o.PodCIDRs
+	}
+	if podValues[0] == "" {
+		podValues = nil
+	}
+	svcFlag, svcValues := "service-cidr", []string{o.ServiceCIDR}
+	if len(o.ServiceCIDRs) > 0 {
+		if o.ServiceCIDR != "" {
+			errs.add("service-cidrs", strings.Join(o.ServiceCIDRs, ","), "cannot be combined with --service-cidr")
+		}
+		svcFlag, svcValues = "service-cidrs", o.ServiceCIDRs
+	}
+	if svcValues[0] == "" {
+		svcValues = nil
+	}
+
+	var pods, svcs []netip.Prefix
+	if cni == CNINodeSubnet {
+		if len(podValues) > 0 {
+			errs.add(podFlag, strings.Join(podValues, ","), "specify --network-plugin-mode overlay when using --pod-cidr, or use --network-plugin kubenet: in node subnet mode pods take IPs from the node subnet")
+		}
+	} else {
+		if len(podValues) == 0 {
+			podValues = []string{DefaultPodCIDR}
+			if dual {
+				podValues = append(podValues, DefaultPodCIDRv6)
+			}
+		}
+		pods = parseFamilyCIDRs(errs, podFlag, podValues, dual, 0)
+		for _, p := range pods {
+			n.PodCIDRs = append(n.PodCIDRs, p.String())
+		}
+	}
+
+	if len(svcValues) == 0 {
+		if o.DNSServiceIP != "" {
+			errs.add("dns-service-ip", o.DNSServiceIP, "needs --service-cidr as well")
+		}
+		svcValues = []string{DefaultServiceCIDR}
+		if dual {
+			svcValues = append(svcValues, DefaultServiceCIDRv6)
+		}
+	} else if o.DNSServiceIP == "" {
+		errs.add(svcFlag, strings.Join(svcValues, ","), "needs --dns-service-ip as well")
+	}
+	// kube-apiserver allows at most 20 bits of service addresses per family.
+	svcs = parseFamilyCIDRs(errs, svcFlag, svcValues, dual, 20)
+	for _, p := range svcs {
+		n.ServiceCIDRs = append(n.ServiceCIDRs, p.String())
+	}
+
+	for _, p := range pods {
+		checkRange(errs, podFlag, p, "pod", svcs, "service", vnet)
+	}
+	for _, p := range svcs {
+		checkRange(errs, svcFlag, p, "service", pods, "pod", vnet)
+	}
+
+	n.DNSServiceIP = o.DNSServiceIP
+	if n.DNSServiceIP == "" {
+		n.DNSServiceIP = DefaultDNSServiceIP
+	}
+	if dns, err := netip.ParseAddr(n.DNSServiceIP); err != nil {
+		errs.add("dns-service-ip", o.DNSServiceIP, "is not an IP address")
+	} else if len(svcs) > 0 {
+		r := svcs[0]
+		switch {
+		case !dns.Is4():
+			errs.add("dns-service-ip", o.DNSServiceIP, "must be an IPv4 address")
+		case !r.Contains(dns):
+			errs.add("dns-service-ip", o.DNSServiceIP, "must be inside the service range %s", r)
+		case dns == r.Addr() || dns == r.Addr().Next():
+			errs.add("dns-service-ip", o.DNSServiceIP, "must not be the network address or the first address of %s (%s is the kubernetes Service)", r, r.Addr().Next())
+		case dns == lastAddr(r):
+			errs.add("dns-service-ip", o.DNSServiceIP, "must not be the last address of %s", r)
+		}
+	}
+
+	// Outbound and load balancer.
+	n.OutboundType = o.OutboundType
+	if n.OutboundType == "" {
+		n.OutboundType = "loadBalancer"
+	}
+	if i := slices.IndexFunc(outboundTypes, func(t string) bool { return strings.EqualFold(t, n.OutboundType) }); i < 0 {
+		errs.add("outbound-type", o.OutboundType, "must be one of %s", strings.Join(outboundTypes, ", "))
+	} else {
+		n.OutboundType = outboundTypes[i]
+		switch n.OutboundType {
+		case "userAssignedNATGateway", "userDefinedRouting":
+			errs.add("outbound-type", o.OutboundType, "needs a bring-your-own subnet (--vnet-subnet-id), which minaks does not emulate; use loadBalancer, managedNATGateway, none or block")
+		}
+	}
+	switch strings.ToLower(o.LoadBalancerSKU) {
+	case "", "standard":
+		n.LoadBalancerSKU = "standard"
+	case "basic":
+		errs.add("load-balancer-sku", o.LoadBalancerSKU, "the Basic load balancer is retired on AKS; use standard")
+	default:
+		errs.add("load-balancer-sku", o.LoadBalancerSKU, "must be standard")
+	}
+
+	// Max pods per node: AKS defaults by mode, 10..250.
+	n.MaxPods = o.MaxPods
+	if n.MaxPods == 0 {
+		n.MaxPods = map[CNIMode]int{CNIOverlay: 250, CNIKubenet: 110, CNINodeSubnet: 30, CNINone: 250}[cni]
+	}
+	if n.MaxPods < 10 || n.MaxPods > 250 {
+		errs.add("max-pods", fmt.Sprint(o.MaxPods), "must be between 10 and 250")
+	} else if n.MaxPods*o.NodeCount < 30 {
+		errs.add("max-pods", fmt.Sprint(o.MaxPods), "the node pool must have room for at least 30 pods (max-pods × node-count = %d)", n.MaxPods*o.NodeCount)
+	}
+}
+
+// parseFamilyCIDRs parses one CIDR per IP family (IPv4 first). maxBits > 0 bounds the number of
+// host bits of each range.
+func parseFamilyCIDRs(errs *errorList, flag string, values []string, dual bool, maxBits int) []netip.Prefix {
+	var out []netip.Prefix
+	want := 1
+	if dual {
+		want = 2
+	}
+	if len(values) != want {
+		errs.add(flag, strings.Join(values, ","), "needs %d range(s), one per IP family", want)
+		return nil
+	}
+	for i, v := range values {
+		p, err := netip.ParsePrefix(strings.TrimSpace(v))
+		if err != nil {
+			errs.add(flag, v, "is not a CIDR (for example 10.244.0.0/16)")
+			continue
+		}
+		if p != p.Masked() {
+			errs.add(flag, v, "has host bits set; did you mean %s?", p.Masked())
+			continue
+		}
+		if i == 0 && !p.Addr().Is4() {
+			errs.add(flag, v, "the first range must be IPv4")
+			continue
+		}
+		if i == 1 && !p.Addr().Is6() {
+			errs.add(flag, v, "the second range must be IPv6")
+			continue
+		}
+		if maxBits > 0 && p.Addr().BitLen()-p.Bits() > maxBits {
+			errs.add(flag, v, "is too large: the mask must be at least /%d", p.Addr().BitLen()-maxBits)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// checkRange refuses reserved ranges and overlaps with the other ranges of the cluster.
+func checkRange(errs *errorList, flag string, p netip.Prefix, what string, others []netip.Prefix, otherWhat string, vnet netip.Prefix) {
+	for _, r := range reservedRanges {
+		if p.Overlaps(r) {
+			errs.add(flag, p.String(), "overlaps %s, which AKS reserves", r)
+		}
+	}
+	if p.Overlaps(vnet) {
+		errs.add(flag, p.String(), "the %s range overlaps the VNet %s", what, vnet)
+	}
+	for _, o := range others {
+		// Report each overlapping pair once, from the pod side.
+		if p.Overlaps(o) && what == "pod" {
+			errs.add(flag, p.String(), "the %s range overlaps the %s range %s", what, otherWhat, o)
+		}
+	}
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	host := p.Addr().BitLen() - p.Bits()
+	for i := len(b) - 1; i >= 0 && host > 0; i-- {
+		n := min(host, 8)
+		b[i] |= byte(1<<n - 1)
+		host -= n
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
