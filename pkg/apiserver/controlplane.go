@@ -19,6 +19,8 @@ import (
 	logsapi "k8s.io/component-base/logs/api/v1"
 	"k8s.io/klog/v2"
 
+	"go.etcd.io/etcd/server/v3/embed"
+
 	"github.com/minaks/minaks/pkg/apiserver/config"
 	"github.com/minaks/minaks/pkg/apiserver/kubeconfig"
 	"github.com/minaks/minaks/pkg/apiserver/pki"
@@ -51,8 +53,18 @@ type ControlPlane struct {
 	apiReady         chan struct{}
 	controllersReady chan struct{}
 
+	// bare runs etcd and kube-apiserver alone: the lower bound `make bench` measures against.
+	bare bool
+
 	mu     sync.Mutex
 	states map[string]string
+}
+
+// Bare makes the control plane run etcd and kube-apiserver only, with nothing around them. It is
+// the lower bound that `make bench` compares a full `minaks up` with.
+func (cp *ControlPlane) Bare() *ControlPlane {
+	cp.bare = true
+	return cp
 }
 
 // ComponentStatus is the state of one embedded component.
@@ -166,19 +178,18 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	// etcd and kube-apiserver start side by side: the API server spends its first few hundred
+	// milliseconds building its configuration and connects to etcd lazily.
 	cp.setState("etcd", "starting")
-	etcd, err := startEtcd(ctx, cp.cluster.StateDir, cp.paths.EtcdSocket, cp.logs.Verbosity > 1)
-	if err != nil {
-		cp.setState("etcd", "failed: "+err.Error())
-		return err
+	type etcdResult struct {
+		e   *embed.Etcd
+		err error
 	}
-	cp.setState("etcd", "running")
-	defer func() {
-		etcd.Close()
-		cp.setState("etcd", "stopped")
-		logger.V(1).Info("Stopped", "component", "etcd")
+	etcdStarted := make(chan etcdResult, 1)
+	go func() {
+		e, err := startEtcd(ctx, cp.cluster.StateDir, cp.paths.EtcdSocket, cp.logs.Verbosity > 1)
+		etcdStarted <- etcdResult{e, err}
 	}()
-	logger.Info("Started", "component", "etcd", "socket", cp.paths.EtcdSocket)
 
 	done := make(chan error, 3)
 	running := 0
@@ -204,6 +215,22 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 		}
 		cancel()
 	}
+
+	r := <-etcdStarted
+	if r.err != nil {
+		cp.setState("etcd", "failed: "+r.err.Error())
+		stop(r.err)
+		waitStopped(logger, done, running)
+		return failure
+	}
+	etcd := r.e
+	cp.setState("etcd", "running")
+	defer func() {
+		etcd.Close()
+		cp.setState("etcd", "stopped")
+		logger.V(1).Info("Stopped", "component", "etcd")
+	}()
+	logger.Info("Started", "component", "etcd", "socket", cp.paths.EtcdSocket)
 	restConfig, err := clientcmd.BuildConfigFromFlags("", AdminKubeconfigPath(cp.cluster))
 	if err != nil {
 		stop(err)
@@ -212,7 +239,7 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 		go func() { readyErr <- waitReady(ctx, restConfig) }()
 		select {
 		case err := <-readyErr:
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				stop(fmt.Errorf("kube-apiserver: %w", err))
 			}
 		case err := <-done:
@@ -226,6 +253,8 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 		cp.setState("kube-apiserver", "ready")
 		close(cp.apiReady)
 		logger.Info("API server ready", "url", APIServerURL(cp.cluster))
+	}
+	if ctx.Err() == nil && !cp.bare {
 		start("kube-controller-manager", ControllerManagerArgs(cp.cluster, cp.paths), runControllerManager)
 		start("kube-scheduler", SchedulerArgs(cp.paths), runScheduler)
 		close(cp.controllersReady)
@@ -239,20 +268,24 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 		case err := <-etcd.Err():
 			stop(fmt.Errorf("etcd: %w", err))
 		case <-ctx.Done():
-			// Give the components time to shut down cleanly; etcd stays up meanwhile.
-			timeout := time.After(30 * time.Second)
-			for running > 0 {
-				select {
-				case <-done:
-					running--
-				case <-timeout:
-					logger.Info("Components did not stop within 30s", "running", running)
-					return failure
-				}
-			}
+			waitStopped(logger, done, running)
+			return failure
 		}
 	}
 	return failure
+}
+
+// waitStopped gives the running components time to shut down cleanly (etcd stays up meanwhile).
+func waitStopped(logger klog.Logger, done <-chan error, running int) {
+	timeout := time.After(30 * time.Second)
+	for ; running > 0; running-- {
+		select {
+		case <-done:
+		case <-timeout:
+			logger.Info("Components did not stop within 30s", "running", running)
+			return
+		}
+	}
 }
 
 // waitReady polls /readyz until it answers ok.

@@ -56,6 +56,23 @@ kernel object it created. Works after the daemon was killed and when the state i
 	return cmd
 }
 
+func newStopCommand() *cobra.Command {
+	o := config.NewOptions()
+	cmd := &cobra.Command{
+		Use:   "stop",
+		Short: "Stop a cluster and keep its state ('up' starts it again)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.ValidateName(); err != nil {
+				return err
+			}
+			return cluster.Stop(o.Name, cmd.OutOrStdout())
+		},
+	}
+	o.AddNameFlags(cmd.Flags())
+	return cmd
+}
+
 func newStatusCommand() *cobra.Command {
 	o := config.NewOptions()
 	var output string

@@ -18,7 +18,7 @@ import (
 
 func newKubectlCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "kubectl [--name NAME] [--state-dir DIR] [--] KUBECTL-ARGS...",
+		Use: "kubectl [--name NAME] [--state-dir DIR] [--] KUBECTL-ARGS...",
 		// kubectl's flags are kubectl's: minaks takes only its own leading ones.
 		Short: "Run kubectl (the same version as the cluster) against a cluster",
 		Long: `Run the upstream kubectl built into minaks, pointed at the cluster's admin kubeconfig

@@ -41,6 +41,7 @@ with 'minaks down'.`,
 	cmd.AddCommand(
 		newUpCommand(g),
 		newDownCommand(),
+		newStopCommand(),
 		newStatusCommand(),
 		newListCommand(),
 		newKubeconfigCommand(),

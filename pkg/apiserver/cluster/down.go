@@ -109,3 +109,25 @@ func Names(stateDir string) ([]string, error) {
 	slices.Sort(names)
 	return names, nil
 }
+
+// Stop stops the named cluster's daemon and keeps its state, so that `up` starts it again with
+// its etcd data.
+func Stop(name string, out io.Writer) error {
+	daemons, err := FindDaemons(name)
+	if err != nil {
+		return err
+	}
+	if len(daemons) == 0 {
+		fmt.Fprintf(out, "Cluster %q is not running.\n", name)
+		return nil
+	}
+	var errs []error
+	for _, d := range daemons {
+		errs = append(errs, stopDaemon(d, stopGrace))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Stopped cluster %q; 'minaks up --name %s' starts it again with its state.\n", name, name)
+	return nil
+}

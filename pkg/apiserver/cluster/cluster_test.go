@@ -1,0 +1,123 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/minaks/minaks/pkg/apiserver/config"
+)
+
+type recorder struct{ lines []string }
+
+func (r *recorder) Start(s string) { r.lines = append(r.lines, "start "+s) }
+func (r *recorder) End(err error) {
+	if err != nil {
+		r.lines = append(r.lines, "fail "+err.Error())
+		return
+	}
+	r.lines = append(r.lines, "ok")
+}
+
+func TestProgressOverPipe(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		daemon  func(p *pipeProgress)
+		want    []string
+		wantErr string
+	}{
+		{"ready", func(p *pipeProgress) {
+			p.Start("a")
+			p.End(nil)
+			p.Start("b")
+			p.End(nil)
+			p.Ready()
+		}, []string{"start a", "ok", "start b", "ok"}, ""},
+		{"failed step", func(p *pipeProgress) {
+			p.Start("a")
+			p.End(errors.New("boom"))
+			p.w.Close()
+		}, []string{"start a", "fail boom"}, "boom"},
+		{"daemon died", func(p *pipeProgress) {
+			p.Start("a")
+			p.w.Close()
+		}, []string{"start a"}, errDaemonExited.Error()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, w := io.Pipe()
+			go tc.daemon(newPipeProgress(w))
+			rec := &recorder{}
+			err := relay(r, rec)
+			if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("relay() = %v, want %q", err, tc.wantErr)
+			}
+			if !slices.Equal(rec.lines, tc.want) {
+				t.Errorf("steps %v, want %v", rec.lines, tc.want)
+			}
+		})
+	}
+}
+
+func TestFindDaemons(t *testing.T) {
+	procRoot = t.TempDir()
+	t.Cleanup(func() { procRoot = "/proc" })
+	write := func(pid int, args ...string) {
+		dir := filepath.Join(procRoot, fmt.Sprint(pid))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "cmdline"), []byte(strings.Join(args, "\x00")+"\x00"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(100, append([]string{"/usr/local/bin/minaks"}, daemonArgs("a", "/var/lib/minaks", 0)...)...)
+	write(101, append([]string{"/work/bin/minaks"}, daemonArgs("b", "/tmp/state", 2)...)...)
+	write(102, "/usr/local/bin/minaks", "up", "--name=a")                       // not a daemon
+	write(103, "/usr/bin/python3", "daemon", "--name=a", "--state-dir=/x")      // not minaks
+	write(104, "/usr/local/bin/minaks", "daemon", "--state-dir=/var/lib/minaks") // no name
+	if err := os.MkdirAll(filepath.Join(procRoot, "self"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	all, err := FindDaemons("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Daemon{{PID: 100, Name: "a", StateDir: "/var/lib/minaks"}, {PID: 101, Name: "b", StateDir: "/tmp/state"}}
+	if !slices.Equal(all, want) {
+		t.Errorf("FindDaemons(\"\") = %+v, want %+v", all, want)
+	}
+	if b, _ := FindDaemons("b"); !slices.Equal(b, want[1:]) {
+		t.Errorf("FindDaemons(b) = %+v", b)
+	}
+}
+
+func TestDefinitionDiff(t *testing.T) {
+	complete := func(set func(*config.Options)) *config.Cluster {
+		o := config.NewOptions()
+		set(o)
+		c, err := o.Complete()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	saved := complete(func(o *config.Options) { o.NetworkPlugin = "kubenet"; o.APIPort = 6443 })
+	if d := definitionDiff(saved, complete(func(*config.Options) {}), nil); d != "" {
+		t.Errorf("no flags given: diff %q, want none", d)
+	}
+	if d := definitionDiff(saved, complete(func(o *config.Options) { o.NetworkPlugin = "kubenet"; o.APIPort = 7000 }), []string{"network-plugin", "api-port"}); d != "" {
+		t.Errorf("same definition, other port: diff %q, want none", d)
+	}
+	d := definitionDiff(saved, complete(func(o *config.Options) { o.NodeCount = 5 }), []string{"node-count"})
+	for _, w := range []string{"nodeCount: 5 now, 3 before", `network.networkPlugin: "azure" now, "kubenet" before`} {
+		if !strings.Contains(d, w) {
+			t.Errorf("diff %q lacks %q", d, w)
+		}
+	}
+}

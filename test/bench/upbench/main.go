@@ -1,0 +1,183 @@
+// Command upbench measures how long `minaks up` takes to give a ready API, and the daemon's
+// memory, side by side with the bare lower bound measured in the same run: embedded etcd plus
+// kube-apiserver alone (bare-apiserver) reaching /readyz. Runs alternate between the two so that
+// both see the same machine. Everything it starts lives under a temporary state directory and
+// is removed at the end.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	minaks := flag.String("minaks", "bin/minaks", "minaks binary")
+	bare := flag.String("bare", "bin/bare-apiserver", "bare-apiserver binary")
+	runs := flag.Int("runs", 5, "runs of each measurement")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "upbench: run as root (minaks up needs it)")
+		os.Exit(1)
+	}
+	if err := bench(*minaks, *bare, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "upbench:", err)
+		os.Exit(1)
+	}
+}
+
+type sample struct {
+	ready time.Duration
+	rssMB float64
+}
+
+func bench(minaks, bare string, runs int) error {
+	root, err := os.MkdirTemp("", "minaks-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+
+	var up, restart, lower []sample
+	for i := range runs {
+		fns := []func() error{
+			func() error {
+				s, err := runBare(bare, filepath.Join(root, fmt.Sprintf("bare%d", i)))
+				lower = append(lower, s)
+				return err
+			},
+			func() error {
+				s, r, err := runUp(minaks, root, fmt.Sprintf("bench%d", i))
+				up, restart = append(up, s), append(restart, r)
+				return err
+			},
+		}
+		if i%2 == 1 {
+			slices.Reverse(fns)
+		}
+		for _, fn := range fns {
+			if err := fn(); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(os.Stderr, "run %d/%d: up %v, restart %v, bare %v\n", i+1, runs,
+			up[i].ready.Round(time.Millisecond), restart[i].ready.Round(time.Millisecond), lower[i].ready.Round(time.Millisecond))
+	}
+
+	fmt.Printf("\n%-44s %10s %10s %10s %10s\n", fmt.Sprintf("time to a ready API (%d runs)", runs), "median", "min", "max", "RSS MB")
+	row := func(name string, s []sample) time.Duration {
+		d := make([]time.Duration, len(s))
+		r := make([]float64, len(s))
+		for i := range s {
+			d[i], r[i] = s[i].ready, s[i].rssMB
+		}
+		slices.Sort(d)
+		slices.Sort(r)
+		fmt.Printf("%-44s %10v %10v %10v %10.0f\n", name, d[len(d)/2].Round(time.Millisecond),
+			d[0].Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond), r[len(r)/2])
+		return d[len(d)/2]
+	}
+	u := row("minaks up, new cluster", up)
+	row("minaks up, restart with saved state", restart)
+	b := row("baseline: bare etcd + kube-apiserver /readyz", lower)
+	fmt.Printf("\nratio up / baseline (medians): %.2f (target <= 1.20)\n", float64(u)/float64(b))
+	return nil
+}
+
+// runUp times `minaks up` of a new cluster, then stops it and times `minaks up` again (a restart
+// with the saved etcd data), and removes the cluster.
+func runUp(minaks, root, name string) (first, again sample, err error) {
+	stateDir := filepath.Join(root, "state")
+	kubeconfig := filepath.Join(root, "kubeconfig")
+	common := []string{"--name", name, "--state-dir", stateDir}
+	defer func() {
+		out, derr := exec.Command(minaks, append([]string{"down", "--kubeconfig", kubeconfig}, common...)...).CombinedOutput()
+		if derr != nil && err == nil {
+			err = fmt.Errorf("minaks down: %v: %s", derr, out)
+		}
+	}()
+	upArgs := append([]string{"up", "--kubeconfig", kubeconfig}, common...)
+	for i, s := range []*sample{&first, &again} {
+		if i == 1 {
+			if out, err := exec.Command(minaks, append([]string{"stop"}, common...)...).CombinedOutput(); err != nil {
+				return first, again, fmt.Errorf("minaks stop: %v: %s", err, out)
+			}
+		}
+		start := time.Now()
+		out, err := exec.Command(minaks, upArgs...).CombinedOutput()
+		s.ready = time.Since(start)
+		if err != nil {
+			return first, again, fmt.Errorf("minaks up: %v: %s", err, out)
+		}
+		pid, err := os.ReadFile(filepath.Join(stateDir, name, "daemon.pid"))
+		if err != nil {
+			return first, again, err
+		}
+		s.rssMB = rssMB(strings.TrimSpace(string(pid)))
+	}
+	return first, again, nil
+}
+
+// runBare times bare-apiserver from exec to its "ready" line.
+func runBare(bare, dir string) (sample, error) {
+	port, err := freePort()
+	if err != nil {
+		return sample{}, err
+	}
+	args := []string{"-state-dir", dir, "-port", strconv.Itoa(port)}
+	if out, err := exec.Command(bare, append(args, "-prepare")...).CombinedOutput(); err != nil {
+		return sample{}, fmt.Errorf("bare-apiserver -prepare: %v: %s", err, out)
+	}
+	cmd := exec.Command(bare, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return sample{}, err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return sample{}, err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	s := sample{ready: time.Since(start)}
+	if err != nil || strings.TrimSpace(line) != "ready" {
+		return s, fmt.Errorf("bare-apiserver did not become ready (%q, %v); see %s", line, err, filepath.Join(dir, "bare", "bare.log"))
+	}
+	s.rssMB = rssMB(strconv.Itoa(cmd.Process.Pid))
+	return s, nil
+}
+
+func rssMB(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

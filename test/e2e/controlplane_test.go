@@ -1,0 +1,262 @@
+// Package e2e holds the end-to-end tests: they run the built minaks binary as root, start real
+// clusters in state directories of their own, talk to them with kubectl, and check that nothing
+// is left behind.
+package e2e
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestControlPlaneLifecycle(t *testing.T) {
+	c := newTestCluster(t)
+	out := c.mustMinaks("up")
+	for _, step := range []string{"✓ Starting control plane", "✓ Starting controllers", "✓ Writing kubeconfig"} {
+		if !strings.Contains(out, step) {
+			t.Errorf("up output lacks %q:\n%s", step, out)
+		}
+	}
+
+	if ns := c.mustKubectl("get", "ns", "-o", "name"); !strings.Contains(ns, "namespace/kube-system") {
+		t.Fatalf("kube-system missing:\n%s", ns)
+	}
+	if v := c.mustKubectl("version", "-o", "json"); !strings.Contains(v, `"gitVersion": "v1.37.2"`) {
+		t.Errorf("server version is not v1.37.2:\n%s", v)
+	}
+
+	// The controller-manager turns a Deployment into a ReplicaSet and Pods (Pending: no nodes yet).
+	c.mustKubectl("create", "deployment", "web", "--image=registry.k8s.io/pause:3.10", "--replicas=2")
+	eventually(t, 60*time.Second, "ReplicaSet and 2 Pods", func() error {
+		rs, _ := c.kubectl("get", "rs", "-l", "app=web", "-o", "name")
+		pods, _ := c.kubectl("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.phase}")
+		if !strings.HasPrefix(rs, "replicaset.apps/web-") || pods != "Pending Pending" {
+			return fmt.Errorf("rs %q, pod phases %q", rs, pods)
+		}
+		return nil
+	})
+	// The service-account controllers run: every namespace gets its default ServiceAccount.
+	c.mustKubectl("get", "serviceaccount", "default", "-n", "kube-system")
+
+	// `minaks kubectl` is the upstream kubectl pointed at the cluster.
+	if out := c.mustMinaks("kubectl", "--", "get", "deploy", "web", "-o", "name"); strings.TrimSpace(out) != "deployment.apps/web" {
+		t.Errorf("minaks kubectl: %q", out)
+	}
+
+	status := c.mustMinaks("status")
+	for _, want := range []string{"running (pid", "kube-apiserver", "ready", "kube-controller-manager", "kube-scheduler", "10.244.0.0/16"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status lacks %q:\n%s", want, status)
+		}
+	}
+	if list, _ := c.minaks("list"); !strings.Contains(list, c.name) {
+		t.Errorf("list lacks %s:\n%s", c.name, list)
+	}
+
+	t.Run("security", func(t *testing.T) {
+		pids := c.daemonPIDs()
+		if len(pids) != 1 {
+			t.Fatalf("daemons: %v", pids)
+		}
+		port := c.apiPort()
+		// etcd has no TCP listener; the API server listens on loopback only.
+		if got, want := listeners(t, pids[0]), []string{fmt.Sprintf("127.0.0.1:%d", port)}; !slices.Equal(got, want) {
+			t.Errorf("daemon listens on %v, want only %v", got, want)
+		}
+		// Anonymous requests are refused.
+		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/api/v1/namespaces", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("anonymous request: %d, want 401", resp.StatusCode)
+		}
+		// Keys, kubeconfigs and sockets are root's only; the state directory is 0700.
+		dir := filepath.Join(c.stateDir, c.name)
+		checkMode(t, dir, 0o700)
+		checkMode(t, c.kubeconfig, 0o600)
+		for _, pattern := range []string{"pki/*.key", "*.kubeconfig", "kubeconfig", "etcd.sock", "daemon.sock", "cluster.json"} {
+			files, _ := filepath.Glob(filepath.Join(dir, pattern))
+			if len(files) == 0 {
+				t.Errorf("no files match %s", pattern)
+			}
+			for _, f := range files {
+				checkMode(t, f, 0o600)
+			}
+		}
+	})
+
+	out = c.mustMinaks("down")
+	if !strings.Contains(out, "Deleted cluster") {
+		t.Errorf("down: %s", out)
+	}
+	c.assertGone()
+}
+
+func checkMode(t *testing.T, path string, want os.FileMode) {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if st.Mode().Perm() != want {
+		t.Errorf("%s: mode %v, want %v", path, st.Mode().Perm(), want)
+	}
+}
+
+func TestUpTwiceDownTwice(t *testing.T) {
+	c := newTestCluster(t)
+	c.mustMinaks("up")
+	pids := c.daemonPIDs()
+	out := c.mustMinaks("up")
+	if !strings.Contains(out, "already running") {
+		t.Errorf("second up: %s", out)
+	}
+	if again := c.daemonPIDs(); !slices.Equal(pids, again) || len(pids) != 1 {
+		t.Errorf("daemons %v after the second up, want %v", again, pids)
+	}
+	c.mustKubectl("get", "ns", "kube-system")
+	c.mustMinaks("down")
+	c.assertGone()
+	if out := c.mustMinaks("down"); !strings.Contains(out, "nothing to do") {
+		t.Errorf("second down: %s", out)
+	}
+}
+
+func TestDownAfterKill9(t *testing.T) {
+	c := newTestCluster(t)
+	c.mustMinaks("up")
+	pids := c.daemonPIDs()
+	if len(pids) != 1 {
+		t.Fatalf("daemons: %v", pids)
+	}
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "daemon gone", func() error {
+		if p := c.daemonPIDs(); len(p) > 0 {
+			return fmt.Errorf("still running: %v", p)
+		}
+		return nil
+	})
+	if out := c.mustMinaks("status"); !strings.Contains(out, "stopped") {
+		t.Errorf("status after kill -9: %s", out)
+	}
+	c.mustMinaks("down")
+	c.assertGone()
+}
+
+func TestDownWithoutStateDir(t *testing.T) {
+	c := newTestCluster(t)
+	c.mustMinaks("up")
+	// The state is lost (say, a wiped /var/lib): down still finds the daemon by name.
+	if err := os.RemoveAll(filepath.Join(c.stateDir, c.name)); err != nil {
+		t.Fatal(err)
+	}
+	c.mustMinaks("down")
+	c.assertGone()
+}
+
+func TestRestartKeepsData(t *testing.T) {
+	c := newTestCluster(t)
+	c.mustMinaks("up", "--network-plugin", "kubenet")
+	port := c.apiPort()
+	c.mustKubectl("create", "configmap", "keep", "--from-literal=k=v")
+
+	if out := c.mustMinaks("stop"); !strings.Contains(out, "Stopped") {
+		t.Errorf("stop: %s", out)
+	}
+	if p := c.daemonPIDs(); len(p) > 0 {
+		t.Fatalf("daemon still running after stop: %v", p)
+	}
+	if out := c.mustMinaks("status"); !strings.Contains(out, "stopped") {
+		t.Errorf("status after stop: %s", out)
+	}
+
+	// Different flags on an existing cluster are refused, naming what differs, and change nothing.
+	out, err := c.minaks("up", "--network-plugin", "azure")
+	if err == nil || !strings.Contains(out, "networkPlugin") || !strings.Contains(out, "minaks down") {
+		t.Errorf("up with another definition: err %v\n%s", err, out)
+	}
+	if p := c.daemonPIDs(); len(p) > 0 {
+		t.Errorf("refused up started a daemon: %v", p)
+	}
+
+	out = c.mustMinaks("up")
+	if !strings.Contains(out, "existing cluster") {
+		t.Errorf("restart: %s", out)
+	}
+	if got := c.apiPort(); got != port {
+		t.Errorf("API port moved from %d to %d", port, got)
+	}
+	if v := c.mustKubectl("get", "configmap", "keep", "-o", "jsonpath={.data.k}"); v != "v" {
+		t.Errorf("configmap after restart: %q", v)
+	}
+	if s := c.mustMinaks("status"); !strings.Contains(s, "kubenet") {
+		t.Errorf("restarted cluster lost its definition:\n%s", s)
+	}
+}
+
+func TestBadFlagsChangeNothing(t *testing.T) {
+	c := newTestCluster(t)
+	if err := os.WriteFile(c.kubeconfig, []byte("apiVersion: v1\nkind: Config\ncurrent-context: other\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--pod-cidr", "10.224.0.0/16"}, "--pod-cidr=10.224.0.0/16"},
+		{[]string{"--network-plugin", "flannel"}, "--network-plugin=flannel"},
+		{[]string{"--service-cidr", "10.1.0.0/16", "--dns-service-ip", "10.1.0.1"}, "--dns-service-ip=10.1.0.1"},
+		{[]string{"--max-pods", "300"}, "--max-pods=300"},
+		{[]string{"--kube-proxy-config", `{"mode":"FAST"}`}, "--kube-proxy-config"},
+		{[]string{"--node-count", "-1"}, "--node-count=-1"},
+		{[]string{"--no-such-flag"}, "unknown flag: --no-such-flag"},
+	} {
+		out, err := c.minaks("up", tc.args...)
+		if err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("up %v: err %v, output lacks %q:\n%s", tc.args, err, tc.want, out)
+		}
+	}
+	if _, err := os.Stat(c.stateDir); !os.IsNotExist(err) {
+		t.Errorf("state directory created by refused up: %v", err)
+	}
+	if b, _ := os.ReadFile(c.kubeconfig); string(b) != "apiVersion: v1\nkind: Config\ncurrent-context: other\n" {
+		t.Errorf("kubeconfig changed:\n%s", b)
+	}
+	if p := c.daemonPIDs(); len(p) > 0 {
+		t.Errorf("daemon started: %v", p)
+	}
+}
+
+func TestTwoClusters(t *testing.T) {
+	a, b := newTestCluster(t), newTestCluster(t)
+	b.kubeconfig = a.kubeconfig // both contexts in one file, as a user would have them
+	a.mustMinaks("up")
+	b.mustMinaks("up")
+	if a.apiPort() == b.apiPort() {
+		t.Fatalf("both clusters on port %d", a.apiPort())
+	}
+	a.mustKubectl("create", "namespace", "only-in-a")
+	if out, err := b.kubectl("get", "namespace", "only-in-a"); err == nil {
+		t.Errorf("namespace of cluster a visible in b:\n%s", out)
+	}
+	a.mustMinaks("down")
+	a.assertGone()
+	// b is untouched by a's down.
+	b.mustKubectl("get", "ns", "kube-system")
+	if len(b.daemonPIDs()) != 1 {
+		t.Error("cluster b's daemon is gone")
+	}
+}
