@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // globals are the flags every command has.
@@ -22,6 +23,9 @@ func Main() {
 
 // NewCommand returns the root command.
 func NewCommand() *cobra.Command {
+	// Upstream packages register flags of their own (--version) on the global flag set, which
+	// cobra would show on every command; minaks's flags are its own.
+	pflag.CommandLine = pflag.NewFlagSet("minaks", pflag.ExitOnError)
 	g := &globals{}
 	cmd := &cobra.Command{
 		Use:   "minaks",
