@@ -4,13 +4,16 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/tls"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -259,4 +262,63 @@ func TestTwoClusters(t *testing.T) {
 	if len(b.daemonPIDs()) != 1 {
 		t.Error("cluster b's daemon is gone")
 	}
+}
+
+func TestForeground(t *testing.T) {
+	c := newTestCluster(t)
+	cmd := exec.Command(minaksBin, "up", "--foreground", "--name", c.name, "--state-dir", c.stateDir, "--kubeconfig", c.kubeconfig)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	eventually(t, 60*time.Second, "foreground cluster ready", func() error {
+		if !strings.Contains(out.String(), "Running in the foreground") {
+			return fmt.Errorf("output so far:\n%s", out.String())
+		}
+		return nil
+	})
+	c.mustKubectl("get", "ns", "kube-system")
+	if s := c.mustMinaks("status"); !strings.Contains(s, "running") {
+		t.Errorf("status of a foreground cluster:\n%s", s)
+	}
+	// Ctrl-C (here SIGTERM) stops the cluster and keeps its state.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("foreground up exited with %v:\n%s", err, out.String())
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("foreground up did not stop")
+	}
+	if p := c.daemonPIDs(); len(p) > 0 {
+		t.Errorf("daemon left after the foreground up stopped: %v", p)
+	}
+	if s := c.mustMinaks("status"); !strings.Contains(s, "stopped") {
+		t.Errorf("status after stopping:\n%s", s)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writing process and a reading test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

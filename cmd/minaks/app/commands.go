@@ -289,7 +289,7 @@ func newDaemonCommand(g *globals) *cobra.Command {
 			if err := o.ValidateName(); err != nil {
 				return err
 			}
-			return cluster.RunDaemon(o.Name, o.StateDir, g.verbosity, nil, nil)
+			return cluster.RunDaemon(o.Name, o.StateDir, g.verbosity)
 		},
 	}
 	o.AddNameFlags(cmd.Flags())

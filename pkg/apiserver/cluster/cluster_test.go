@@ -77,8 +77,8 @@ func TestFindDaemons(t *testing.T) {
 	}
 	write(100, append([]string{"/usr/local/bin/minaks"}, daemonArgs("a", "/var/lib/minaks", 0)...)...)
 	write(101, append([]string{"/work/bin/minaks"}, daemonArgs("b", "/tmp/state", 2)...)...)
-	write(102, "/usr/local/bin/minaks", "up", "--name=a")                       // not a daemon
-	write(103, "/usr/bin/python3", "daemon", "--name=a", "--state-dir=/x")      // not minaks
+	write(102, "/usr/local/bin/minaks", "up", "--name=a")                        // not a daemon
+	write(103, "/usr/bin/python3", "daemon", "--name=a", "--state-dir=/x")       // not minaks
 	write(104, "/usr/local/bin/minaks", "daemon", "--state-dir=/var/lib/minaks") // no name
 	if err := os.MkdirAll(filepath.Join(procRoot, "self"), 0o755); err != nil {
 		t.Fatal(err)

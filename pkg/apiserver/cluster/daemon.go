@@ -47,10 +47,9 @@ type DaemonStatus struct {
 	Components []apiserver.ComponentStatus `json:"components"`
 }
 
-// RunDaemon runs the named cluster until SIGTERM or SIGINT, or until a component fails. progress
-// receives the bring-up steps when the daemon runs in the foreground; in the background they go
-// to the `up` that started it. onReady runs once the cluster is ready.
-func RunDaemon(name, stateDir string, verbosity int, progress Progress, onReady func(*config.Cluster) error) error {
+// RunDaemon runs the named cluster until SIGTERM or SIGINT, or until a component fails. It
+// reports the bring-up steps to the `up` that started it (over fd 3), if any.
+func RunDaemon(name, stateDir string, verbosity int) error {
 	c, err := config.Load(stateDir + "/" + name)
 	if err != nil {
 		return fmt.Errorf("load cluster %s: %w", name, err)
@@ -68,14 +67,12 @@ func RunDaemon(name, stateDir string, verbosity int, progress Progress, onReady 
 	klog.SetOutput(logFile)
 	defer klog.Flush()
 
+	var progress Progress = nopProgress{}
 	var pipe *pipeProgress
 	if os.Getenv(progressFDEnv) == "3" {
 		pipe = newPipeProgress(os.NewFile(3, "progress"))
 		progress = pipe
 		os.Unsetenv(progressFDEnv)
-	}
-	if progress == nil {
-		progress = nopProgress{}
 	}
 
 	logOpts, err := apiserver.ConfigureLogging(verbosity)
@@ -134,13 +131,6 @@ func RunDaemon(name, stateDir string, verbosity int, progress Progress, onReady 
 				err = errors.New("stopped before it was ready")
 			}
 			progress.End(err)
-			return err
-		}
-	}
-	if onReady != nil {
-		if err := onReady(c); err != nil {
-			stop()
-			<-runErr
 			return err
 		}
 	}

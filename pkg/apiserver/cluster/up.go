@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -124,26 +125,8 @@ func Up(o UpOptions) error {
 		return err
 	}
 
-	if o.Foreground {
-		ready := false
-		err := RunDaemon(c.Name, o.StateDir, o.Verbosity, o.Progress, func(c *config.Cluster) error {
-			ready = true
-			o.Progress.Start(stepKubeconfig)
-			err := writeKubeconfig(c, target)
-			o.Progress.End(err)
-			if err == nil {
-				printUsage(o.Out, c)
-				fmt.Fprintln(o.Out, "Running in the foreground; stop with Ctrl-C (the cluster's state is kept).")
-			}
-			return err
-		})
-		if err != nil && !ready {
-			return failed(err)
-		}
-		return err
-	}
-
-	if err := startDaemon(c, o); err != nil {
+	daemon, err := startDaemon(c, o)
+	if err != nil {
 		return failed(err)
 	}
 	o.Progress.Start(stepKubeconfig)
@@ -153,24 +136,49 @@ func Up(o UpOptions) error {
 		return failed(err)
 	}
 	printUsage(o.Out, c)
-	return nil
+	if !o.Foreground {
+		return nil
+	}
+	fmt.Fprintln(o.Out, "Running in the foreground; stop with Ctrl-C (the cluster's state is kept; 'minaks logs -f' shows its log).")
+	return waitForeground(daemon)
 }
 
-// startDaemon re-executes the binary as the cluster's daemon, detached in its own session, and
-// relays its progress until it is ready, fails, or o.Wait runs out.
-func startDaemon(c *config.Cluster, o UpOptions) error {
+// waitForeground waits for a foreground daemon to exit, passing SIGINT and SIGTERM on to it.
+func waitForeground(daemon *exec.Cmd) error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	exited := make(chan error, 1)
+	go func() { exited <- daemon.Wait() }()
+	for {
+		select {
+		case <-sigs:
+			_ = daemon.Process.Signal(syscall.SIGTERM)
+		case err := <-exited:
+			if err != nil {
+				return fmt.Errorf("the cluster's daemon stopped: %w", err)
+			}
+			return nil
+		}
+	}
+}
+
+// startDaemon re-executes the binary as the cluster's daemon and relays its progress until it is
+// ready, fails, or o.Wait runs out. In the background the daemon gets a session of its own and
+// outlives `up`; in the foreground it stays in the terminal's process group and dies with `up`.
+func startDaemon(c *config.Cluster, o UpOptions) (*exec.Cmd, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	logFile, err := os.OpenFile(c.Path(LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer logFile.Close()
 	r, w, err := os.Pipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer r.Close()
 	cmd := exec.Command(self, daemonArgs(c.Name, o.StateDir, o.Verbosity)...)
@@ -178,24 +186,30 @@ func startDaemon(c *config.Cluster, o UpOptions) error {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.Env = append(os.Environ(), progressFDEnv+"=3")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if o.Foreground {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	} else {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
 	if err := cmd.Start(); err != nil {
 		w.Close()
-		return fmt.Errorf("start daemon: %w", err)
+		return nil, fmt.Errorf("start daemon: %w", err)
 	}
 	w.Close()
-	// Reap the daemon if it dies while we wait; once `up` returns it belongs to init.
-	go func() { _ = cmd.Wait() }()
+	if !o.Foreground {
+		// Reap the daemon if it dies while we wait; once `up` returns it belongs to init.
+		go func() { _ = cmd.Wait() }()
+	}
 
 	result := make(chan error, 1)
 	go func() { result <- relay(r, o.Progress) }()
 	select {
 	case err := <-result:
-		return err
+		return cmd, err
 	case <-time.After(o.Wait):
 		err := fmt.Errorf("the cluster was not ready within --wait=%s", o.Wait)
 		o.Progress.End(err)
-		return err
+		return cmd, err
 	}
 }
 
