@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -215,10 +216,17 @@ func TestBadFlagsChangeNothing(t *testing.T) {
 	if err := os.WriteFile(c.kubeconfig, []byte("apiVersion: v1\nkind: Config\ncurrent-context: other\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyPort := fmt.Sprint(busy.Addr().(*net.TCPAddr).Port)
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"--api-port", busyPort}, "--api-port=" + busyPort + ": the port is in use"},
 		{[]string{"--pod-cidr", "10.224.0.0/16"}, "--pod-cidr=10.224.0.0/16"},
 		{[]string{"--network-plugin", "flannel"}, "--network-plugin=flannel"},
 		{[]string{"--service-cidr", "10.1.0.0/16", "--dns-service-ip", "10.1.0.1"}, "--dns-service-ip=10.1.0.1"},

@@ -121,3 +121,23 @@ func TestDefinitionDiff(t *testing.T) {
 		}
 	}
 }
+
+func TestLogErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "minaks.log")
+	log := `I1125 20:16:56.099276   20218 daemon.go:86] "Starting minaks daemon"
+W1125 20:16:56.355191   20218 genericapiserver.go:798] Skipping API
+E1125 20:16:57.245989   20218 controller.go:208] "Failed to ensure lease exists"
+{"level":"warn","msg":"slow"}
+{"level":"error","msg":"failed to update storage version"}
+Error: kube-apiserver: listen tcp 127.0.0.1:6443: bind: address already in use
+panic: boom
+`
+	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(logErrors(path, 3), "\n")
+	want := []string{`{"level":"error","msg":"failed to update storage version"}`, "Error: kube-apiserver: listen tcp 127.0.0.1:6443: bind: address already in use", "panic: boom"}
+	if !slices.Equal(got, want) {
+		t.Errorf("logErrors = %q, want %q", got, want)
+	}
+}

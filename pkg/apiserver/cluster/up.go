@@ -49,6 +49,9 @@ func Up(o UpOptions) error {
 	if err != nil {
 		return err
 	}
+	if os.Geteuid() != 0 {
+		return errors.New("minaks up needs root: it owns network namespaces, links and sockets of the host; run 'sudo minaks up'")
+	}
 	target := kubeconfig.DefaultTarget(o.Kubeconfig)
 
 	running, err := FindDaemons(c.Name)
@@ -104,7 +107,10 @@ func Up(o UpOptions) error {
 	}
 
 	failed := func(err error) error {
-		logTail := tail(c.Path(LogFile), 15)
+		logTail := ""
+		if !errors.Is(err, errInterrupted) {
+			logTail = logErrors(c.Path(LogFile), 10)
+		}
 		if daemons, _ := FindDaemons(c.Name); len(daemons) > 0 {
 			for _, d := range daemons {
 				_ = stopDaemon(d, 30*time.Second)
@@ -120,7 +126,7 @@ func Up(o UpOptions) error {
 			err = fmt.Errorf("%w\n(state kept in %s)", err, c.StateDir)
 		}
 		if logTail != "" {
-			err = fmt.Errorf("%w\nlast lines of the daemon log:\n%s", err, logTail)
+			err = fmt.Errorf("%w\nlast errors in the daemon log:\n%s", err, logTail)
 		}
 		return err
 	}
@@ -201,16 +207,23 @@ func startDaemon(c *config.Cluster, o UpOptions) (*exec.Cmd, error) {
 		go func() { _ = cmd.Wait() }()
 	}
 
+	// Ctrl-C while waiting fails the bring-up, which then cleans up as any failure does.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	result := make(chan error, 1)
 	go func() { result <- relay(r, o.Progress) }()
+	var fail error
 	select {
 	case err := <-result:
 		return cmd, err
 	case <-time.After(o.Wait):
-		err := fmt.Errorf("the cluster was not ready within --wait=%s", o.Wait)
-		o.Progress.End(err)
-		return cmd, err
+		fail = fmt.Errorf("the cluster was not ready within --wait=%s", o.Wait)
+	case s := <-sigs:
+		fail = fmt.Errorf("%w (%v)", errInterrupted, s)
 	}
+	o.Progress.End(fail)
+	return cmd, fail
 }
 
 // writeKubeconfig merges the cluster's admin kubeconfig into the user's kubeconfig file and
@@ -307,13 +320,22 @@ func diffMaps(prefix string, a, b map[string]any, out *[]string) {
 	}
 }
 
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
+var errInterrupted = errors.New("interrupted")
+
+// logErrors returns the last n error lines of a daemon log: klog's E and F lines, etcd's error
+// entries and panics.
+func logErrors(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return ""
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "E") || strings.HasPrefix(l, "F") || strings.HasPrefix(l, "panic") ||
+			strings.HasPrefix(l, "Error") || strings.Contains(l, `"level":"error"`) || strings.Contains(l, `"level":"fatal"`) {
+			lines = append(lines, l)
+		}
+	}
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
