@@ -360,26 +360,8 @@ func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
 
 	// Address ranges.
 	vnet := netip.MustParsePrefix(n.VNetCIDR)
-	podFlag, podValues := "pod-cidr", []string{o.PodCIDR}
-	if len(o.PodCIDRs) > 0 {
-		if o.PodCIDR != "" {
-			errs.add("pod-cidrs", strings.Join(o.PodCIDRs, ","), "cannot be combined with --pod-cidr")
-		}
-		podFlag, podValues = "pod-cidrs", o.PodCIDRs
-	}
-	if podValues[0] == "" {
-		podValues = nil
-	}
-	svcFlag, svcValues := "service-cidr", []string{o.ServiceCIDR}
-	if len(o.ServiceCIDRs) > 0 {
-		if o.ServiceCIDR != "" {
-			errs.add("service-cidrs", strings.Join(o.ServiceCIDRs, ","), "cannot be combined with --service-cidr")
-		}
-		svcFlag, svcValues = "service-cidrs", o.ServiceCIDRs
-	}
-	if svcValues[0] == "" {
-		svcValues = nil
-	}
+	podFlag, podValues := rangeFlag(errs, "pod-cidr", o.PodCIDR, o.PodCIDRs)
+	svcFlag, svcValues := rangeFlag(errs, "service-cidr", o.ServiceCIDR, o.ServiceCIDRs)
 
 	var pods, svcs []netip.Prefix
 	if cni == CNINodeSubnet {
@@ -476,6 +458,21 @@ func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
 	} else if n.MaxPods*o.NodeCount < 30 {
 		errs.add("max-pods", fmt.Sprint(o.MaxPods), "the node pool must have room for at least 30 pods (max-pods × node-count = %d)", n.MaxPods*o.NodeCount)
 	}
+}
+
+// rangeFlag picks the single-range flag (--pod-cidr) or its per-family form (--pod-cidrs),
+// refusing both at once. No values means the flag was not given.
+func rangeFlag(errs *errorList, flag, single string, multi []string) (string, []string) {
+	if len(multi) == 0 {
+		if single == "" {
+			return flag, nil
+		}
+		return flag, []string{single}
+	}
+	if single != "" {
+		errs.add(flag+"s", strings.Join(multi, ","), "cannot be combined with --%s", flag)
+	}
+	return flag + "s", multi
 }
 
 // parseFamilyCIDRs parses one CIDR per IP family (IPv4 first). maxBits > 0 bounds the number of

@@ -158,59 +158,51 @@ func serial() (*big.Int, error) {
 }
 
 func newCA(name string, now time.Time) (*keyPair, error) {
-	key, err := newKey()
-	if err != nil {
-		return nil, err
-	}
-	sn, err := serial()
-	if err != nil {
-		return nil, err
-	}
 	cn := "kubernetes"
 	if name == FrontProxyCA {
 		cn = "front-proxy-ca"
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          sn,
+	return issue(&x509.Certificate{
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"minaks"}},
 		NotBefore:             now.Add(-time.Hour).UTC(),
 		NotAfter:              now.Add(caValidity).UTC(),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	return &keyPair{cert: cert, key: key}, err
+	}, nil)
 }
 
 func newLeaf(l Leaf, ca *keyPair, now time.Time) (*keyPair, error) {
-	key, err := newKey()
-	if err != nil {
-		return nil, err
-	}
-	sn, err := serial()
-	if err != nil {
-		return nil, err
-	}
 	usage := x509.ExtKeyUsageClientAuth
 	if l.Server {
 		usage = x509.ExtKeyUsageServerAuth
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: sn,
-		Subject:      pkix.Name{CommonName: l.CommonName, Organization: l.Organization},
-		NotBefore:    now.Add(-time.Hour).UTC(),
-		NotAfter:     now.Add(leafValidity).UTC(),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		DNSNames:     l.DNSNames,
-		IPAddresses:  l.IPs,
+	return issue(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: l.CommonName, Organization: l.Organization},
+		NotBefore:   now.Add(-time.Hour).UTC(),
+		NotAfter:    now.Add(leafValidity).UTC(),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		DNSNames:    l.DNSNames,
+		IPAddresses: l.IPs,
+	}, ca)
+}
+
+// issue makes a new key and a certificate for it from tmpl, signed by parent or, when parent is
+// nil, by itself.
+func issue(tmpl *x509.Certificate, parent *keyPair) (*keyPair, error) {
+	key, err := newKey()
+	if err != nil {
+		return nil, err
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	if tmpl.SerialNumber, err = serial(); err != nil {
+		return nil, err
+	}
+	parentCert, signer := tmpl, crypto.Signer(key)
+	if parent != nil {
+		parentCert, signer = parent.cert, parent.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, key.Public(), signer)
 	if err != nil {
 		return nil, err
 	}
