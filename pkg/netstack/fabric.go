@@ -1,0 +1,271 @@
+package netstack
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/minaks/minaks/pkg/netstack/netns"
+)
+
+// Names of a cluster's kernel objects. Namespaces are named minaks.<cluster>.<what> ('.' cannot
+// appear in a cluster name, so one cluster's prefix never matches another's). Host links carry a
+// short hashed name and their full identity in the link alias.
+const (
+	// SubnetBridge is the fabric's bridge for the node subnet, named like the AKS subnet.
+	SubnetBridge = "aks-subnet"
+	// fabricEdge is the fabric's end of the veth pair to the host.
+	fabricEdge = "host"
+)
+
+// NSPrefix is the prefix of every namespace of a cluster.
+func NSPrefix(cluster string) string { return "minaks." + cluster + "." }
+
+// FabricNS is the name of a cluster's fabric namespace.
+func FabricNS(cluster string) string { return NSPrefix(cluster) + "fabric" }
+
+// HostLinkName is the host's end of the veth pair to a cluster's fabric: "mk-" and 8 hex digits
+// of the cluster name's hash (interface names have at most 15 characters).
+func HostLinkName(cluster string) string {
+	h := sha256.Sum256([]byte(cluster))
+	return "mk-" + hex.EncodeToString(h[:4])
+}
+
+// HostLinkAlias is the alias on the host link: its owner, spelled out.
+func HostLinkAlias(cluster string) string { return NSPrefix(cluster) + "edge" }
+
+// Fabric is a cluster's emulated Azure SDN: a namespace that owns the node subnet's bridge and
+// gateway, routes between nodes, and is the cluster's edge to the host.
+type Fabric struct {
+	Cluster string
+	// Subnet is the node subnet (aks-subnet); its first host address is the gateway.
+	Subnet netip.Prefix
+	// HostRoute reports whether the host routes Subnet into this fabric. It is false when another
+	// cluster's fabric already owns that range on this host.
+	HostRoute bool
+	// HostRouteConflict names what holds the subnet's route on the host, when HostRoute is false.
+	HostRouteConflict string
+	// Edge is the /30 between host (first address) and fabric (second address).
+	Edge netip.Prefix
+}
+
+// Gateway is the subnet's gateway, its .1 as in Azure.
+func (f *Fabric) Gateway() netip.Addr { return f.Subnet.Masked().Addr().Next() }
+
+// Ensure creates or repairs the fabric (idempotent):
+//
+//	ip netns add minaks.<c>.fabric
+//	ip -n minaks.<c>.fabric link add aks-subnet type bridge; ip -n … addr add 10.224.0.1/16 dev aks-subnet
+//	ip link add mk-<hash> type veth peer name host netns minaks.<c>.fabric
+//	ip addr add 169.254.x.y+1/30 dev mk-<hash>; ip -n … addr add 169.254.x.y+2/30 dev host
+//	ip route replace 10.224.0.0/16 via 169.254.x.y+2 dev mk-<hash> src 169.254.x.y+1
+//	ip -n … route replace default via 169.254.x.y+1 dev host
+func (f *Fabric) Ensure() error {
+	ns := FabricNS(f.Cluster)
+	if err := netns.Create(ns); err != nil {
+		return err
+	}
+	if err := netns.Sysctl(ns, Forwarding); err != nil {
+		return err
+	}
+	fh, err := netns.Netlink(ns)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	if err := loUp(fh); err != nil {
+		return err
+	}
+	br, err := ensureBridge(fh, SubnetBridge, "aks-vnet/"+SubnetBridge)
+	if err != nil {
+		return err
+	}
+	if err := ensureAddr(fh, br, netip.PrefixFrom(f.Gateway(), f.Subnet.Bits())); err != nil {
+		return err
+	}
+
+	host, err := netlink.NewHandle()
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	hostLink, fabricLink, err := f.ensureEdge(host, fh, ns)
+	if err != nil {
+		return err
+	}
+	if f.Edge, err = chooseEdge(host, f.Cluster, hostLink); err != nil {
+		return err
+	}
+	hostIP := f.Edge.Addr().Next()
+	fabricIP := hostIP.Next()
+	if err := ensureAddr(host, hostLink, netip.PrefixFrom(hostIP, 30)); err != nil {
+		return err
+	}
+	if err := ensureAddr(fh, fabricLink, netip.PrefixFrom(fabricIP, 30)); err != nil {
+		return err
+	}
+	if err := ensureRoute(fh, &netlink.Route{LinkIndex: fabricLink.Attrs().Index, Gw: net.IP(hostIP.AsSlice())}); err != nil {
+		return err
+	}
+
+	// The host reaches node IPs directly, unless another cluster already owns the range here.
+	conflict, err := routeConflict(host, f.Subnet, hostLink.Attrs().Index)
+	if err != nil {
+		return err
+	}
+	f.HostRoute, f.HostRouteConflict = conflict == "", conflict
+	if f.HostRoute {
+		return ensureRoute(host, &netlink.Route{
+			LinkIndex: hostLink.Attrs().Index,
+			Dst:       ipNet(f.Subnet.Masked()),
+			Gw:        net.IP(fabricIP.AsSlice()),
+			Src:       net.IP(hostIP.AsSlice()),
+		})
+	}
+	return nil
+}
+
+// ensureEdge makes the veth pair between host and fabric, both ends up.
+func (f *Fabric) ensureEdge(host, fh *netlink.Handle, ns string) (hostLink, fabricLink netlink.Link, err error) {
+	name := HostLinkName(f.Cluster)
+	if hostLink, err = linkByName(host, name); err != nil {
+		return nil, nil, err
+	}
+	if hostLink != nil && hostLink.Attrs().Alias != HostLinkAlias(f.Cluster) {
+		return nil, nil, fmt.Errorf("host link %s exists but belongs to %q, not cluster %s", name, hostLink.Attrs().Alias, f.Cluster)
+	}
+	if fabricLink, err = linkByName(fh, fabricEdge); err != nil {
+		return nil, nil, err
+	}
+	if hostLink == nil || fabricLink == nil {
+		// Half a pair is useless: start over.
+		if hostLink != nil {
+			_ = host.LinkDel(hostLink)
+		}
+		nsFD, err := netns.Open(ns)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer nsFD.Close()
+		veth := &netlink.Veth{
+			LinkAttrs:     netlink.LinkAttrs{Name: name, Alias: HostLinkAlias(f.Cluster), TxQLen: -1},
+			PeerName:      fabricEdge,
+			PeerNamespace: netlink.NsFd(int(nsFD)),
+		}
+		if err := host.LinkAdd(veth); err != nil {
+			return nil, nil, fmt.Errorf("ip link add %s type veth peer name %s netns %s: %w", name, fabricEdge, ns, err)
+		}
+		if hostLink, err = host.LinkByName(name); err != nil {
+			return nil, nil, err
+		}
+		if err := host.LinkSetAlias(hostLink, HostLinkAlias(f.Cluster)); err != nil {
+			_ = host.LinkDel(hostLink)
+			return nil, nil, fmt.Errorf("ip link set %s alias %s: %w", name, HostLinkAlias(f.Cluster), err)
+		}
+		if fabricLink, err = fh.LinkByName(fabricEdge); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := host.LinkSetUp(hostLink); err != nil {
+		return nil, nil, err
+	}
+	return hostLink, fabricLink, fh.LinkSetUp(fabricLink)
+}
+
+// chooseEdge picks the /30 between host and fabric in 169.254.100.0–169.254.199.255 from a hash
+// of the cluster name, skipping any that the host already uses on another link. Link-local
+// addresses are never used by AKS cluster ranges (AKS refuses 169.254.0.0/16 for them).
+func chooseEdge(host *netlink.Handle, cluster string, own netlink.Link) (netip.Prefix, error) {
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return host.AddrList(nil, unix.AF_INET) })
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	for salt := uint32(0); salt < 64; salt++ {
+		sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", cluster, salt)))
+		h := binary.BigEndian.Uint32(sum[:4])
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{169, 254, byte(100 + h%100), byte((h / 100 % 64) * 4)}), 30)
+		free := true
+		for _, a := range addrs {
+			ip, _ := netip.AddrFromSlice(a.IP.To4())
+			if p.Contains(ip) && a.LinkIndex != own.Attrs().Index {
+				free = false
+			}
+		}
+		if free {
+			return p, nil
+		}
+	}
+	return netip.Prefix{}, errors.New("no free link-local /30 for the host edge")
+}
+
+// routeConflict names the host route that overlaps subnet on a link other than ours, if any.
+func routeConflict(host *netlink.Handle, subnet netip.Prefix, ownIndex int) (string, error) {
+	routes, err := retryDump(func() ([]netlink.Route, error) { return host.RouteList(nil, unix.AF_INET) })
+	if err != nil {
+		return "", err
+	}
+	for _, r := range routes {
+		if r.Dst == nil || r.LinkIndex == ownIndex {
+			continue
+		}
+		ones, _ := r.Dst.Mask.Size()
+		if ones == 0 {
+			continue // the default route overlaps everything and is no conflict
+		}
+		ip, _ := netip.AddrFromSlice(r.Dst.IP.To4())
+		if netip.PrefixFrom(ip, ones).Overlaps(subnet) {
+			what := fmt.Sprintf("route %s", r.Dst)
+			if l, err := host.LinkByIndex(r.LinkIndex); err == nil {
+				what += " dev " + l.Attrs().Name
+				if a := l.Attrs().Alias; strings.HasPrefix(a, "minaks.") {
+					what += " (" + strings.TrimSuffix(strings.TrimPrefix(a, "minaks."), ".edge") + ")"
+				}
+			}
+			return what, nil
+		}
+	}
+	return "", nil
+}
+
+// RemoveCluster deletes every kernel object of a cluster: its namespaces (minaks.<c>.*) and
+// the host links whose alias names it; their addresses and routes go with them. It finds them by
+// name, so it works without any state. Objects that are already gone are not an error.
+func RemoveCluster(cluster string) error {
+	var errs []error
+	host, err := netlink.NewHandle()
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	links, err := retryDump(host.LinkList)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, l := range links {
+		a := l.Attrs()
+		// A link whose alias could not be set right after creation is known by its name.
+		if strings.HasPrefix(a.Alias, NSPrefix(cluster)) || (a.Name == HostLinkName(cluster) && a.Alias == "") {
+			if err := host.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+				errs = append(errs, fmt.Errorf("ip link del %s: %w", l.Attrs().Name, err))
+			}
+		}
+	}
+	names, err := netns.List(NSPrefix(cluster))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, n := range names {
+		if err := netns.Delete(n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,153 @@
+package netstack
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minaks/minaks/pkg/netstack/netns"
+)
+
+func TestNames(t *testing.T) {
+	if got := HostLinkName("minaks"); len(got) != 11 || !strings.HasPrefix(got, "mk-") {
+		t.Errorf("HostLinkName = %q", got)
+	}
+	if HostLinkName("a") == HostLinkName("b") {
+		t.Error("host link names collide")
+	}
+	// One cluster's prefix never matches another cluster's namespaces.
+	if strings.HasPrefix(FabricNS("a-b"), NSPrefix("a")) {
+		t.Errorf("%s matches the prefix of cluster a", FabricNS("a-b"))
+	}
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+}
+
+// listenIn opens a TCP listener inside a namespace that answers every connection with reply.
+func listenIn(t *testing.T, ns, addr, reply string) {
+	t.Helper()
+	var l net.Listener
+	if err := netns.Do(ns, func() (err error) {
+		l, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, reply)
+			c.Close()
+		}
+	}()
+}
+
+// dial connects to addr (from inside ns when ns is not empty) and returns what it answered.
+func dial(ns, addr string) (string, error) {
+	var c net.Conn
+	connect := func() (err error) {
+		c, err = net.DialTimeout("tcp", addr, 2*time.Second)
+		return err
+	}
+	var err error
+	if ns == "" {
+		err = connect()
+	} else {
+		err = netns.Do(ns, connect)
+	}
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
+
+func TestFabricAndNodes(t *testing.T) {
+	requireRoot(t)
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	cluster := "nstest-" + hex.EncodeToString(suffix)
+	t.Cleanup(func() {
+		if err := RemoveCluster(cluster); err != nil {
+			t.Error(err)
+		}
+		if left, _ := netns.List(NSPrefix(cluster)); len(left) > 0 {
+			t.Errorf("namespaces left: %v", left)
+		}
+		if _, err := net.InterfaceByName(HostLinkName(cluster)); err == nil {
+			t.Errorf("host link %s left", HostLinkName(cluster))
+		}
+	})
+
+	// A subnet of its own, so that the test never meets a real cluster's routes.
+	f := &Fabric{Cluster: cluster, Subnet: netip.MustParsePrefix("10.231.0.0/16")}
+	if err := f.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if !f.HostRoute {
+		t.Fatalf("no host route: %s", f.HostRouteConflict)
+	}
+	nics := []NodeNIC{
+		{NS: NSPrefix(cluster) + "node0", Port: "vmss000000", Alias: "node0", IP: netip.MustParseAddr("10.231.0.4")},
+		{NS: NSPrefix(cluster) + "node1", Port: "vmss000001", Alias: "node1", IP: netip.MustParseAddr("10.231.0.5")},
+	}
+	for _, n := range nics {
+		if err := f.AttachNode(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Everything is idempotent: a second pass changes nothing and fails nothing.
+	if err := f.Ensure(); err != nil {
+		t.Fatalf("second Ensure: %v", err)
+	}
+	if err := f.AttachNode(nics[0]); err != nil {
+		t.Fatalf("second AttachNode: %v", err)
+	}
+
+	listenIn(t, nics[1].NS, "10.231.0.5:8080", "node1")
+	listenIn(t, nics[0].NS, "10.231.0.4:8080", "node0")
+	for _, tc := range []struct{ from, to, want string }{
+		{nics[0].NS, "10.231.0.5:8080", "node1"}, // node to node across the bridge
+		{nics[1].NS, "10.231.0.4:8080", "node0"},
+		{"", "10.231.0.5:8080", "node1"}, // host to node through the edge
+	} {
+		got, err := dial(tc.from, tc.to)
+		if err != nil || got != tc.want {
+			t.Errorf("from %q to %s: %q, %v; want %q", tc.from, tc.to, got, err, tc.want)
+		}
+	}
+
+	// A second fabric for the same subnet does not steal the first one's host route.
+	other := "nstest-" + hex.EncodeToString(suffix) + "b"
+	t.Cleanup(func() { _ = RemoveCluster(other) })
+	f2 := &Fabric{Cluster: other, Subnet: f.Subnet}
+	if err := f2.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if f2.HostRoute || !strings.Contains(f2.HostRouteConflict, cluster) {
+		t.Errorf("second fabric: host route %v, conflict %q; want none, naming %s", f2.HostRoute, f2.HostRouteConflict, cluster)
+	}
+	if f2.Edge == f.Edge {
+		t.Errorf("both fabrics use edge %s", f.Edge)
+	}
+	if got, err := dial("", "10.231.0.5:8080"); err != nil || got != "node1" {
+		t.Errorf("first cluster unreachable after the second came: %q %v", got, err)
+	}
+}

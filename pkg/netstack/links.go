@@ -1,0 +1,99 @@
+package netstack
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// retryDump retries a netlink dump that was interrupted by a concurrent change, as the CNI
+// plugins' netlinksafe does.
+func retryDump[T any](fn func() (T, error)) (T, error) {
+	var v T
+	var err error
+	for range 10 {
+		v, err = fn()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return v, err
+		}
+	}
+	return v, err
+}
+
+// linkByName returns the named link, or nil when there is none.
+func linkByName(h *netlink.Handle, name string) (netlink.Link, error) {
+	l, err := h.LinkByName(name)
+	var notFound netlink.LinkNotFoundError
+	if errors.As(err, &notFound) {
+		return nil, nil
+	}
+	return l, err
+}
+
+// ensureBridge makes a bridge named name in h's namespace, up (`ip link add NAME type bridge`).
+func ensureBridge(h *netlink.Handle, name, alias string) (netlink.Link, error) {
+	l, err := linkByName(h, name)
+	if err != nil {
+		return nil, err
+	}
+	if l != nil {
+		if _, ok := l.(*netlink.Bridge); !ok {
+			return nil, fmt.Errorf("link %s exists and is a %s, not a bridge", name, l.Type())
+		}
+	} else {
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, Alias: alias, TxQLen: -1}}
+		if err := h.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
+			return nil, fmt.Errorf("ip link add %s type bridge: %w", name, err)
+		}
+		if l, err = h.LinkByName(name); err != nil {
+			return nil, err
+		}
+	}
+	return l, h.LinkSetUp(l)
+}
+
+// ensureAddr adds addr to the link unless it is there (`ip addr add ADDR dev LINK`).
+func ensureAddr(h *netlink.Handle, l netlink.Link, addr netip.Prefix) error {
+	a := &netlink.Addr{IPNet: ipNet(addr)}
+	if err := h.AddrAdd(l, a); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("ip addr add %s dev %s: %w", addr, l.Attrs().Name, err)
+	}
+	return nil
+}
+
+// ensureRoute installs a route, replacing one to the same destination
+// (`ip route replace DST [via GW] dev LINK [src SRC]`).
+func ensureRoute(h *netlink.Handle, r *netlink.Route) error {
+	if err := h.RouteReplace(r); err != nil {
+		return fmt.Errorf("ip route replace %s via %s dev %d: %w", r.Dst, r.Gw, r.LinkIndex, err)
+	}
+	return nil
+}
+
+// ipNet converts a prefix (with its host address kept) to a *net.IPNet.
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// loUp brings up loopback in h's namespace (`ip link set lo up`).
+func loUp(h *netlink.Handle) error {
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	return h.LinkSetUp(lo)
+}
+
+// Forwarding are the sysctls of a namespace that routes: forwarding on, and reverse-path
+// filtering off, since the fabric and nodes route asymmetric paths by design.
+var Forwarding = map[string]string{
+	"net.ipv4.ip_forward":              "1",
+	"net.ipv4.conf.all.rp_filter":      "0",
+	"net.ipv4.conf.default.rp_filter":  "0",
+	"net.ipv6.conf.all.forwarding":     "1",
+	"net.ipv4.conf.all.send_redirects": "0",
+}

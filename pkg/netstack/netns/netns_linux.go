@@ -1,0 +1,192 @@
+package netns
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	vnetns "github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Dir is where named namespaces are bind-mounted, as by `ip netns add`.
+const Dir = "/run/netns"
+
+// Path returns the bind-mount path of a named namespace.
+func Path(name string) string { return filepath.Join(Dir, name) }
+
+// Exists reports whether a named namespace exists.
+func Exists(name string) bool {
+	var st unix.Statfs_t
+	// A name whose file exists but is not a nsfs mount is a leftover, not a namespace.
+	return unix.Statfs(Path(name), &st) == nil && st.Type == unix.NSFS_MAGIC
+}
+
+// Create makes a named network namespace, like `ip netns add NAME`. It is idempotent: an
+// existing namespace of that name is kept.
+func Create(name string) error {
+	if Exists(name) {
+		return nil
+	}
+	if err := prepareDir(); err != nil {
+		return err
+	}
+	path := Path(name)
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o444)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	f.Close()
+
+	errc := make(chan error, 1)
+	go func() {
+		// This thread ends in the new namespace: it stays locked, so the runtime discards it
+		// when the goroutine returns.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("unshare: %w", err)
+			return
+		}
+		self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
+		if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
+			errc <- fmt.Errorf("bind-mount %s on %s: %w", self, path, err)
+			return
+		}
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		os.Remove(path)
+		return fmt.Errorf("create netns %s: %w", name, err)
+	}
+	return nil
+}
+
+// prepareDir makes /run/netns a shared mount point, as iproute2 does, so that namespace mounts
+// propagate into mount namespaces created later.
+func prepareDir() error {
+	if err := os.MkdirAll(Dir, 0o755); err != nil {
+		return err
+	}
+	err := unix.Mount("", Dir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("make %s shared: %w", Dir, err)
+	}
+	// Not a mount point yet: bind it onto itself, then make it shared.
+	if err := unix.Mount(Dir, Dir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", Dir, err)
+	}
+	if err := unix.Mount("", Dir, "none", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make %s shared: %w", Dir, err)
+	}
+	return nil
+}
+
+// Delete removes a named namespace, like `ip netns delete NAME`. A missing one is not an error.
+// The namespace itself goes away once nothing (process, socket, mount) holds it any more.
+func Delete(name string) error {
+	path := Path(name)
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
+}
+
+// List returns the names of the named namespaces that start with prefix.
+func List(prefix string) ([]string, error) {
+	entries, err := os.ReadDir(Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// Open returns a handle (file descriptor) to a named namespace. Close it when done.
+func Open(name string) (vnetns.NsHandle, error) {
+	h, err := vnetns.GetFromPath(Path(name))
+	if err != nil {
+		return vnetns.None(), fmt.Errorf("open netns %s: %w", name, err)
+	}
+	return h, nil
+}
+
+// Netlink returns a netlink handle whose requests act in the named namespace. Close it when done.
+func Netlink(name string) (*netlink.Handle, error) {
+	ns, err := Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return nil, fmt.Errorf("netlink in %s: %w", name, err)
+	}
+	return h, nil
+}
+
+// Do runs fn with its thread in the named namespace. See the package documentation for what fn
+// may do.
+func Do(name string, fn func() error) error {
+	target, err := Open(name)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		origin, err := vnetns.GetFromPath(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer origin.Close()
+		if err := vnetns.Set(target); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("enter netns %s: %w", name, err)
+			return
+		}
+		fnErr := fn()
+		if err := vnetns.Set(origin); err != nil {
+			// Leave the thread locked: the runtime discards it with this goroutine.
+			errc <- errors.Join(fnErr, fmt.Errorf("leave netns %s: %w", name, err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- fnErr
+	}()
+	return <-errc
+}
+
+// Sysctl sets /proc/sys/<key> (dots as separators) inside the named namespace.
+func Sysctl(name string, values map[string]string) error {
+	return Do(name, func() error {
+		var errs []error
+		for k, v := range values {
+			path := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+			if err := os.WriteFile(path, []byte(v), 0o644); err != nil {
+				errs = append(errs, fmt.Errorf("sysctl %s=%s: %w", k, v, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+}

@@ -1,0 +1,109 @@
+package netstack
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/minaks/minaks/pkg/netstack/netns"
+)
+
+// NodeNIC describes a node's network interface in the node subnet: the VMSS instance's NIC.
+type NodeNIC struct {
+	// NS is the node's namespace.
+	NS string
+	// Port is the name of the NIC's peer on the fabric's bridge (at most 15 characters), and
+	// Alias its full identity.
+	Port  string
+	Alias string
+	// IP is the node's address in the subnet.
+	IP netip.Addr
+}
+
+// AttachNode creates or repairs a node's namespace and plugs its eth0 into the subnet
+// (idempotent):
+//
+//	ip netns add minaks.<c>.<node>
+//	ip -n minaks.<c>.fabric link add <port> type veth peer name eth0 netns minaks.<c>.<node>
+//	ip -n minaks.<c>.fabric link set <port> master aks-subnet up
+//	ip -n minaks.<c>.<node> addr add 10.224.0.4/16 dev eth0; … link set eth0 up; … link set lo up
+//	ip -n minaks.<c>.<node> route replace default via 10.224.0.1
+func (f *Fabric) AttachNode(nic NodeNIC) error {
+	if err := netns.Create(nic.NS); err != nil {
+		return err
+	}
+	if err := netns.Sysctl(nic.NS, Forwarding); err != nil {
+		return err
+	}
+	fh, err := netns.Netlink(FabricNS(f.Cluster))
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	nh, err := netns.Netlink(nic.NS)
+	if err != nil {
+		return err
+	}
+	defer nh.Close()
+
+	port, err := linkByName(fh, nic.Port)
+	if err != nil {
+		return err
+	}
+	eth0, err := linkByName(nh, "eth0")
+	if err != nil {
+		return err
+	}
+	if port == nil || eth0 == nil {
+		if port != nil {
+			_ = fh.LinkDel(port)
+		}
+		nsFD, err := netns.Open(nic.NS)
+		if err != nil {
+			return err
+		}
+		defer nsFD.Close()
+		veth := &netlink.Veth{
+			LinkAttrs:     netlink.LinkAttrs{Name: nic.Port, Alias: nic.Alias, TxQLen: -1},
+			PeerName:      "eth0",
+			PeerNamespace: netlink.NsFd(int(nsFD)),
+		}
+		if err := fh.LinkAdd(veth); err != nil {
+			return fmt.Errorf("ip link add %s type veth peer name eth0 netns %s: %w", nic.Port, nic.NS, err)
+		}
+		if port, err = fh.LinkByName(nic.Port); err != nil {
+			return err
+		}
+		if err := fh.LinkSetAlias(port, nic.Alias); err != nil {
+			return err
+		}
+		if eth0, err = nh.LinkByName("eth0"); err != nil {
+			return err
+		}
+	}
+	br, err := fh.LinkByName(SubnetBridge)
+	if err != nil {
+		return err
+	}
+	if err := fh.LinkSetMaster(port, br); err != nil {
+		return fmt.Errorf("ip link set %s master %s: %w", nic.Port, SubnetBridge, err)
+	}
+	if err := fh.LinkSetUp(port); err != nil {
+		return err
+	}
+	if err := loUp(nh); err != nil {
+		return err
+	}
+	if err := ensureAddr(nh, eth0, netip.PrefixFrom(nic.IP, f.Subnet.Bits())); err != nil {
+		return err
+	}
+	if err := nh.LinkSetUp(eth0); err != nil {
+		return err
+	}
+	return ensureRoute(nh, &netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.IP(f.Gateway().AsSlice())})
+}
+
+// DetachNode removes a node's namespace; its eth0 and the fabric's end of it go with it.
+func (f *Fabric) DetachNode(ns string) error { return netns.Delete(ns) }
