@@ -308,3 +308,28 @@ func waitReady(ctx context.Context, cfg *rest.Config) error {
 		}
 	}
 }
+
+// NodeClient returns a client that acts as the named node (system:node:<name> in system:nodes),
+// with a certificate issued for this run.
+func NodeClient(c *config.Cluster, node string) (kubernetes.Interface, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", AdminKubeconfigPath(c))
+	if err != nil {
+		return nil, err
+	}
+	cert, key, err := NewPaths(c).PKI.IssueClient("system:node:"+node, []string{"system:nodes"}, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	cfg.CertData, cfg.KeyData = cert, key
+	cfg.UserAgent = "minaks-node/" + node
+	return kubernetes.NewForConfig(cfg)
+}
+
+// AdminClient returns a cluster-admin client, for the daemon's own controllers.
+func AdminClient(c *config.Cluster) (kubernetes.Interface, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", AdminKubeconfigPath(c))
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
+}

@@ -7,16 +7,22 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	"github.com/minaks/minaks/pkg/apiserver"
 	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/azlb"
+	"github.com/minaks/minaks/pkg/netstack"
+	"github.com/minaks/minaks/pkg/nodes"
 )
 
 // Files of the daemon inside the cluster's state directory.
@@ -33,6 +39,9 @@ const (
 	stepPrepare      = "Preparing certificates 🔐"
 	stepControlPlane = "Starting control plane (etcd, kube-apiserver) 🕹️"
 	stepControllers  = "Starting controllers (kube-controller-manager, kube-scheduler) ⚙️"
+	stepFabric       = "Creating the VNet fabric 🌐"
+	stepNodes        = "Creating %d nodes 🖥️"
+	stepNodesReady   = "Waiting for nodes to be Ready ⏳"
 	stepKubeconfig   = "Writing kubeconfig 📜"
 )
 
@@ -99,15 +108,12 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 		return err
 	}
 
+	var ready atomic.Bool
 	status := &DaemonStatus{PID: os.Getpid(), Started: time.Now(), APIServer: apiserver.APIServerURL(c)}
 	stopControl, err := serveControl(c.Path(controlSocket), func() DaemonStatus {
 		s := *status
 		s.Components = cp.Components()
-		select {
-		case <-cp.ControllersReady():
-			s.Ready = true
-		default:
-		}
+		s.Ready = ready.Load()
 		return s
 	})
 	if err != nil {
@@ -115,28 +121,79 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 	}
 	defer stopControl()
 
+	// The cluster's kernel objects live as long as the daemon: a stopped cluster is a
+	// deallocated one, and `up` builds them again.
+	defer func() {
+		if err := netstack.RemoveCluster(c.Name); err != nil {
+			logger.Error(err, "Removing the cluster's network")
+		}
+	}()
+
 	runErr := make(chan error, 1)
 	go func() { runErr <- cp.Run(ctx) }()
-
-	for _, s := range []struct {
-		step  string
-		ready <-chan struct{}
-	}{{stepControlPlane, cp.APIReady()}, {stepControllers, cp.ControllersReady()}} {
-		progress.Start(s.step)
+	// step runs one bring-up step, failing it if the control plane stops meanwhile.
+	step := func(name string, fn func() error) error {
+		progress.Start(name)
+		done := make(chan error, 1)
+		go func() { done <- fn() }()
+		var err error
 		select {
-		case <-s.ready:
-			progress.End(nil)
-		case err := <-runErr:
+		case err = <-done:
+		case err = <-runErr:
 			if err == nil {
 				err = errors.New("stopped before it was ready")
 			}
-			progress.End(err)
+			runErr <- err
+		}
+		progress.End(err)
+		return err
+	}
+	waitFor := func(ch <-chan struct{}) func() error {
+		return func() error { <-ch; return nil }
+	}
+
+	cloud := azlb.NewCloud(c)
+	fabric := &netstack.Fabric{Cluster: c.Name, Subnet: netip.MustParsePrefix(c.Network.SubnetCIDR)}
+	pool := &nodes.Pool{Cluster: c, Cloud: cloud, Fabric: fabric, Client: func(node string) (kubernetes.Interface, error) {
+		return apiserver.NodeClient(c, node)
+	}}
+	var admin kubernetes.Interface
+	for _, s := range []struct {
+		name string
+		fn   func() error
+	}{
+		{stepControlPlane, waitFor(cp.APIReady())},
+		{stepControllers, waitFor(cp.ControllersReady())},
+		{stepFabric, func() error {
+			if err := fabric.Ensure(); err != nil {
+				return err
+			}
+			if !fabric.HostRoute {
+				logger.Info("The host does not route the node subnet to this cluster: another one owns it", "subnet", fabric.Subnet, "owner", fabric.HostRouteConflict)
+			}
+			return nil
+		}},
+		{fmt.Sprintf(stepNodes, c.NodeCount), func() error {
+			if admin, err = apiserver.AdminClient(c); err != nil {
+				return err
+			}
+			if err := pool.Start(ctx); err != nil {
+				return err
+			}
+			return azlb.RunControllers(ctx, admin, cloud)
+		}},
+		{stepNodesReady, func() error { return nodes.WaitReady(ctx, admin, c) }},
+	} {
+		if err := step(s.name, s.fn); err != nil {
+			stop()
+			<-runErr
 			return err
 		}
 	}
 	if pipe != nil {
 		pipe.Ready()
 	}
+	ready.Store(true)
 	logger.Info("Cluster ready")
 
 	err = <-runErr

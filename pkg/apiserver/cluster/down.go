@@ -12,6 +12,8 @@ import (
 
 	"github.com/minaks/minaks/pkg/apiserver/config"
 	"github.com/minaks/minaks/pkg/apiserver/kubeconfig"
+	"github.com/minaks/minaks/pkg/netstack"
+	"github.com/minaks/minaks/pkg/netstack/netns"
 )
 
 // stopGrace is how long a daemon gets to stop its components before it is killed.
@@ -27,7 +29,8 @@ func Down(name, stateDir, kubeconfigFlag string, out io.Writer) error {
 		return err
 	}
 	_, statErr := os.Stat(dir)
-	if len(daemons) == 0 && errors.Is(statErr, os.ErrNotExist) && !hasContext(name, dir, kubeconfigFlag) {
+	leftovers, _ := netns.List(netstack.NSPrefix(name))
+	if len(daemons) == 0 && errors.Is(statErr, os.ErrNotExist) && len(leftovers) == 0 && !hasContext(name, dir, kubeconfigFlag) {
 		fmt.Fprintf(out, "No cluster %q; nothing to do.\n", name)
 		return nil
 	}
@@ -42,6 +45,10 @@ func Down(name, stateDir, kubeconfigFlag string, out io.Writer) error {
 		if d.StateDir != stateDir {
 			dirs = append(dirs, filepath.Join(d.StateDir, name))
 		}
+	}
+	// The daemon removes the cluster's network when it stops; after a kill -9 this does.
+	if err := netstack.RemoveCluster(name); err != nil {
+		errs = append(errs, err)
 	}
 	for _, t := range kubeconfigTargets(dir, kubeconfigFlag) {
 		if err := kubeconfig.Remove(t, kubeconfig.ContextName(name)); err != nil {

@@ -205,8 +205,8 @@ func (o *Options) Complete() (*Cluster, error) {
 	if !nodepoolRE.MatchString(o.NodePoolName) {
 		errs.add("nodepool-name", o.NodePoolName, "must start with a lowercase letter and contain only lowercase letters and digits, at most 12 characters")
 	}
-	if !strings.HasPrefix(o.NodeVMSize, "Standard_") || len(o.NodeVMSize) < 10 {
-		errs.add("node-vm-size", o.NodeVMSize, "must be an Azure VM size such as Standard_DS2_v2")
+	if _, ok := VMSizes[o.NodeVMSize]; !ok {
+		errs.add("node-vm-size", o.NodeVMSize, "is not a VM size minaks knows: %s", vmSizeNames())
 	}
 	if !locationRE.MatchString(o.Location) {
 		errs.add("location", o.Location, "must be an Azure region name such as eastus or westeurope")

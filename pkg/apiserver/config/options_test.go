@@ -116,6 +116,7 @@ func TestCompleteRejects(t *testing.T) {
 		{"nodepool name", func(o *Options) { o.NodePoolName = "Pool-1" }, []string{"--nodepool-name=Pool-1"}},
 		{"api port", func(o *Options) { o.APIPort = 70000 }, []string{"--api-port=70000"}},
 		{"zones", func(o *Options) { o.Zones = []string{"4"} }, []string{"--zones=4"}},
+		{"vm size", func(o *Options) { o.NodeVMSize = "Standard_Huge" }, []string{"--node-vm-size=Standard_Huge", "Standard_DS2_v2"}},
 		{"ip families", func(o *Options) { o.IPFamilies = []string{"ipv6"} }, []string{"--ip-families=ipv6"}},
 		{"dual-stack kubenet", func(o *Options) { o.NetworkPlugin, o.IPFamilies = "kubenet", []string{"ipv4", "ipv6"} }, []string{"--ip-families=ipv4,ipv6", "Overlay"}},
 		{"dual-stack one pod cidr", func(o *Options) {

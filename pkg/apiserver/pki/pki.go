@@ -241,15 +241,25 @@ func (d Dir) load(name string) (*keyPair, error) {
 	return &keyPair{cert: cert, key: signer}, nil
 }
 
-func (d Dir) write(name string, kp *keyPair) error {
+// encode returns the certificate and key in PEM.
+func (kp *keyPair) encode() (certPEM, keyPEM []byte, err error) {
 	keyDER, err := x509.MarshalPKCS8PrivateKey(kp.key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: kp.cert.Raw}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
+}
+
+func (d Dir) write(name string, kp *keyPair) error {
+	certPEM, keyPEM, err := kp.encode()
 	if err != nil {
 		return err
 	}
-	if err := writeFile(d.KeyPath(name), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := writeFile(d.KeyPath(name), keyPEM, 0o600); err != nil {
 		return err
 	}
-	return writeFile(d.CertPath(name), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: kp.cert.Raw}), 0o644)
+	return writeFile(d.CertPath(name), certPEM, 0o644)
 }
 
 func (d Dir) writeSAKey() error {
@@ -281,4 +291,18 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// IssueClient issues a client certificate signed by the cluster CA without writing it anywhere:
+// the node agents' identities (system:node:<name> in system:nodes), made anew at every start.
+func (d Dir) IssueClient(commonName string, groups []string, now time.Time) (certPEM, keyPEM []byte, err error) {
+	ca, err := d.load(CA)
+	if err != nil {
+		return nil, nil, err
+	}
+	kp, err := newLeaf(Leaf{CommonName: commonName, Organization: groups}, ca, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kp.encode()
 }

@@ -190,3 +190,18 @@ func Sysctl(name string, values map[string]string) error {
 		return errors.Join(errs...)
 	})
 }
+
+// Exec replaces the current process with argv[0] run inside the named namespace (what
+// `ip netns exec` does). It returns only on failure.
+func Exec(name string, argv []string, env []string) error {
+	target, err := Open(name)
+	if err != nil {
+		return err
+	}
+	runtime.LockOSThread()
+	// On failure the thread stays locked in the wrong namespace; the process exits anyway.
+	if err := vnetns.Set(target); err != nil {
+		return fmt.Errorf("enter netns %s: %w", name, err)
+	}
+	return unix.Exec(argv[0], argv, env)
+}

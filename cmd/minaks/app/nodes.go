@@ -1,0 +1,104 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minaks/minaks/pkg/apiserver"
+	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/pkg/nodes"
+)
+
+func newNodesCommand() *cobra.Command {
+	o := config.NewOptions()
+	cmd := &cobra.Command{
+		Use:   "nodes",
+		Short: "List a cluster's nodes with their IPs, pod ranges and namespaces",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := loadCluster(o)
+			if err != nil {
+				return err
+			}
+			client, err := apiserver.AdminClient(c)
+			if err != nil {
+				return err
+			}
+			list, err := client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+			if err != nil {
+				return fmt.Errorf("list nodes (is the cluster running?): %w", err)
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 3, ' ', 0)
+			defer w.Flush()
+			fmt.Fprintln(w, "NAME\tSTATUS\tINTERNAL-IP\tPOD-CIDR\tZONE\tNETNS")
+			for _, n := range list.Items {
+				status := "NotReady"
+				if nodes.IsReady(&n, true) {
+					status = "Ready"
+				}
+				ip := ""
+				for _, a := range n.Status.Addresses {
+					if a.Type == v1.NodeInternalIP {
+						ip = a.Address
+					}
+				}
+				cidrs := strings.Join(n.Spec.PodCIDRs, ",")
+				if cidrs == "" {
+					cidrs = "-"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, status, ip, cidrs, n.Labels[v1.LabelTopologyZone], nodes.NodeNSName(c.Name, n.Name))
+			}
+			return nil
+		},
+	}
+	o.AddNameFlags(cmd.Flags())
+	return cmd
+}
+
+func newExecCommand() *cobra.Command {
+	o := config.NewOptions()
+	cmd := &cobra.Command{
+		Use:   "exec NODE -- COMMAND [ARGS...]",
+		Short: "Run a command in a node's network namespace",
+		Long: `Run a command in a node's network namespace, as 'ip netns exec' would: the node's eth0,
+routes and (later) iptables rules, with the host's filesystem. Without a command, runs $SHELL.`,
+		Example: `  minaks exec aks-nodepool1-12345678-vmss000000 -- ip route
+  minaks exec aks-nodepool1-12345678-vmss000000 -- iptables-save`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := loadCluster(o)
+			if err != nil {
+				return err
+			}
+			ns := nodes.NodeNSName(c.Name, args[0])
+			if !netns.Exists(ns) {
+				return fmt.Errorf("node %q of cluster %q has no network namespace (%s); see 'minaks nodes'", args[0], c.Name, ns)
+			}
+			argv := args[1:]
+			if len(argv) == 0 {
+				shell := os.Getenv("SHELL")
+				if shell == "" {
+					shell = "/bin/sh"
+				}
+				argv = []string{shell}
+			}
+			path, err := exec.LookPath(argv[0])
+			if err != nil {
+				return err
+			}
+			argv[0] = path
+			return netns.Exec(ns, argv, os.Environ())
+		},
+	}
+	o.AddNameFlags(cmd.Flags())
+	return cmd
+}

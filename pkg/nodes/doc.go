@@ -1,0 +1,7 @@
+// Package nodes makes a cluster's nodes: for each VMSS instance of the node pool (pkg/azlb), a
+// network namespace plugged into the fabric (pkg/netstack) and an agent — minaks's kubelet, a
+// goroutine of the daemon with the node's own credentials — that registers the Node as an AKS
+// node registers (name, labels, capacity per VM size and max-pods, node info, conditions) and
+// keeps it alive with Lease heartbeats. The upstream cloud node controller then initializes it
+// from the cloud provider (providerID, addresses, zone, instance type), as on AKS.
+package nodes

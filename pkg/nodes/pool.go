@@ -1,0 +1,77 @@
+package nodes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/azlb"
+	"github.com/minaks/minaks/pkg/netstack"
+)
+
+// parallelism bounds how many nodes are created at once.
+const parallelism = 16
+
+// Pool is a cluster's node pool: one agent per VMSS instance.
+type Pool struct {
+	Cluster *config.Cluster
+	Cloud   *azlb.Cloud
+	Fabric  *netstack.Fabric
+	// Client returns a client with the named node's credentials.
+	Client func(node string) (kubernetes.Interface, error)
+}
+
+// Start creates every node (in parallel), registers it, and keeps its agent running until ctx
+// is done.
+func (p *Pool) Start(ctx context.Context) error {
+	instances, err := p.Cloud.ScaleSet().Instances()
+	if err != nil {
+		return err
+	}
+	var uts unix.Utsname
+	_ = unix.Uname(&uts)
+	kernel := unix.ByteSliceToString(uts.Release[:])
+
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, parallelism)
+	)
+	for _, in := range instances {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			err := p.startNode(ctx, in, kernel)
+			mu.Lock()
+			defer mu.Unlock()
+			errs = append(errs, err)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (p *Pool) startNode(ctx context.Context, in azlb.Instance, kernel string) error {
+	client, err := p.Client(in.Name)
+	if err != nil {
+		return fmt.Errorf("node %s: credentials: %w", in.Name, err)
+	}
+	a := &Agent{
+		ID:     Identity{Cluster: p.Cluster, Instance: in, VMSS: p.Cloud.ScaleSet().Name, KernelVersion: kernel},
+		Client: client,
+		Fabric: p.Fabric,
+	}
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	go a.Run(ctx)
+	return nil
+}
