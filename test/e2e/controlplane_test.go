@@ -144,15 +144,7 @@ func TestDownAfterKill9(t *testing.T) {
 	if len(pids) != 1 {
 		t.Fatalf("daemons: %v", pids)
 	}
-	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 10*time.Second, "daemon gone", func() error {
-		if p := c.daemonPIDs(); len(p) > 0 {
-			return fmt.Errorf("still running: %v", p)
-		}
-		return nil
-	})
+	killDaemon(t, c, pids[0])
 	if out := c.mustMinaks("status"); !strings.Contains(out, "stopped") {
 		t.Errorf("status after kill -9: %s", out)
 	}
@@ -329,4 +321,18 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// killDaemon kills a daemon with SIGKILL and waits until it is gone.
+func killDaemon(t *testing.T, c *testCluster, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "daemon gone", func() error {
+		if p := c.daemonPIDs(); len(p) > 0 {
+			return fmt.Errorf("still running: %v", p)
+		}
+		return nil
+	})
 }

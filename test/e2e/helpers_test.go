@@ -42,9 +42,12 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-// snapshotHost lists network namespaces and links.
+// snapshotHost lists network namespaces, links and IPv4 routes.
 func snapshotHost() string {
 	var b strings.Builder
+	if routes, err := os.ReadFile("/proc/net/route"); err == nil {
+		b.Write(routes)
+	}
 	if entries, err := os.ReadDir("/run/netns"); err == nil {
 		for _, e := range entries {
 			fmt.Fprintln(&b, "netns", e.Name())
