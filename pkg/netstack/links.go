@@ -97,3 +97,9 @@ var Forwarding = map[string]string{
 	"net.ipv6.conf.all.forwarding":     "1",
 	"net.ipv4.conf.all.send_redirects": "0",
 }
+
+// noProxyDelay makes a link answer proxy ARP at once: the kernel otherwise waits up to 0.8 s,
+// which Azure's SDN does not, and which costs a first connection a SYN retransmission.
+func noProxyDelay(link string) map[string]string {
+	return map[string]string{"net.ipv4.neigh." + link + ".proxy_delay": "0"}
+}

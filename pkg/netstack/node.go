@@ -102,6 +102,9 @@ func (f *Fabric) AttachNode(nic NodeNIC) error {
 	if err := nh.LinkSetUp(eth0); err != nil {
 		return err
 	}
+	if err := netns.Sysctl(nic.NS, noProxyDelay("eth0")); err != nil {
+		return err
+	}
 	return ensureRoute(nh, &netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.IP(f.Gateway().AsSlice())})
 }
 

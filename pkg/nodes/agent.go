@@ -32,6 +32,8 @@ type Agent struct {
 	ID     Identity
 	Client kubernetes.Interface
 	Fabric *netstack.Fabric
+
+	sandboxes *Sandboxes
 }
 
 // NS is the node's network namespace.
@@ -48,6 +50,11 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := a.Fabric.AttachNode(nic); err != nil {
 		return fmt.Errorf("node %s: network: %w", a.ID.Instance.Name, err)
 	}
+	sb, err := newSandboxes(a)
+	if err != nil {
+		return fmt.Errorf("node %s: pod network: %w", a.ID.Instance.Name, err)
+	}
+	a.sandboxes = sb
 	if err := a.register(ctx); err != nil {
 		return fmt.Errorf("node %s: register: %w", a.ID.Instance.Name, err)
 	}
@@ -57,6 +64,9 @@ func (a *Agent) Start(ctx context.Context) error {
 // Run keeps the node alive until ctx is done.
 func (a *Agent) Run(ctx context.Context) {
 	logger := klog.FromContext(ctx).WithValues("node", a.ID.Instance.Name)
+	if a.sandboxes != nil {
+		go a.sandboxes.Run(ctx)
+	}
 	lease := time.NewTicker(leaseRenewInterval)
 	defer lease.Stop()
 	status := time.NewTicker(statusInterval)

@@ -1,0 +1,193 @@
+package netstack
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/minaks/minaks/pkg/netstack/netns"
+)
+
+// Pod plumbing styles.
+const (
+	// PodRouted is Azure CNI's transparent mode (overlay and node subnet): the pod's eth0 has its
+	// IP as /32 and a default route via 169.254.1.1, which the node's end of the veth answers by
+	// proxy ARP; the node routes the pod's /32 to that veth.
+	PodRouted = "routed"
+	// PodBridged is kubenet: the node's bridge cbr0 holds the pod range's first address, pods
+	// sit on it with the node's /24 and a default route via the bridge.
+	PodBridged = "bridged"
+)
+
+// PodGateway is the link-local next hop of Azure CNI pods.
+var PodGateway = netip.MustParseAddr("169.254.1.1")
+
+// kubenetBridge is the node bridge of kubenet pods.
+const kubenetBridge = "cbr0"
+
+// PodNIC describes a pod's network interface.
+type PodNIC struct {
+	// NS is the pod's namespace, NodeNS its node's.
+	NS, NodeNS string
+	// UID names the node's end of the veth: azv + 11 hex digits of its hash.
+	UID string
+	// IP is the pod's address and Range its node's pod range (kubenet's bridge subnet).
+	IP    netip.Addr
+	Range netip.Prefix
+	Style string
+}
+
+// HostVeth is the node's end of a pod's veth (at most 15 characters).
+func (p PodNIC) HostVeth() string {
+	h := sha256.Sum256([]byte(p.UID))
+	return "azv" + hex.EncodeToString(h[:6])[:11]
+}
+
+// AttachPod creates the pod's namespace and plugs it into its node (idempotent):
+//
+//	ip netns add minaks.<c>.pod-<uid>
+//	ip -n <node> link add azv<hash> type veth peer name eth0 netns minaks.<c>.pod-<uid>
+//	routed:  ip -n <pod> addr add <ip>/32 dev eth0; ip -n <pod> route add 169.254.1.1 dev eth0;
+//	         ip -n <pod> route add default via 169.254.1.1; ip -n <node> route add <ip>/32 dev azv<hash>;
+//	         sysctl -w net.ipv4.conf.azv<hash>.proxy_arp=1 (in the node)
+//	bridged: ip -n <node> link set azv<hash> master cbr0; ip -n <pod> addr add <ip>/24 dev eth0;
+//	         ip -n <pod> route add default via <range>.1
+func AttachPod(p PodNIC) error {
+	if err := netns.Create(p.NS); err != nil {
+		return err
+	}
+	nh, err := netns.Netlink(p.NodeNS)
+	if err != nil {
+		return err
+	}
+	defer nh.Close()
+	ph, err := netns.Netlink(p.NS)
+	if err != nil {
+		return err
+	}
+	defer ph.Close()
+
+	name := p.HostVeth()
+	host, err := linkByName(nh, name)
+	if err != nil {
+		return err
+	}
+	eth0, err := linkByName(ph, "eth0")
+	if err != nil {
+		return err
+	}
+	if host == nil || eth0 == nil {
+		if host != nil {
+			_ = nh.LinkDel(host)
+		}
+		nsFD, err := netns.Open(p.NS)
+		if err != nil {
+			return err
+		}
+		defer nsFD.Close()
+		veth := &netlink.Veth{
+			LinkAttrs:     netlink.LinkAttrs{Name: name, TxQLen: -1},
+			PeerName:      "eth0",
+			PeerNamespace: netlink.NsFd(int(nsFD)),
+		}
+		if err := nh.LinkAdd(veth); err != nil {
+			return fmt.Errorf("ip link add %s type veth peer name eth0 netns %s: %w", name, p.NS, err)
+		}
+		if host, err = nh.LinkByName(name); err != nil {
+			return err
+		}
+		if eth0, err = ph.LinkByName("eth0"); err != nil {
+			return err
+		}
+	}
+	if err := loUp(ph); err != nil {
+		return err
+	}
+
+	switch p.Style {
+	case PodBridged:
+		gw := p.Range.Masked().Addr().Next()
+		br, err := ensureBridge(nh, kubenetBridge, "kubenet")
+		if err != nil {
+			return err
+		}
+		if err := ensureAddr(nh, br, netip.PrefixFrom(gw, p.Range.Bits())); err != nil {
+			return err
+		}
+		if err := nh.LinkSetMaster(host, br); err != nil {
+			return err
+		}
+		if err := nh.LinkSetUp(host); err != nil {
+			return err
+		}
+		if err := ensureAddr(ph, eth0, netip.PrefixFrom(p.IP, p.Range.Bits())); err != nil {
+			return err
+		}
+		if err := ph.LinkSetUp(eth0); err != nil {
+			return err
+		}
+		return ensureRoute(ph, &netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.IP(gw.AsSlice())})
+	default:
+		sysctls := noProxyDelay(name)
+		sysctls["net.ipv4.conf."+name+".proxy_arp"] = "1"
+		if err := netns.Sysctl(p.NodeNS, sysctls); err != nil {
+			return err
+		}
+		if err := nh.LinkSetUp(host); err != nil {
+			return err
+		}
+		if err := ensureRoute(nh, &netlink.Route{LinkIndex: host.Attrs().Index, Dst: ipNet(netip.PrefixFrom(p.IP, 32)), Scope: netlink.SCOPE_LINK}); err != nil {
+			return err
+		}
+		if err := ensureAddr(ph, eth0, netip.PrefixFrom(p.IP, 32)); err != nil {
+			return err
+		}
+		if err := ph.LinkSetUp(eth0); err != nil {
+			return err
+		}
+		if err := ensureRoute(ph, &netlink.Route{LinkIndex: eth0.Attrs().Index, Dst: ipNet(netip.PrefixFrom(PodGateway, 32)), Scope: netlink.SCOPE_LINK}); err != nil {
+			return err
+		}
+		return ensureRoute(ph, &netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.IP(PodGateway.AsSlice())})
+	}
+}
+
+// DetachPod removes a pod's namespace; its veth and the node's route to it go with it.
+func DetachPod(ns string) error { return netns.Delete(ns) }
+
+// RoutePodRange installs, in the fabric, the route of a node's pod range via the node: the VNet
+// route table entry of kubenet, and the SDN's own knowledge of overlay ranges
+// (`ip -n minaks.<c>.fabric route replace 10.244.1.0/24 via 10.224.0.5`).
+func (f *Fabric) RoutePodRange(r netip.Prefix, node netip.Addr) error {
+	fh, err := netns.Netlink(FabricNS(f.Cluster))
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	return ensureRoute(fh, &netlink.Route{Dst: ipNet(r.Masked()), Gw: net.IP(node.AsSlice())})
+}
+
+// UnroutePodRange removes a pod range's route from the fabric. A missing route is not an error.
+func (f *Fabric) UnroutePodRange(r netip.Prefix) error {
+	fh, err := netns.Netlink(FabricNS(f.Cluster))
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	routes, err := retryDump(func() ([]netlink.Route, error) {
+		return fh.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: ipNet(r.Masked())}, netlink.RT_FILTER_DST)
+	})
+	if err != nil {
+		return err
+	}
+	for _, rt := range routes {
+		if err := fh.RouteDel(&rt); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,239 @@
+package nodes
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/netstack"
+	"github.com/minaks/minaks/pkg/netstack/netns"
+)
+
+// Sandboxes gives the pods bound to a node their network sandbox: a namespace with eth0 and an
+// address from the node's CNI mode, reported in the pod's status, and removed with the pod. It
+// is level-triggered: events only queue a pod's key, and sync compares the pod with what exists.
+// Containers are the pod runtime's; a sandbox is what they will run in.
+type Sandboxes struct {
+	agent *Agent
+	ipam  *IPAM
+	style string
+	rng   netip.Prefix
+	queue workqueue.TypedRateLimitingInterface[string]
+	store cache.Store
+	// uids remembers the UID of each pod key with a sandbox, to tear it down after deletion.
+	uids map[string]string
+}
+
+// newSandboxes prepares the node's pod networking: its address range, and the fabric's route
+// to it in overlay and kubenet. It returns nil for --network-plugin none: pods there wait for a
+// CNI the user brings.
+func newSandboxes(a *Agent) (*Sandboxes, error) {
+	s := &Sandboxes{agent: a, style: netstack.PodRouted, uids: map[string]string{}}
+	in := a.ID.Instance
+	switch a.ID.Cluster.Network.CNI() {
+	case config.CNINone:
+		return nil, nil
+	case config.CNINodeSubnet:
+		// The max-pods addresses reserved after the node's own when it was created.
+		last := in.IP
+		for range a.ID.Cluster.Network.MaxPods {
+			last = last.Next()
+		}
+		s.ipam = NewIPAM(in.IP.Next(), last)
+		s.rng = netip.MustParsePrefix(a.ID.Cluster.Network.SubnetCIDR)
+		// The pods' addresses are the NIC's secondary IPs: the node answers ARP for them on
+		// the subnet, as Azure's SDN delivers them to the VM.
+		if err := netns.Sysctl(a.NS(), map[string]string{"net.ipv4.conf.eth0.proxy_arp": "1"}); err != nil {
+			return nil, err
+		}
+	default:
+		s.rng = netip.MustParsePrefix(in.PodCIDRs[0])
+		first := s.rng.Masked().Addr().Next().Next()
+		s.ipam = NewIPAM(first, lastAddr(s.rng).Prev())
+		if a.ID.Cluster.Network.CNI() == config.CNIKubenet {
+			s.style = netstack.PodBridged
+		}
+		if err := a.Fabric.RoutePodRange(s.rng, in.IP); err != nil {
+			return nil, fmt.Errorf("route %s to node %s: %w", s.rng, in.Name, err)
+		}
+	}
+	return s, nil
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr()
+	for range 1<<(32-p.Bits()) - 1 {
+		a = a.Next()
+	}
+	return a
+}
+
+// podNS is the namespace of a pod's sandbox.
+func (s *Sandboxes) podNS(uid string) string {
+	return netstack.NSPrefix(s.agent.ID.Cluster.Name) + "pod-" + uid
+}
+
+// Run watches the node's pods and keeps their sandboxes until ctx is done.
+func (s *Sandboxes) Run(ctx context.Context) {
+	logger := klog.FromContext(ctx).WithValues("node", s.agent.ID.Instance.Name)
+	factory := informers.NewSharedInformerFactoryWithOptions(s.agent.Client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", s.agent.ID.Instance.Name).String()
+		}))
+	informer := factory.Core().V1().Pods().Informer()
+	s.store = informer.GetStore()
+	s.queue = workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
+	defer s.queue.ShutDown()
+	enqueue := func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			s.queue.Add(key)
+		}
+	}
+	_, _ = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(_, obj any) { enqueue(obj) },
+		DeleteFunc: enqueue,
+	})
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
+		return
+	}
+	// After a restart, pods keep the addresses their status reports.
+	for _, obj := range s.store.List() {
+		pod := obj.(*v1.Pod)
+		if ip, err := netip.ParseAddr(pod.Status.PodIP); err == nil && !pod.Spec.HostNetwork {
+			if err := s.ipam.Reserve(ip, string(pod.UID)); err != nil {
+				logger.Info("Pod address not kept", "pod", klog.KObj(pod), "ip", ip, "reason", err)
+			}
+		}
+	}
+	go func() {
+		for s.processNext(ctx) {
+		}
+	}()
+	<-ctx.Done()
+}
+
+func (s *Sandboxes) processNext(ctx context.Context) bool {
+	key, quit := s.queue.Get()
+	if quit {
+		return false
+	}
+	defer s.queue.Done(key)
+	if err := s.sync(ctx, key); err != nil {
+		if ctx.Err() == nil {
+			klog.FromContext(ctx).Error(err, "Pod sandbox", "pod", key)
+		}
+		s.queue.AddRateLimited(key)
+		return true
+	}
+	s.queue.Forget(key)
+	return true
+}
+
+// sync brings one pod's sandbox in line with the pod.
+func (s *Sandboxes) sync(ctx context.Context, key string) error {
+	obj, exists, err := s.store.GetByKey(key)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		if uid, ok := s.uids[key]; ok {
+			return s.teardown(key, uid)
+		}
+		return nil
+	}
+	pod := obj.(*v1.Pod)
+	uid := string(pod.UID)
+	if old, ok := s.uids[key]; ok && old != uid {
+		// The same name, a new pod: the old sandbox goes first.
+		if err := s.teardown(key, old); err != nil {
+			return err
+		}
+	}
+	if pod.DeletionTimestamp != nil || pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
+		if err := s.teardown(key, uid); err != nil {
+			return err
+		}
+		if pod.DeletionTimestamp != nil {
+			// Nothing runs any more: the node confirms the deletion, as the kubelet does.
+			err := s.agent.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name,
+				metav1.DeleteOptions{GracePeriodSeconds: new(int64), Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+				return err
+			}
+		}
+		return nil
+	}
+
+	nodeIP := s.agent.ID.Instance.IP.String()
+	podIP := nodeIP
+	if !pod.Spec.HostNetwork {
+		ip, err := s.ipam.Allocate(uid)
+		if err != nil {
+			return err
+		}
+		nic := netstack.PodNIC{NS: s.podNS(uid), NodeNS: s.agent.NS(), UID: uid, IP: ip, Range: s.rng, Style: s.style}
+		s.uids[key] = uid
+		if err := netstack.AttachPod(nic); err != nil {
+			return fmt.Errorf("sandbox of %s: %w", key, err)
+		}
+		podIP = ip.String()
+	}
+	return s.report(ctx, pod, nodeIP, podIP)
+}
+
+// report writes the sandbox into the pod's status: addresses and PodReadyToStartContainers.
+func (s *Sandboxes) report(ctx context.Context, pod *v1.Pod, nodeIP, podIP string) error {
+	if pod.Status.PodIP == podIP && pod.Status.HostIP == nodeIP && hasCondition(pod, v1.PodReadyToStartContainers) {
+		return nil
+	}
+	pod = pod.DeepCopy()
+	now := metav1.NewTime(time.Now())
+	pod.Status.HostIP, pod.Status.HostIPs = nodeIP, []v1.HostIP{{IP: nodeIP}}
+	pod.Status.PodIP, pod.Status.PodIPs = podIP, []v1.PodIP{{IP: podIP}}
+	if pod.Status.StartTime == nil {
+		pod.Status.StartTime = &now
+	}
+	if !hasCondition(pod, v1.PodReadyToStartContainers) {
+		pod.Status.Conditions = append(pod.Status.Conditions, v1.PodCondition{
+			Type: v1.PodReadyToStartContainers, Status: v1.ConditionTrue, LastTransitionTime: now,
+		})
+	}
+	_, err := s.agent.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func hasCondition(pod *v1.Pod, t v1.PodConditionType) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == t && c.Status == v1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Sandboxes) teardown(key, uid string) error {
+	if err := netstack.DetachPod(s.podNS(uid)); err != nil {
+		return err
+	}
+	s.ipam.Release(uid)
+	if s.uids[key] == uid {
+		delete(s.uids, key)
+	}
+	return nil
+}
