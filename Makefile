@@ -57,6 +57,7 @@ e2e: host-deps build
 bench: host-deps build
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/bare-apiserver ./test/bench/bare-apiserver
 	$(GO) run ./test/bench/upbench -minaks $(CURDIR)/$(BIN) -bare $(CURDIR)/bin/bare-apiserver $(BENCH_FLAGS)
+	$(GO) run ./test/bench/sandbench
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

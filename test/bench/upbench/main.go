@@ -37,6 +37,8 @@ func main() {
 
 type sample struct {
 	ready time.Duration
+	// api is when the API server was ready, from the daemon's log (0 for the baseline).
+	api   time.Duration
 	rssMB float64
 }
 
@@ -47,7 +49,7 @@ func bench(minaks, bare string, runs int) error {
 	}
 	defer os.RemoveAll(root)
 
-	var up, restart, lower []sample
+	var up, restart, lower, big []sample
 	for i := range runs {
 		fns := []func() error{
 			func() error {
@@ -56,7 +58,7 @@ func bench(minaks, bare string, runs int) error {
 				return err
 			},
 			func() error {
-				s, r, err := runUp(minaks, root, fmt.Sprintf("bench%d", i))
+				s, r, err := runUp(minaks, root, fmt.Sprintf("bench%d", i), 3)
 				up, restart = append(up, s), append(restart, r)
 				return err
 			},
@@ -73,29 +75,42 @@ func bench(minaks, bare string, runs int) error {
 			up[i].ready.Round(time.Millisecond), restart[i].ready.Round(time.Millisecond), lower[i].ready.Round(time.Millisecond))
 	}
 
-	fmt.Printf("\n%-44s %10s %10s %10s %10s\n", fmt.Sprintf("time to a ready API (%d runs)", runs), "median", "min", "max", "RSS MB")
-	row := func(name string, s []sample) time.Duration {
+	for i := range max(1, runs/2) {
+		s, _, err := runUp(minaks, root, fmt.Sprintf("big%d", i), 100)
+		if err != nil {
+			return err
+		}
+		big = append(big, s)
+		fmt.Fprintf(os.Stderr, "100 nodes, run %d: %v\n", i+1, s.ready.Round(time.Millisecond))
+	}
+
+	fmt.Printf("\n%-50s %6s %10s %10s %10s %10s\n", "minaks up (medians)", "runs", "median", "min", "max", "RSS MB")
+	row := func(name string, s []sample, pick func(sample) time.Duration) (time.Duration, float64) {
 		d := make([]time.Duration, len(s))
 		r := make([]float64, len(s))
 		for i := range s {
-			d[i], r[i] = s[i].ready, s[i].rssMB
+			d[i], r[i] = pick(s[i]), s[i].rssMB
 		}
 		slices.Sort(d)
 		slices.Sort(r)
-		fmt.Printf("%-44s %10v %10v %10v %10.0f\n", name, d[len(d)/2].Round(time.Millisecond),
+		fmt.Printf("%-50s %6d %10v %10v %10v %10.0f\n", name, len(s), d[len(d)/2].Round(time.Millisecond),
 			d[0].Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond), r[len(r)/2])
-		return d[len(d)/2]
+		return d[len(d)/2], r[len(r)/2]
 	}
-	u := row("minaks up, new cluster", up)
-	row("minaks up, restart with saved state", restart)
-	b := row("baseline: bare etcd + kube-apiserver /readyz", lower)
-	fmt.Printf("\nratio up / baseline (medians): %.2f (target <= 1.20)\n", float64(u)/float64(b))
+	ready := func(s sample) time.Duration { return s.ready }
+	api, _ := row("new cluster: API ready", up, func(s sample) time.Duration { return s.api })
+	_, rss3 := row("new cluster: 3 nodes Ready (up returns)", up, ready)
+	row("restart with saved state, 3 nodes Ready", restart, ready)
+	b, _ := row("baseline: bare etcd + kube-apiserver /readyz", lower, ready)
+	_, rss100 := row("new cluster: 100 nodes Ready (up returns)", big, ready)
+	fmt.Printf("\nratio API ready / baseline (medians): %.2f (target <= 1.20)\n", float64(api)/float64(b))
+	fmt.Printf("daemon RSS per node: %.2f MiB ((RSS at 100 nodes - RSS at 3) / 97; target <= 10)\n", (rss100-rss3)/97)
 	return nil
 }
 
-// runUp times `minaks up` of a new cluster, then stops it and times `minaks up` again (a restart
-// with the saved etcd data), and removes the cluster.
-func runUp(minaks, root, name string) (first, again sample, err error) {
+// runUp times `minaks up` of a new cluster of n nodes, then (for small clusters) stops it and
+// times `minaks up` again (a restart with the saved etcd data), and removes the cluster.
+func runUp(minaks, root, name string, n int) (first, again sample, err error) {
 	stateDir := filepath.Join(root, "state")
 	kubeconfig := filepath.Join(root, "kubeconfig")
 	common := []string{"--name", name, "--state-dir", stateDir}
@@ -105,8 +120,12 @@ func runUp(minaks, root, name string) (first, again sample, err error) {
 			err = fmt.Errorf("minaks down: %v: %s", derr, out)
 		}
 	}()
-	upArgs := append([]string{"up", "--kubeconfig", kubeconfig}, common...)
-	for i, s := range []*sample{&first, &again} {
+	upArgs := append([]string{"up", "--kubeconfig", kubeconfig, "--node-count", strconv.Itoa(n)}, common...)
+	runs := []*sample{&first, &again}
+	if n > 3 {
+		runs = runs[:1]
+	}
+	for i, s := range runs {
 		if i == 1 {
 			if out, err := exec.Command(minaks, append([]string{"stop"}, common...)...).CombinedOutput(); err != nil {
 				return first, again, fmt.Errorf("minaks stop: %v: %s", err, out)
@@ -117,6 +136,9 @@ func runUp(minaks, root, name string) (first, again sample, err error) {
 		s.ready = time.Since(start)
 		if err != nil {
 			return first, again, fmt.Errorf("minaks up: %v: %s", err, out)
+		}
+		if at, err := apiReadyAt(filepath.Join(stateDir, name, "minaks.log"), start); err == nil {
+			s.api = at.Sub(start)
 		}
 		pid, err := os.ReadFile(filepath.Join(stateDir, name, "daemon.pid"))
 		if err != nil {
@@ -180,4 +202,31 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// apiReadyAt finds, in a daemon log, the last time the API server became ready after since.
+func apiReadyAt(path string, since time.Time) (time.Time, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var at time.Time
+	for _, l := range strings.Split(string(b), "\n") {
+		// klog: "I1125 20:44:35.667141   31993 controlplane.go:255] "API server ready" ..."
+		if !strings.Contains(l, `"API server ready"`) || len(l) < 21 {
+			continue
+		}
+		t, err := time.ParseInLocation("0102 15:04:05.000000", l[1:21], time.Local)
+		if err != nil {
+			continue
+		}
+		t = t.AddDate(since.Year(), 0, 0)
+		if !t.Before(since) {
+			at = t
+		}
+	}
+	if at.IsZero() {
+		return at, fmt.Errorf("no API-ready line in %s", path)
+	}
+	return at, nil
 }
