@@ -10,6 +10,7 @@ import (
 	cloudprovider "k8s.io/cloud-provider"
 
 	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/netstack"
 )
 
 // ProviderName is the cloud provider's name, as cloud-provider-azure's.
@@ -20,6 +21,7 @@ const ProviderName = "azure"
 type Cloud struct {
 	cluster *config.Cluster
 	vmss    *ScaleSet
+	routes  *routeTable
 }
 
 var (
@@ -28,9 +30,14 @@ var (
 	_ cloudprovider.Zones       = &Cloud{}
 )
 
-// NewCloud returns the cloud of a cluster.
-func NewCloud(c *config.Cluster) *Cloud {
-	return &Cloud{cluster: c, vmss: NewScaleSet(c)}
+// NewCloud returns the cloud of a cluster whose VNet is fabric. Routes are AKS's kubenet route
+// table: there is one only with kubenet.
+func NewCloud(c *config.Cluster, fabric *netstack.Fabric) *Cloud {
+	cloud := &Cloud{cluster: c, vmss: NewScaleSet(c)}
+	if c.Network.CNI() == config.CNIKubenet && fabric != nil {
+		cloud.routes = &routeTable{cloud: cloud, fabric: fabric}
+	}
+	return cloud
 }
 
 // ScaleSet is the cluster's node pool.
@@ -44,7 +51,7 @@ func (c *Cloud) Instances() (cloudprovider.Instances, bool)                     
 func (c *Cloud) InstancesV2() (cloudprovider.InstancesV2, bool)                    { return c, true }
 func (c *Cloud) Zones() (cloudprovider.Zones, bool)                                { return c, true }
 func (c *Cloud) Clusters() (cloudprovider.Clusters, bool)                          { return nil, false }
-func (c *Cloud) Routes() (cloudprovider.Routes, bool)                              { return nil, false }
+func (c *Cloud) Routes() (cloudprovider.Routes, bool)                              { return c.routes, c.routes != nil }
 
 // instance finds the instance of a node, by providerID first, then by name.
 func (c *Cloud) instance(node *v1.Node) (Instance, bool, error) {

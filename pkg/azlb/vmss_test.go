@@ -91,7 +91,7 @@ func TestSubnetExhaustion(t *testing.T) {
 
 func TestInstanceMetadata(t *testing.T) {
 	c := cluster(t, func(o *config.Options) { o.Zones = []string{"1", "2", "3"}; o.Location = "westeurope" })
-	cloud := NewCloud(c)
+	cloud := NewCloud(c, nil)
 	name := cloud.ScaleSet().InstanceName(1)
 	md, err := cloud.InstanceMetadata(context.Background(), &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}})
 	if err != nil {

@@ -191,3 +191,29 @@ func (f *Fabric) UnroutePodRange(r netip.Prefix) error {
 	}
 	return nil
 }
+
+// PodRangeRoutes lists the fabric's routes to pod ranges: destination → next hop (node IP).
+func (f *Fabric) PodRangeRoutes() (map[netip.Prefix]netip.Addr, error) {
+	fh, err := netns.Netlink(FabricNS(f.Cluster))
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	routes, err := retryDump(func() ([]netlink.Route, error) { return fh.RouteList(nil, netlink.FAMILY_V4) })
+	if err != nil {
+		return nil, err
+	}
+	out := map[netip.Prefix]netip.Addr{}
+	for _, r := range routes {
+		if r.Dst == nil || r.Gw == nil {
+			continue
+		}
+		ones, _ := r.Dst.Mask.Size()
+		dst, _ := netip.AddrFromSlice(r.Dst.IP.To4())
+		gw, _ := netip.AddrFromSlice(r.Gw.To4())
+		if ones > 0 && f.Subnet.Contains(gw) {
+			out[netip.PrefixFrom(dst, ones)] = gw
+		}
+	}
+	return out, nil
+}

@@ -96,8 +96,22 @@ func (id Identity) Node() *v1.Node {
 			PodCIDRs: id.Instance.PodCIDRs,
 			Taints:   []v1.Taint{{Key: cloudproviderapi.TaintExternalCloudProvider, Value: "true", Effect: v1.TaintEffectNoSchedule}},
 		},
-		Status: id.Status(),
+		Status: id.registrationStatus(),
 	}
+}
+
+// registrationStatus is the status a node registers with: with kubenet, the network is
+// unavailable until the route controller has created the node's route, as on AKS.
+func (id Identity) registrationStatus() v1.NodeStatus {
+	st := id.Status()
+	if id.Cluster.Network.CNI() == config.CNIKubenet {
+		now := metav1.Now()
+		st.Conditions = append(st.Conditions, v1.NodeCondition{
+			Type: v1.NodeNetworkUnavailable, Status: v1.ConditionTrue, Reason: "NoRouteCreated",
+			Message: "Node created without a route", LastHeartbeatTime: now, LastTransitionTime: now,
+		})
+	}
+	return st
 }
 
 // Status is the node status the agent reports: capacity and allocatable as AKS computes them for

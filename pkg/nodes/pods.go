@@ -62,8 +62,11 @@ func newSandboxes(a *Agent) (*Sandboxes, error) {
 		first := s.rng.Masked().Addr().Next().Next()
 		s.ipam = NewIPAM(first, lastAddr(s.rng).Prev())
 		if a.ID.Cluster.Network.CNI() == config.CNIKubenet {
+			// kubenet's routes are the route controller's, through the cloud provider.
 			s.style = netstack.PodBridged
+			break
 		}
+		// Overlay ranges are routed by the SDN itself, invisible to the VNet's route tables.
 		if err := a.Fabric.RoutePodRange(s.rng, in.IP); err != nil {
 			return nil, fmt.Errorf("route %s to node %s: %w", s.rng, in.Name, err)
 		}

@@ -42,7 +42,8 @@ func countReady(nodes []v1.Node, needReady bool) int {
 }
 
 // IsReady reports whether a node is initialized (has its providerID and no uninitialized
-// taint) and, when needReady, Ready.
+// taint), has its network (no NetworkUnavailable, which kubenet nodes have until their route
+// exists) and, when needReady, is Ready.
 func IsReady(node *v1.Node, needReady bool) bool {
 	if node.Spec.ProviderID == "" {
 		return false
@@ -52,13 +53,16 @@ func IsReady(node *v1.Node, needReady bool) bool {
 			return false
 		}
 	}
-	if !needReady {
-		return true
-	}
+	ready := !needReady
 	for _, cond := range node.Status.Conditions {
-		if cond.Type == v1.NodeReady {
-			return cond.Status == v1.ConditionTrue
+		switch cond.Type {
+		case v1.NodeNetworkUnavailable:
+			if cond.Status == v1.ConditionTrue {
+				return false
+			}
+		case v1.NodeReady:
+			ready = ready || cond.Status == v1.ConditionTrue
 		}
 	}
-	return false
+	return ready
 }

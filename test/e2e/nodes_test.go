@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -202,6 +203,9 @@ func TestNodesPerNetworkPlugin(t *testing.T) {
 			if out := c.mustMinaks("nodes"); strings.Count(out, "\naks-nodepool1-") != 3 {
 				t.Errorf("minaks nodes:\n%s", out)
 			}
+			if tc.name == "kubenet" {
+				checkKubenetRoutes(t, c, nodes)
+			}
 		})
 	}
 }
@@ -231,4 +235,30 @@ func TestNodesLeaveNothing(t *testing.T) {
 	if names, _ := netns.List("minaks." + c.name + "."); len(names) != 0 {
 		t.Errorf("namespaces left after kill -9 and down: %v", names)
 	}
+}
+
+// checkKubenetRoutes checks the VNet route table that the upstream route controller programs
+// through minaks's cloud provider: one route per node, gone when its node is.
+func checkKubenetRoutes(t *testing.T, c *testCluster, nodes nodeList) {
+	t.Helper()
+	routes := func() string {
+		out, err := exec.Command("ip", "-n", "minaks."+c.name+".fabric", "route", "show").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip route: %v: %s", err, out)
+		}
+		return string(out)
+	}
+	for i := range 3 {
+		want := fmt.Sprintf("10.244.%d.0/24 via 10.224.0.%d", i, 4+i)
+		if !strings.Contains(routes(), want) {
+			t.Errorf("fabric routes lack %q:\n%s", want, routes())
+		}
+	}
+	c.mustKubectl("delete", "node", nodes.Items[2].Metadata.Name)
+	eventually(t, 30*time.Second, "route of the deleted node gone", func() error {
+		if r := routes(); strings.Contains(r, "10.244.2.0/24") {
+			return fmt.Errorf("still routed:\n%s", r)
+		}
+		return nil
+	})
 }

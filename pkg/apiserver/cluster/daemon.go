@@ -152,8 +152,8 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 		return func() error { <-ch; return nil }
 	}
 
-	cloud := azlb.NewCloud(c)
 	fabric := &netstack.Fabric{Cluster: c.Name, Subnet: netip.MustParsePrefix(c.Network.SubnetCIDR)}
+	cloud := azlb.NewCloud(c, fabric)
 	pool := &nodes.Pool{Cluster: c, Cloud: cloud, Fabric: fabric, Client: func(node string) (kubernetes.Interface, error) {
 		return apiserver.NodeClient(c, node)
 	}}

@@ -111,7 +111,7 @@ func Up(o UpOptions) error {
 		if !errors.Is(err, errInterrupted) {
 			logTail = logErrors(c.Path(LogFile), 10)
 		}
-		if daemons, _ := FindDaemons(c.Name); len(daemons) > 0 {
+		if daemons, _ := FindDaemons(c.Name); len(daemons) > 0 && !o.Retain {
 			for _, d := range daemons {
 				_ = stopDaemon(d, 30*time.Second)
 			}
@@ -120,8 +120,8 @@ func Up(o UpOptions) error {
 		case fresh && !o.Retain:
 			_ = Down(c.Name, o.StateDir, o.Kubeconfig, io.Discard)
 			err = fmt.Errorf("%w\n(cluster removed; run with --retain to keep it for debugging)", err)
-		case fresh:
-			err = fmt.Errorf("%w\n(cluster kept: see %s, remove it with 'minaks down --name %s')", err, c.Path(LogFile), c.Name)
+		case o.Retain:
+			err = fmt.Errorf("%w\n(cluster kept as it is, still running if its daemon is: see %s and 'minaks status'; remove it with 'minaks down --name %s')", err, c.Path(LogFile), c.Name)
 		default:
 			err = fmt.Errorf("%w\n(state kept in %s)", err, c.StateDir)
 		}
