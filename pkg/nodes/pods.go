@@ -41,7 +41,16 @@ type Sandboxes struct {
 func newSandboxes(a *Agent) (*Sandboxes, error) {
 	s := &Sandboxes{agent: a, style: netstack.PodRouted, uids: map[string]string{}}
 	in := a.ID.Instance
-	switch a.ID.Cluster.Network.CNI() {
+	n := a.ID.Cluster.Network
+	// What ip-masq-agent leaves alone: pods' own range, and the VNet where pods are part of it.
+	nonMasquerade := []string{n.VNetCIDR}
+	switch n.CNI() {
+	case config.CNIOverlay:
+		nonMasquerade = []string{n.PodCIDRs[0]}
+	case config.CNIKubenet:
+		nonMasquerade = []string{n.PodCIDRs[0], n.VNetCIDR}
+	}
+	switch n.CNI() {
 	case config.CNINone:
 		return nil, nil
 	case config.CNINodeSubnet:
@@ -70,6 +79,9 @@ func newSandboxes(a *Agent) (*Sandboxes, error) {
 		if err := a.Fabric.RoutePodRange(s.rng, in.IP); err != nil {
 			return nil, fmt.Errorf("route %s to node %s: %w", s.rng, in.Name, err)
 		}
+	}
+	if err := netstack.MasqueradeChain(nonMasquerade).Ensure(a.NS()); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

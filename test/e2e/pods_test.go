@@ -3,10 +3,17 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/minaks/minaks/pkg/netstack"
+	"github.com/minaks/minaks/pkg/netstack/netns"
 )
 
 type podInfo struct {
@@ -136,6 +143,26 @@ func TestPodNetworking(t *testing.T) {
 				}
 			}
 
+			// A host in the VNet reaches node-subnet pods, not overlay or kubenet ones.
+			vnetHost := "minaks." + c.name + ".vnethost"
+			f := &netstack.Fabric{Cluster: c.name, Subnet: netip.MustParsePrefix("10.224.0.0/16")}
+			if err := f.AttachNode(netstack.NodeNIC{NS: vnetHost, Port: "vnethost", Alias: "test VNet host", IP: netip.MustParseAddr("10.224.255.200")}); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = netns.Delete(vnetHost) })
+			got, err := fetch(vnetHost, a.ip+":8080")
+			if reachable := tc.name == "azure node subnet"; reachable != (err == nil) {
+				t.Errorf("VNet host → pod %s: %q, %v; want reachable=%v", a.ip, got, err, reachable)
+			}
+
+			// Pod egress beyond the VNet leaves with the node's address (ip-masq-agent).
+			internet := makeInternetHost(t, c.name)
+			serveRemoteAddr(t, internet, "203.0.113.10:80")
+			saw, err := fetch(podNS(b), "203.0.113.10:80")
+			if err != nil || saw != nodeIP[b.node].String() {
+				t.Errorf("pod %s → internet: seen from %q (%v), want the node's %s", b.name, saw, err, nodeIP[b.node])
+			}
+
 			// Deleting pods removes their sandboxes.
 			c.mustKubectl("delete", "deployment", "sandbox")
 			eventually(t, 30*time.Second, "sandboxes gone", func() error {
@@ -150,4 +177,81 @@ func TestPodNetworking(t *testing.T) {
 			})
 		})
 	}
+}
+
+// makeInternetHost makes a test host beyond the VNet: a namespace at 203.0.113.10 (a
+// documentation range, only ever inside the test's namespaces) linked to the fabric, which gets
+// 203.0.113.1.
+func makeInternetHost(t *testing.T, cluster string) string {
+	t.Helper()
+	ns := "minaks." + cluster + ".internet"
+	if err := netns.Create(ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = netns.Delete(ns) })
+	fh, err := netns.Netlink(netstack.FabricNS(cluster))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	ih, err := netns.Netlink(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ih.Close()
+	fd, err := netns.Open(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	if err := fh.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "internet"}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(fd))}); err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	fl, err := fh.LinkByName("internet")
+	must(err)
+	il, err := ih.LinkByName("eth0")
+	must(err)
+	lo, err := ih.LinkByName("lo")
+	must(err)
+	must(fh.AddrAdd(fl, &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP("203.0.113.1"), Mask: net.CIDRMask(24, 32)}}))
+	must(ih.AddrAdd(il, &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP("203.0.113.10"), Mask: net.CIDRMask(24, 32)}}))
+	for _, l := range []netlink.Link{fl, il, lo} {
+		h := ih
+		if l == fl {
+			h = fh
+		}
+		must(h.LinkSetUp(l))
+	}
+	must(ih.RouteAdd(&netlink.Route{LinkIndex: il.Attrs().Index, Gw: net.ParseIP("203.0.113.1")}))
+	return ns
+}
+
+// serveRemoteAddr answers each connection with the address it came from.
+func serveRemoteAddr(t *testing.T, ns, addr string) {
+	t.Helper()
+	var l net.Listener
+	if err := netns.Do(ns, func() (err error) {
+		l, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
+			_, _ = io.WriteString(conn, host)
+			conn.Close()
+		}
+	}()
 }

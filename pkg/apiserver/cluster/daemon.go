@@ -168,6 +168,9 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			if err := fabric.Ensure(); err != nil {
 				return err
 			}
+			if err := isolatePods(c, cloud, fabric); err != nil {
+				return err
+			}
 			if !fabric.HostRoute {
 				logger.Info("The host does not route the node subnet to this cluster: another one owns it", "subnet", fabric.Subnet, "owner", fabric.HostRouteConflict)
 			}
@@ -248,4 +251,21 @@ func QueryDaemon(dir string) (*DaemonStatus, error) {
 	defer resp.Body.Close()
 	s := &DaemonStatus{}
 	return s, json.NewDecoder(resp.Body).Decode(s)
+}
+
+// isolatePods keeps overlay and kubenet pod addresses out of the VNet's reach, as on AKS: only
+// the cluster's nodes and pods reach them.
+func isolatePods(c *config.Cluster, cloud *azlb.Cloud, fabric *netstack.Fabric) error {
+	if cni := c.Network.CNI(); cni != config.CNIOverlay && cni != config.CNIKubenet {
+		return nil
+	}
+	instances, err := cloud.ScaleSet().Instances()
+	if err != nil {
+		return err
+	}
+	ips := make([]string, len(instances))
+	for i, in := range instances {
+		ips[i] = in.IP.String()
+	}
+	return netstack.VNetIsolationChain(c.Network.PodCIDRs[:1], ips).Ensure(netstack.FabricNS(c.Name))
 }

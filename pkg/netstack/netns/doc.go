@@ -3,9 +3,10 @@
 // on a thread of its own.
 //
 // Named namespaces live where iproute2 keeps them (/run/netns/<name>, a bind mount of the
-// namespace), so `ip netns exec` and `ip -n` work on them. Creating one never moves a thread the
-// Go runtime may reuse: a fresh goroutine locks its thread, unshares, bind-mounts the new
-// namespace, and exits while still locked, which makes the runtime discard the thread.
+// namespace), so `ip netns exec` and `ip -n` work on them. Creating one follows the Do pattern:
+// a fresh goroutine locks its thread, unshares, bind-mounts the new namespace and switches back.
+// (Merely exiting while locked is not enough: the runtime discards such a thread, except the
+// main thread, which it keeps, still in the new namespace, and whose view is /proc/self/net.)
 //
 // Do follows the CNI plugins' ns package and cilium's netns: the callback runs on a fresh locked
 // goroutine; the thread is unlocked only if switching back succeeded, otherwise it is left

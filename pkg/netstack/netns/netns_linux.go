@@ -1,9 +1,11 @@
 package netns
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -44,19 +46,32 @@ func Create(name string) error {
 
 	errc := make(chan error, 1)
 	go func() {
-		// This thread ends in the new namespace: it stays locked, so the runtime discards it
-		// when the goroutine returns.
 		runtime.LockOSThread()
+		origin, err := vnetns.GetFromPath(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer origin.Close()
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("unshare: %w", err)
 			return
 		}
 		self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
-		if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
-			errc <- fmt.Errorf("bind-mount %s on %s: %w", self, path, err)
-			return
+		mountErr := unix.Mount(self, path, "none", unix.MS_BIND, "")
+		if mountErr != nil {
+			mountErr = fmt.Errorf("bind-mount %s on %s: %w", self, path, mountErr)
 		}
-		errc <- nil
+		// Go back: a thread left in the new namespace would be discarded, except the main
+		// thread, which the runtime keeps (wedged) and whose namespace /proc/self/net shows.
+		if err := vnetns.Set(origin); err != nil {
+			errc <- errors.Join(mountErr, fmt.Errorf("return to the original netns: %w", err))
+			return // the thread stays locked and is discarded
+		}
+		runtime.UnlockOSThread()
+		errc <- mountErr
 	}()
 	if err := <-errc; err != nil {
 		os.Remove(path)
@@ -204,4 +219,24 @@ func Exec(name string, argv []string, env []string) error {
 		return fmt.Errorf("enter netns %s: %w", name, err)
 	}
 	return unix.Exec(argv[0], argv, env)
+}
+
+// Run runs a command inside the named namespace and returns its combined output, the way the
+// CNI plugins run iptables: the process is forked from the thread that Do moved into the
+// namespace, so it starts there. (The goroutines that copy its output do not care where they run.)
+func Run(name string, stdin string, argv ...string) ([]byte, error) {
+	var out []byte
+	err := Do(name, func() error {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		if stdin != "" {
+			cmd.Stdin = strings.NewReader(stdin)
+		}
+		var err error
+		out, err = cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s (in netns %s): %w: %s", strings.Join(argv, " "), name, err, bytes.TrimSpace(out))
+		}
+		return nil
+	})
+	return out, err
 }

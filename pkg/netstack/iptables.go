@@ -1,0 +1,79 @@
+package netstack
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+
+	"github.com/minaks/minaks/pkg/netstack/netns"
+)
+
+// Chain is an iptables chain minaks owns inside one of its namespaces, and the rule in a
+// built-in chain that jumps to it.
+type Chain struct {
+	Table string
+	Name  string
+	// Rules are the chain's rules, in iptables-save syntax without "-A <chain>".
+	Rules []string
+	// From is the built-in chain that jumps here, and Jump the match part of that rule.
+	From string
+	Jump []string
+}
+
+// Ensure replaces the chain's rules atomically and makes sure the jump rule exists once:
+//
+//	iptables-restore -w --noflush <<< "*<table> :<chain> - [0:0] -A <chain> … COMMIT"
+//	iptables -w -t <table> -C <from> <jump> -j <chain> || iptables -w -t <table> -A <from> …
+//
+// Built-in chains are never flushed: others (kube-proxy) write there too.
+func (c Chain) Ensure(ns string) error {
+	if _, err := exec.LookPath("iptables-restore"); err != nil {
+		return fmt.Errorf("minaks needs iptables on the host ('sudo make up' installs it, or apt-get install iptables): %w", err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%s\n:%s - [0:0]\n", c.Table, c.Name)
+	for _, r := range c.Rules {
+		fmt.Fprintf(&b, "-A %s %s\n", c.Name, r)
+	}
+	b.WriteString("COMMIT\n")
+	if _, err := netns.Run(ns, b.String(), "iptables-restore", "-w", "--noflush"); err != nil {
+		return err
+	}
+	jump := append([]string{"-t", c.Table}, c.Jump...)
+	jump = append(jump, "-j", c.Name)
+	if _, err := netns.Run(ns, "", append([]string{"iptables", "-w", "-C", c.From}, jump...)...); err == nil {
+		return nil
+	}
+	_, err := netns.Run(ns, "", append([]string{"iptables", "-w", "-A", c.From}, jump...)...)
+	return err
+}
+
+// MasqueradeChain is what AKS's ip-masq-agent writes on a node: traffic that leaves the
+// non-masquerade ranges leaves with the node's address.
+func MasqueradeChain(nonMasquerade []string) Chain {
+	var rules []string
+	for _, r := range nonMasquerade {
+		rules = append(rules, fmt.Sprintf(`-d %s -m comment --comment "ip-masq-agent: local traffic is not subject to MASQUERADE" -j RETURN`, r))
+	}
+	rules = append(rules, `-m comment --comment "ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)" -j MASQUERADE`)
+	return Chain{
+		Table: "nat", Name: "IP-MASQ-AGENT", Rules: rules, From: "POSTROUTING",
+		Jump: []string{"-m", "comment", "--comment", "ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom IP-MASQ-AGENT chain",
+			"-m", "addrtype", "!", "--dst-type", "LOCAL"},
+	}
+}
+
+// VNetIsolationChain (IPv4 ranges only) keeps pod ranges that are not part of the VNet (overlay, kubenet) out of
+// the VNet's reach: in the fabric, only the cluster's nodes and pods may send to them.
+func VNetIsolationChain(podRanges []string, nodes []string) Chain {
+	var rules []string
+	for _, r := range podRanges {
+		rules = append(rules, fmt.Sprintf(`-s %s -m comment --comment "pods reach pods" -j RETURN`, r))
+	}
+	for _, n := range nodes {
+		rules = append(rules, fmt.Sprintf(`-s %s/32 -m comment --comment "node reaches pods" -j RETURN`, n))
+	}
+	rules = append(rules, `-m comment --comment "pod addresses are not part of the VNet" -j DROP`)
+	return Chain{Table: "filter", Name: "MINAKS-VNET-ISOLATION", Rules: rules, From: "FORWARD",
+		Jump: []string{"-d", podRanges[0], "-m", "comment", "--comment", "minaks: traffic to pod ranges"}}
+}
