@@ -269,3 +269,35 @@ func RemoveCluster(cluster string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Azure's platform addresses, served from the fabric: the wire server (DNS, health probes) and
+// the instance metadata service.
+var (
+	WireServer = netip.MustParseAddr("168.63.129.16")
+	IMDS       = netip.MustParseAddr("169.254.169.254")
+)
+
+// Listen opens a TCP listener on one of the fabric's platform addresses, putting the address on
+// the fabric's loopback first (`ip -n minaks.<c>.fabric addr add 169.254.169.254/32 dev lo`).
+// Nodes reach it through their default route; the listener is served by ordinary goroutines.
+func (f *Fabric) Listen(addr netip.AddrPort) (net.Listener, error) {
+	ns := FabricNS(f.Cluster)
+	fh, err := netns.Netlink(ns)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	lo, err := fh.LinkByName("lo")
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureAddr(fh, lo, netip.PrefixFrom(addr.Addr(), 32)); err != nil {
+		return nil, err
+	}
+	var l net.Listener
+	err = netns.Do(ns, func() (err error) {
+		l, err = net.Listen("tcp", addr.String())
+		return err
+	})
+	return l, err
+}

@@ -51,7 +51,8 @@ func (c Chain) Ensure(ns string) error {
 // MasqueradeChain is what AKS's ip-masq-agent writes on a node: traffic that leaves the
 // non-masquerade ranges leaves with the node's address.
 func MasqueradeChain(nonMasquerade []string) Chain {
-	var rules []string
+	// masqLinkLocal is false on AKS: pods reach 169.254.169.254 with their own address.
+	rules := []string{`-d 169.254.0.0/16 -m comment --comment "ip-masq-agent: cluster-local traffic should not be subject to MASQUERADE" -j RETURN`}
 	for _, r := range nonMasquerade {
 		rules = append(rules, fmt.Sprintf(`-d %s -m comment --comment "ip-masq-agent: local traffic is not subject to MASQUERADE" -j RETURN`, r))
 	}

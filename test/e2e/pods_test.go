@@ -163,6 +163,14 @@ func TestPodNetworking(t *testing.T) {
 				t.Errorf("pod %s → internet: seen from %q (%v), want the node's %s", b.name, saw, err, nodeIP[b.node])
 			}
 
+			// The instance metadata service answers nodes and pods, each about its own node.
+			for _, from := range []struct{ ns, node string }{{nodeNS(b.node), b.node}, {podNS(a), a.node}} {
+				body, err := imdsComputerName(from.ns)
+				if err != nil || body != from.node {
+					t.Errorf("IMDS computerName from %s: %q, %v; want %s", from.ns, body, err, from.node)
+				}
+			}
+
 			// Deleting pods removes their sandboxes.
 			c.mustKubectl("delete", "deployment", "sandbox")
 			eventually(t, 30*time.Second, "sandboxes gone", func() error {
@@ -254,4 +262,26 @@ func serveRemoteAddr(t *testing.T, ns, addr string) {
 			conn.Close()
 		}
 	}()
+}
+
+// imdsComputerName asks 169.254.169.254 for the caller's computer name, from inside ns.
+func imdsComputerName(ns string) (string, error) {
+	var conn net.Conn
+	if err := netns.Do(ns, func() (err error) {
+		conn, err = net.DialTimeout("tcp", "169.254.169.254:80", 2*time.Second)
+		return err
+	}); err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.WriteString(conn, "GET /metadata/instance/compute/osProfile/computerName?api-version=2021-02-01&format=text HTTP/1.0\r\nMetadata: true\r\n\r\n"); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(conn)
+	if err != nil {
+		return "", err
+	}
+	_, body, _ := strings.Cut(string(b), "\r\n\r\n")
+	return body, nil
 }

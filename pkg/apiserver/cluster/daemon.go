@@ -168,13 +168,13 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			if err := fabric.Ensure(); err != nil {
 				return err
 			}
-			if err := isolatePods(c, cloud, fabric); err != nil {
-				return err
-			}
 			if !fabric.HostRoute {
 				logger.Info("The host does not route the node subnet to this cluster: another one owns it", "subnet", fabric.Subnet, "owner", fabric.HostRouteConflict)
 			}
-			return nil
+			if err := isolatePods(c, cloud, fabric); err != nil {
+				return err
+			}
+			return serveIMDS(ctx, fabric, cloud)
 		}},
 		{fmt.Sprintf(stepNodes, c.NodeCount), func() error {
 			if admin, err = apiserver.AdminClient(c); err != nil {
@@ -268,4 +268,20 @@ func isolatePods(c *config.Cluster, cloud *azlb.Cloud, fabric *netstack.Fabric) 
 		ips[i] = in.IP.String()
 	}
 	return netstack.VNetIsolationChain(c.Network.PodCIDRs[:1], ips).Ensure(netstack.FabricNS(c.Name))
+}
+
+// serveIMDS serves the instance metadata service on 169.254.169.254:80 in the fabric until ctx
+// is done.
+func serveIMDS(ctx context.Context, fabric *netstack.Fabric, cloud *azlb.Cloud) error {
+	l, err := fabric.Listen(netip.AddrPortFrom(netstack.IMDS, 80))
+	if err != nil {
+		return fmt.Errorf("instance metadata service: %w", err)
+	}
+	srv := &http.Server{Handler: azlb.NewIMDS(cloud), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	return nil
 }
