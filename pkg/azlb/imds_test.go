@@ -35,7 +35,7 @@ func TestIMDS(t *testing.T) {
 	var doc struct {
 		Compute struct {
 			Name, VMScaleSetName, VMSize, Zone, Location, ResourceGroupName string
-			OSProfile                                                        struct{ ComputerName string }
+			OSProfile                                                       struct{ ComputerName string }
 		}
 		Network struct {
 			Interface []struct {
