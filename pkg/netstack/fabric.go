@@ -280,24 +280,37 @@ var (
 // Listen opens a TCP listener on one of the fabric's platform addresses, putting the address on
 // the fabric's loopback first (`ip -n minaks.<c>.fabric addr add 169.254.169.254/32 dev lo`).
 // Nodes reach it through their default route; the listener is served by ordinary goroutines.
-func (f *Fabric) Listen(addr netip.AddrPort) (net.Listener, error) {
-	ns := FabricNS(f.Cluster)
-	fh, err := netns.Netlink(ns)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	lo, err := fh.LinkByName("lo")
-	if err != nil {
-		return nil, err
-	}
-	if err := ensureAddr(fh, lo, netip.PrefixFrom(addr.Addr(), 32)); err != nil {
-		return nil, err
-	}
-	var l net.Listener
-	err = netns.Do(ns, func() (err error) {
+func (f *Fabric) Listen(addr netip.AddrPort) (l net.Listener, err error) {
+	err = f.inFabricOn(addr.Addr(), func() error {
 		l, err = net.Listen("tcp", addr.String())
 		return err
 	})
 	return l, err
+}
+
+// ListenPacket is Listen for UDP.
+func (f *Fabric) ListenPacket(addr netip.AddrPort) (pc net.PacketConn, err error) {
+	err = f.inFabricOn(addr.Addr(), func() error {
+		pc, err = net.ListenPacket("udp", addr.String())
+		return err
+	})
+	return pc, err
+}
+
+// inFabricOn puts addr on the fabric's loopback and runs fn in the fabric.
+func (f *Fabric) inFabricOn(addr netip.Addr, fn func() error) error {
+	ns := FabricNS(f.Cluster)
+	fh, err := netns.Netlink(ns)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	lo, err := fh.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	if err := ensureAddr(fh, lo, netip.PrefixFrom(addr, 32)); err != nil {
+		return err
+	}
+	return netns.Do(ns, fn)
 }

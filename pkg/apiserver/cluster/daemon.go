@@ -174,6 +174,9 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			if err := isolatePods(c, cloud, fabric); err != nil {
 				return err
 			}
+			if err := serveDNS(ctx, c, fabric); err != nil {
+				return err
+			}
 			return serveIMDS(ctx, fabric, cloud)
 		}},
 		{fmt.Sprintf(stepNodes, c.NodeCount), func() error {
@@ -283,5 +286,30 @@ func serveIMDS(ctx context.Context, fabric *netstack.Fabric, cloud *azlb.Cloud) 
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
+	return nil
+}
+
+// serveDNS serves Azure DNS on 168.63.129.16:53 (UDP and TCP) in the fabric until ctx is done.
+func serveDNS(ctx context.Context, c *config.Cluster, fabric *netstack.Fabric) error {
+	upstreams := c.Network.UpstreamDNS
+	if len(upstreams) == 0 {
+		var err error
+		if upstreams, err = azlb.HostResolvers("/etc/resolv.conf"); err != nil {
+			klog.FromContext(ctx).Info("Azure DNS has no upstream: names outside the cluster will not resolve", "err", err)
+		}
+	}
+	dns := &azlb.DNS{Upstreams: upstreams}
+	addr := netip.AddrPortFrom(netstack.WireServer, 53)
+	pc, err := fabric.ListenPacket(addr)
+	if err != nil {
+		return fmt.Errorf("Azure DNS: %w", err)
+	}
+	l, err := fabric.Listen(addr)
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("Azure DNS: %w", err)
+	}
+	go dns.ServeUDP(ctx, pc)
+	go dns.ServeTCP(ctx, l)
 	return nil
 }

@@ -75,6 +75,9 @@ type Network struct {
 	VNetCIDR   string `json:"vnetCidr"`
 	SubnetCIDR string `json:"subnetCidr"`
 
+	// UpstreamDNS are the resolvers (IP:port) behind Azure DNS; empty means the host's.
+	UpstreamDNS []string `json:"upstreamDNS,omitempty"`
+
 	OutboundType    string `json:"outboundType"`
 	LoadBalancerSKU string `json:"loadBalancerSku"`
 	MaxPods         int    `json:"maxPods"`

@@ -86,6 +86,9 @@ type Options struct {
 
 	EnableAppRouting                 bool
 	AppRoutingDefaultNginxController string
+
+	// UpstreamDNS are the resolvers behind Azure DNS (168.63.129.16); empty means the host's.
+	UpstreamDNS []string
 }
 
 // NewOptions returns options holding minaks's defaults for the flags that have one.
@@ -134,6 +137,7 @@ func (o *Options) AddClusterFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.EnableAppRouting, "enable-app-routing", o.EnableAppRouting, "enable the application routing add-on (managed NGINX ingress)")
 	fs.StringVar(&o.AppRoutingDefaultNginxController, "app-routing-default-nginx-controller", o.AppRoutingDefaultNginxController,
 		"default NginxIngressController with app routing: AnnotationControlled (default), External, Internal or None")
+	fs.StringSliceVar(&o.UpstreamDNS, "upstream-dns", o.UpstreamDNS, "resolvers (IP or IP:port) that Azure DNS at 168.63.129.16 forwards to (default: the host's /etc/resolv.conf)")
 }
 
 // FlagError is a problem with the value of one flag.
@@ -220,6 +224,18 @@ func (o *Options) Complete() (*Cluster, error) {
 		}
 	}
 	o.completeNetwork(c, &errs)
+	for _, u := range o.UpstreamDNS {
+		ap, err := netip.ParseAddrPort(u)
+		if err != nil {
+			a, aerr := netip.ParseAddr(u)
+			if aerr != nil {
+				errs.add("upstream-dns", u, "is not an IP address or IP:port")
+				continue
+			}
+			ap = netip.AddrPortFrom(a, 53)
+		}
+		c.Network.UpstreamDNS = append(c.Network.UpstreamDNS, ap.String())
+	}
 	o.completeAppRouting(c, &errs)
 
 	kp := KubeProxy{}

@@ -130,6 +130,7 @@ func TestCompleteRejects(t *testing.T) {
 		{"kube-proxy scheduler", func(o *Options) { o.KubeProxyConfig = `{"mode":"IPVS","ipvsConfig":{"scheduler":"Random"}}` }, []string{"--kube-proxy-config", "Random"}},
 		{"kube-proxy timeout", func(o *Options) { o.KubeProxyConfig = `{"mode":"IPVS","ipvsConfig":{"tcpTimeoutSeconds":0}}` }, []string{"--kube-proxy-config", "tcpTimeoutSeconds"}},
 		{"kube-proxy missing file", func(o *Options) { o.KubeProxyConfig = "/nonexistent/kp.json" }, []string{"--kube-proxy-config", "no such file"}},
+		{"upstream dns", func(o *Options) { o.UpstreamDNS = []string{"dns.example"} }, []string{"--upstream-dns=dns.example"}},
 		{"ardnc without app routing", func(o *Options) { o.AppRoutingDefaultNginxController = "Internal" }, []string{"--app-routing-default-nginx-controller=Internal", "--enable-app-routing"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
