@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-
-	"github.com/minaks/minaks/pkg/apiserver/config"
 )
 
 // IMDS is Azure's instance metadata service (http://169.254.169.254/metadata/instance) for the
@@ -95,22 +93,8 @@ func (c *Cloud) instanceFor(ip netip.Addr) (Instance, bool) {
 		return Instance{}, false
 	}
 	for _, in := range ins {
-		if in.IP == ip {
+		if in.Contains(ip) {
 			return in, true
-		}
-		for _, r := range in.PodCIDRs {
-			if netip.MustParsePrefix(r).Contains(ip) {
-				return in, true
-			}
-		}
-		if c.cluster.Network.CNI() == config.CNINodeSubnet {
-			last := in.IP
-			for range c.cluster.Network.MaxPods {
-				last = last.Next()
-			}
-			if in.IP.Less(ip) && !last.Less(ip) {
-				return in, true
-			}
 		}
 	}
 	return Instance{}, false

@@ -25,6 +25,23 @@ type Instance struct {
 	// PodCIDRs are the node's pod ranges when the network plugin gives each node its own
 	// (overlay, kubenet): the id-th /24 of the pod range (and /80 of the IPv6 one).
 	PodCIDRs []string
+	// PodFirst..PodLast are the IPv4 addresses the node gives its pods: its /24 but the network
+	// and gateway addresses, the max-pods addresses after its own (node subnet), or its block of
+	// the pod subnet.
+	PodFirst, PodLast netip.Addr
+}
+
+// Contains reports whether ip is the instance's or one of its pods'.
+func (in Instance) Contains(ip netip.Addr) bool {
+	return ip == in.IP || (in.PodFirst.IsValid() && !ip.Less(in.PodFirst) && !in.PodLast.Less(ip))
+}
+
+// add returns a + n.
+func add(a netip.Addr, n int) netip.Addr {
+	for range n {
+		a = a.Next()
+	}
+	return a
 }
 
 // ScaleSet is the node pool's virtual machine scale set.
@@ -109,6 +126,22 @@ func (s *ScaleSet) Instance(id int) (Instance, error) {
 			podCIDRs = append(podCIDRs, p.String())
 		}
 	}
+	var podFirst, podLast netip.Addr
+	switch s.c.Network.CNI() {
+	case config.CNINodeSubnet:
+		podFirst, podLast = ip.Next(), add(ip, s.c.Network.MaxPods)
+	case config.CNIPodSubnet:
+		// Azure keeps .0-.3 of the pod subnet too; node id takes the id-th block of max-pods.
+		ps := netip.MustParsePrefix(s.c.Network.PodSubnetCIDR)
+		podFirst = add(ps.Masked().Addr(), 4+id*s.c.Network.MaxPods)
+		podLast = add(podFirst, s.c.Network.MaxPods-1)
+		if !ps.Contains(podLast.Next()) {
+			return Instance{}, fmt.Errorf("InsufficientSubnetSize: pod subnet %s has no room for the pods of node %d (max pods %d each)", ps, id, s.c.Network.MaxPods)
+		}
+	case config.CNIOverlay, config.CNIKubenet:
+		r := netip.MustParsePrefix(podCIDRs[0])
+		podFirst, podLast = add(r.Addr(), 2), add(r.Addr(), 254)
+	}
 	zone := "0"
 	if z := s.c.Zones; len(z) > 0 {
 		zone = s.c.Location + "-" + z[id%len(z)]
@@ -121,6 +154,8 @@ func (s *ScaleSet) Instance(id int) (Instance, error) {
 		ProviderID: fmt.Sprintf("azure:///subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachineScaleSets/%s/virtualMachines/%d",
 			SubscriptionID(s.c), strings.ToLower(s.c.NodeResourceGroup()), s.Name, id),
 		PodCIDRs: podCIDRs,
+		PodFirst: podFirst,
+		PodLast:  podLast,
 	}, nil
 }
 

@@ -150,3 +150,38 @@ func TestPodCIDRs(t *testing.T) {
 		t.Errorf("node 16 in a /20: %v", err)
 	}
 }
+
+func TestPodRanges(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		set         func(*config.Options)
+		id          int
+		first, last string
+	}{
+		{"overlay", nil, 1, "10.244.1.2", "10.244.1.254"},
+		{"node subnet", func(o *config.Options) { o.NetworkPlugin = "azure" }, 1, "10.224.0.36", "10.224.0.65"},
+		{"pod subnet", func(o *config.Options) { o.NetworkPlugin, o.PodSubnetCIDR = "azure", "10.225.0.0/16" }, 2, "10.225.0.224", "10.225.1.77"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, err := NewScaleSet(cluster(t, tc.set)).Instance(tc.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.PodFirst.String() != tc.first || in.PodLast.String() != tc.last {
+				t.Errorf("pods %s-%s, want %s-%s", in.PodFirst, in.PodLast, tc.first, tc.last)
+			}
+			if !in.Contains(in.IP) || !in.Contains(in.PodLast) || in.Contains(in.PodLast.Next()) {
+				t.Error("Contains disagrees with the ranges")
+			}
+		})
+	}
+	// Pod subnet mode: nodes are .4, .5, … since their pods live elsewhere.
+	in, _ := NewScaleSet(cluster(t, func(o *config.Options) { o.NetworkPlugin, o.PodSubnetCIDR = "azure", "10.225.0.0/16" })).Instance(2)
+	if in.IP.String() != "10.224.0.6" {
+		t.Errorf("pod subnet mode node 2 IP %s", in.IP)
+	}
+	c := cluster(t, func(o *config.Options) { o.NetworkPlugin, o.PodSubnetCIDR, o.NodeCount = "azure", "10.225.0.0/24", 3 })
+	if _, err := NewScaleSet(c).Instance(2); err == nil || !strings.Contains(err.Error(), "InsufficientSubnetSize") {
+		t.Errorf("third node in a /24 pod subnet: %v", err)
+	}
+}

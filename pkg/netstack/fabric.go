@@ -48,8 +48,11 @@ type Fabric struct {
 	Cluster string
 	// Subnet is the node subnet (aks-subnet); its first host address is the gateway.
 	Subnet netip.Prefix
-	// HostRoute reports whether the host routes Subnet into this fabric. It is false when another
-	// cluster's fabric already owns that range on this host.
+	// PodSubnet is the VNet's pod subnet (Azure CNI pod subnet), if any; the host routes it
+	// into the fabric like the node subnet.
+	PodSubnet netip.Prefix
+	// HostRoute reports whether the host routes the VNet's subnets into this fabric. It is false
+	// when another cluster's fabric already owns one of them on this host.
 	HostRoute bool
 	// HostRouteConflict names what holds the subnet's route on the host, when HostRoute is false.
 	HostRouteConflict string
@@ -115,20 +118,29 @@ func (f *Fabric) Ensure() error {
 	if err := ensureRoute(fh, &netlink.Route{LinkIndex: fabricLink.Attrs().Index, Gw: net.IP(hostIP.AsSlice())}); err != nil {
 		return err
 	}
+	f.HostRoute, f.HostRouteConflict = true, ""
 
-	// The host reaches node IPs directly, unless another cluster already owns the range here.
-	conflict, err := routeConflict(host, f.Subnet, hostLink.Attrs().Index)
-	if err != nil {
-		return err
-	}
-	f.HostRoute, f.HostRouteConflict = conflict == "", conflict
-	if f.HostRoute {
-		return ensureRoute(host, &netlink.Route{
+	// The host reaches the VNet's subnets directly, unless another cluster already owns one here.
+	for _, subnet := range []netip.Prefix{f.Subnet, f.PodSubnet} {
+		if !subnet.IsValid() {
+			continue
+		}
+		conflict, err := routeConflict(host, subnet, hostLink.Attrs().Index)
+		if err != nil {
+			return err
+		}
+		if conflict != "" {
+			f.HostRoute, f.HostRouteConflict = false, conflict
+			continue
+		}
+		if err := ensureRoute(host, &netlink.Route{
 			LinkIndex: hostLink.Attrs().Index,
-			Dst:       ipNet(f.Subnet.Masked()),
+			Dst:       ipNet(subnet.Masked()),
 			Gw:        net.IP(fabricIP.AsSlice()),
 			Src:       net.IP(hostIP.AsSlice()),
-		})
+		}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package netstack
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -51,6 +52,17 @@ func ensureBridge(h *netlink.Handle, name, alias string) (netlink.Link, error) {
 		}
 		if l, err = h.LinkByName(name); err != nil {
 			return nil, err
+		}
+		// A bridge without an address of its own takes the lowest of its ports' and changes it
+		// when a port with a lower one joins, which strands every neighbour's ARP entry for the
+		// gateway. A set address stays (`ip link set NAME address 02:…`).
+		mac := make(net.HardwareAddr, 6)
+		if _, err := rand.Read(mac); err != nil {
+			return nil, err
+		}
+		mac[0] = mac[0]&0xfe | 0x02 // unicast, locally administered
+		if err := h.LinkSetHardwareAddr(l, mac); err != nil {
+			return nil, fmt.Errorf("ip link set %s address %s: %w", name, mac, err)
 		}
 	}
 	return l, h.LinkSetUp(l)

@@ -65,6 +65,14 @@ func (p *IPAM) Release(owner string) {
 	}
 }
 
+// AddressOf returns owner's address, if it has one.
+func (p *IPAM) AddressOf(owner string) (netip.Addr, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a, ok := p.byOwner[owner]
+	return a, ok
+}
+
 // InUse is the number of addresses held.
 func (p *IPAM) InUse() int {
 	p.mu.Lock()

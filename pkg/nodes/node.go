@@ -67,6 +67,9 @@ func (id Identity) Labels() map[string]string {
 		l["kubernetes.azure.com/podnetwork-type"] = "overlay"
 	case config.CNINodeSubnet:
 		l["kubernetes.azure.com/podnetwork-type"] = "nodesubnet"
+	case config.CNIPodSubnet:
+		l["kubernetes.azure.com/podnetwork-type"] = "podsubnet"
+		l["kubernetes.azure.com/pod-network-subnet"] = "aks-podsubnet"
 	}
 	if n.Dataplane == "cilium" {
 		l["kubernetes.azure.com/ebpf-dataplane"] = "cilium"

@@ -33,6 +33,8 @@ type Sandboxes struct {
 	store cache.Store
 	// uids remembers the UID of each pod key with a sandbox, to tear it down after deletion.
 	uids map[string]string
+	// routePerPod: the fabric routes each pod IP to the node (pod subnet).
+	routePerPod bool
 }
 
 // newSandboxes prepares the node's pod networking: its address range, and the fabric's route
@@ -50,32 +52,29 @@ func newSandboxes(a *Agent) (*Sandboxes, error) {
 	case config.CNIKubenet:
 		nonMasquerade = []string{n.PodCIDRs[0], n.VNetCIDR}
 	}
-	switch n.CNI() {
-	case config.CNINone:
+	if n.CNI() == config.CNINone {
 		return nil, nil
+	}
+	s.ipam = NewIPAM(in.PodFirst, in.PodLast)
+	switch n.CNI() {
 	case config.CNINodeSubnet:
-		// The max-pods addresses reserved after the node's own when it was created.
-		last := in.IP
-		for range a.ID.Cluster.Network.MaxPods {
-			last = last.Next()
-		}
-		s.ipam = NewIPAM(in.IP.Next(), last)
-		s.rng = netip.MustParsePrefix(a.ID.Cluster.Network.SubnetCIDR)
+		s.rng = netip.MustParsePrefix(n.SubnetCIDR)
 		// The pods' addresses are the NIC's secondary IPs: the node answers ARP for them on
 		// the subnet, as Azure's SDN delivers them to the VM.
 		if err := netns.Sysctl(a.NS(), map[string]string{"net.ipv4.conf.eth0.proxy_arp": "1"}); err != nil {
 			return nil, err
 		}
-	default:
+	case config.CNIPodSubnet:
+		// The SDN delivers each pod IP of the pod subnet to its node: a fabric route per pod.
+		s.rng = netip.MustParsePrefix(n.PodSubnetCIDR)
+		s.routePerPod = true
+	case config.CNIKubenet:
+		// kubenet's routes are the route controller's, through the cloud provider.
 		s.rng = netip.MustParsePrefix(in.PodCIDRs[0])
-		first := s.rng.Masked().Addr().Next().Next()
-		s.ipam = NewIPAM(first, lastAddr(s.rng).Prev())
-		if a.ID.Cluster.Network.CNI() == config.CNIKubenet {
-			// kubenet's routes are the route controller's, through the cloud provider.
-			s.style = netstack.PodBridged
-			break
-		}
+		s.style = netstack.PodBridged
+	case config.CNIOverlay:
 		// Overlay ranges are routed by the SDN itself, invisible to the VNet's route tables.
+		s.rng = netip.MustParsePrefix(in.PodCIDRs[0])
 		if err := a.Fabric.RoutePodRange(s.rng, in.IP); err != nil {
 			return nil, fmt.Errorf("route %s to node %s: %w", s.rng, in.Name, err)
 		}
@@ -84,14 +83,6 @@ func newSandboxes(a *Agent) (*Sandboxes, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	a := p.Masked().Addr()
-	for range 1<<(32-p.Bits()) - 1 {
-		a = a.Next()
-	}
-	return a
 }
 
 // podNS is the namespace of a pod's sandbox.
@@ -204,6 +195,11 @@ func (s *Sandboxes) sync(ctx context.Context, key string) error {
 		if err := netstack.AttachPod(nic); err != nil {
 			return fmt.Errorf("sandbox of %s: %w", key, err)
 		}
+		if s.routePerPod {
+			if err := s.agent.Fabric.RoutePodRange(netip.PrefixFrom(ip, 32), s.agent.ID.Instance.IP); err != nil {
+				return err
+			}
+		}
 		podIP = ip.String()
 	}
 	return s.report(ctx, pod, nodeIP, podIP)
@@ -245,6 +241,11 @@ func hasCondition(pod *v1.Pod, t v1.PodConditionType) bool {
 func (s *Sandboxes) teardown(key, uid string) error {
 	if err := netstack.DetachPod(s.podNS(uid)); err != nil {
 		return err
+	}
+	if ip, ok := s.ipam.AddressOf(uid); ok && s.routePerPod {
+		if err := s.agent.Fabric.UnroutePodRange(netip.PrefixFrom(ip, 32)); err != nil {
+			return err
+		}
 	}
 	s.ipam.Release(uid)
 	if s.uids[key] == uid {

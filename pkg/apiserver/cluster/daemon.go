@@ -153,6 +153,9 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 	}
 
 	fabric := &netstack.Fabric{Cluster: c.Name, Subnet: netip.MustParsePrefix(c.Network.SubnetCIDR)}
+	if c.Network.PodSubnetCIDR != "" {
+		fabric.PodSubnet = netip.MustParsePrefix(c.Network.PodSubnetCIDR)
+	}
 	cloud := azlb.NewCloud(c, fabric)
 	pool := &nodes.Pool{Cluster: c, Cloud: cloud, Fabric: fabric, Client: func(node string) (kubernetes.Interface, error) {
 		return apiserver.NodeClient(c, node)

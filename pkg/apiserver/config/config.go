@@ -27,6 +27,8 @@ const (
 	CNIKubenet CNIMode = "kubenet"
 	// CNINodeSubnet is Azure CNI in node-subnet mode: pod IPs from the VNet subnet.
 	CNINodeSubnet CNIMode = "nodesubnet"
+	// CNIPodSubnet is Azure CNI with a pod subnet: pod IPs from a second subnet of the VNet.
+	CNIPodSubnet CNIMode = "podsubnet"
 	// CNINone is bring-your-own CNI.
 	CNINone CNIMode = "none"
 )
@@ -74,6 +76,8 @@ type Network struct {
 	// VNetCIDR and SubnetCIDR describe the managed VNet `aks-vnet-<n>` and its subnet `aks-subnet`.
 	VNetCIDR   string `json:"vnetCidr"`
 	SubnetCIDR string `json:"subnetCidr"`
+	// PodSubnetCIDR is the pods' own subnet of the VNet (Azure CNI pod subnet), if any.
+	PodSubnetCIDR string `json:"podSubnetCidr,omitempty"`
 
 	// UpstreamDNS are the resolvers (IP:port) behind Azure DNS; empty means the host's.
 	UpstreamDNS []string `json:"upstreamDNS,omitempty"`
@@ -92,6 +96,8 @@ func (n Network) CNI() CNIMode {
 		return CNINone
 	case n.PluginMode == ModeOverlay:
 		return CNIOverlay
+	case n.PodSubnetCIDR != "":
+		return CNIPodSubnet
 	default:
 		return CNINodeSubnet
 	}

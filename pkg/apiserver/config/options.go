@@ -74,6 +74,7 @@ type Options struct {
 	NetworkPolicy     string
 	NetworkDataplane  string
 	IPFamilies        []string
+	PodSubnetCIDR     string
 	PodCIDR           string
 	PodCIDRs          []string
 	ServiceCIDR       string
@@ -126,6 +127,7 @@ func (o *Options) AddClusterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NetworkDataplane, "network-dataplane", o.NetworkDataplane, "azure or cilium (default azure)")
 	fs.StringSliceVar(&o.IPFamilies, "ip-families", o.IPFamilies, "ipv4, or ipv4,ipv6 for dual-stack")
 	fs.StringVar(&o.PodCIDR, "pod-cidr", o.PodCIDR, "pod address range for overlay and kubenet (default 10.244.0.0/16)")
+	fs.StringVar(&o.PodSubnetCIDR, "pod-subnet-cidr", o.PodSubnetCIDR, "Azure CNI pod subnet: a second subnet of the VNet 10.224.0.0/12 for pod IPs (AKS's --pod-subnet-id), e.g. 10.225.0.0/16; needs --network-plugin azure")
 	fs.StringSliceVar(&o.PodCIDRs, "pod-cidrs", o.PodCIDRs, "pod address ranges, one per IP family")
 	fs.StringVar(&o.ServiceCIDR, "service-cidr", o.ServiceCIDR, "service address range (default 10.0.0.0/16)")
 	fs.StringSliceVar(&o.ServiceCIDRs, "service-cidrs", o.ServiceCIDRs, "service address ranges, one per IP family")
@@ -312,6 +314,24 @@ func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
 	default:
 		errs.add("network-plugin-mode", o.NetworkPluginMode, "must be overlay")
 	}
+	if o.PodSubnetCIDR != "" {
+		p, err := netip.ParsePrefix(o.PodSubnetCIDR)
+		vnet, subnet := netip.MustParsePrefix(n.VNetCIDR), netip.MustParsePrefix(n.SubnetCIDR)
+		switch {
+		case n.Plugin != PluginAzure || n.PluginMode != "":
+			errs.add("pod-subnet-cidr", o.PodSubnetCIDR, "a pod subnet needs --network-plugin azure without --network-plugin-mode")
+		case err != nil || p != p.Masked() || !p.Addr().Is4():
+			errs.add("pod-subnet-cidr", o.PodSubnetCIDR, "is not an IPv4 CIDR without host bits (for example 10.225.0.0/16)")
+		case !vnet.Contains(p.Addr()) || p.Bits() < vnet.Bits():
+			errs.add("pod-subnet-cidr", o.PodSubnetCIDR, "must be a subnet of the VNet %s", vnet)
+		case p.Overlaps(subnet):
+			errs.add("pod-subnet-cidr", o.PodSubnetCIDR, "overlaps the node subnet %s", subnet)
+		case p.Bits() > 28:
+			errs.add("pod-subnet-cidr", o.PodSubnetCIDR, "is too small: Azure subnets are at most /28")
+		default:
+			n.PodSubnetCIDR = p.String()
+		}
+	}
 	cni := n.CNI()
 
 	n.Dataplane = strings.ToLower(o.NetworkDataplane)
@@ -380,7 +400,7 @@ func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
 	svcFlag, svcValues := rangeFlag(errs, "service-cidr", o.ServiceCIDR, o.ServiceCIDRs)
 
 	var pods, svcs []netip.Prefix
-	if cni == CNINodeSubnet {
+	if cni == CNINodeSubnet || cni == CNIPodSubnet {
 		if len(podValues) > 0 {
 			errs.add(podFlag, strings.Join(podValues, ","), "specify --network-plugin-mode overlay when using --pod-cidr, or use --network-plugin kubenet: in node subnet mode pods take IPs from the node subnet")
 		}
@@ -467,7 +487,7 @@ func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
 	// Max pods per node: AKS defaults by mode, 10..250.
 	n.MaxPods = o.MaxPods
 	if n.MaxPods == 0 {
-		n.MaxPods = map[CNIMode]int{CNIOverlay: 250, CNIKubenet: 110, CNINodeSubnet: 30, CNINone: 250}[cni]
+		n.MaxPods = map[CNIMode]int{CNIOverlay: 250, CNIKubenet: 110, CNINodeSubnet: 30, CNIPodSubnet: 110, CNINone: 250}[cni]
 	}
 	if n.MaxPods < 10 || n.MaxPods > 250 {
 		errs.add("max-pods", fmt.Sprint(o.MaxPods), "must be between 10 and 250")

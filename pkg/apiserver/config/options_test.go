@@ -58,6 +58,7 @@ func TestCompleteModes(t *testing.T) {
 		}, CNIKubenet, 110, []string{"192.168.0.0/16"}, "calico"},
 		{"dual-stack", func(o *Options) { o.IPFamilies = []string{"ipv4", "ipv6"} }, CNIOverlay, 250, []string{"10.244.0.0/16", "fd12:3456:789a::/64"}, "none"},
 		{"none", func(o *Options) { o.NetworkPlugin = "none" }, CNINone, 250, []string{"10.244.0.0/16"}, "none"},
+		{"pod subnet", func(o *Options) { o.NetworkPlugin, o.PodSubnetCIDR = "azure", "10.225.0.0/16" }, CNIPodSubnet, 110, nil, "none"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := NewOptions()
@@ -130,6 +131,9 @@ func TestCompleteRejects(t *testing.T) {
 		{"kube-proxy scheduler", func(o *Options) { o.KubeProxyConfig = `{"mode":"IPVS","ipvsConfig":{"scheduler":"Random"}}` }, []string{"--kube-proxy-config", "Random"}},
 		{"kube-proxy timeout", func(o *Options) { o.KubeProxyConfig = `{"mode":"IPVS","ipvsConfig":{"tcpTimeoutSeconds":0}}` }, []string{"--kube-proxy-config", "tcpTimeoutSeconds"}},
 		{"kube-proxy missing file", func(o *Options) { o.KubeProxyConfig = "/nonexistent/kp.json" }, []string{"--kube-proxy-config", "no such file"}},
+		{"pod subnet without azure", func(o *Options) { o.PodSubnetCIDR = "10.225.0.0/16" }, []string{"--pod-subnet-cidr=10.225.0.0/16", "--network-plugin azure"}},
+		{"pod subnet outside vnet", func(o *Options) { o.NetworkPlugin, o.PodSubnetCIDR = "azure", "10.100.0.0/16" }, []string{"--pod-subnet-cidr=10.100.0.0/16", "VNet"}},
+		{"pod subnet on node subnet", func(o *Options) { o.NetworkPlugin, o.PodSubnetCIDR = "azure", "10.224.128.0/17" }, []string{"--pod-subnet-cidr=10.224.128.0/17", "node subnet"}},
 		{"upstream dns", func(o *Options) { o.UpstreamDNS = []string{"dns.example"} }, []string{"--upstream-dns=dns.example"}},
 		{"ardnc without app routing", func(o *Options) { o.AppRoutingDefaultNginxController = "Internal" }, []string{"--app-routing-default-nginx-controller=Internal", "--enable-app-routing"}},
 	} {
