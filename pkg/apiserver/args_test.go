@@ -11,21 +11,8 @@ import (
 	schedoptions "k8s.io/kubernetes/cmd/kube-scheduler/app/options"
 
 	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/apiserver/config/configtest"
 )
-
-func testCluster(t *testing.T, set func(*config.Options)) *config.Cluster {
-	t.Helper()
-	o := config.NewOptions()
-	o.APIPort = 6443
-	if set != nil {
-		set(o)
-	}
-	c, err := o.Complete()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 func TestArgsList(t *testing.T) {
 	a := Args{"b": "2", "a": "1", "c": "x=y"}
@@ -37,7 +24,7 @@ func TestArgsList(t *testing.T) {
 // The arguments must be flags the upstream components know: parse them with the components' own
 // flag sets, as the daemon does.
 func TestArgsParseUpstream(t *testing.T) {
-	c := testCluster(t, nil)
+	c := configtest.Cluster(t, func(o *config.Options) { o.APIPort = 6443 })
 	p := NewPaths(c)
 
 	s := apioptions.NewServerRunOptions()
@@ -82,13 +69,13 @@ func TestControllerManagerNodeIPAMPerMode(t *testing.T) {
 		plugin string
 		want   bool
 	}{{"", true}, {"kubenet", true}, {"azure", false}, {"none", false}} {
-		c := testCluster(t, func(o *config.Options) { o.NetworkPlugin = tc.plugin })
+		c := configtest.Cluster(t, func(o *config.Options) { o.NetworkPlugin = tc.plugin })
 		a := ControllerManagerArgs(c, NewPaths(c))
 		if got := a["allocate-node-cidrs"] == "true"; got != tc.want {
 			t.Errorf("plugin %q: allocate-node-cidrs = %v, want %v", tc.plugin, got, tc.want)
 		}
 	}
-	c := testCluster(t, func(o *config.Options) { o.IPFamilies = []string{"ipv4", "ipv6"} })
+	c := configtest.Cluster(t, func(o *config.Options) { o.IPFamilies = []string{"ipv4", "ipv6"} })
 	a := ControllerManagerArgs(c, NewPaths(c))
 	if a["cluster-cidr"] != "10.244.0.0/16,fd12:3456:789a::/64" || a["node-cidr-mask-size-ipv6"] != "80" {
 		t.Errorf("dual-stack IPAM args: %v", a)
@@ -99,7 +86,7 @@ func TestControllerManagerNodeIPAMPerMode(t *testing.T) {
 }
 
 func TestControllerManagerLeavesCloudControllersOff(t *testing.T) {
-	c := testCluster(t, nil)
+	c := configtest.Cluster(t, nil)
 	ctrls := ControllerManagerArgs(c, NewPaths(c))["controllers"]
 	for _, cloud := range []string{"service", "route", "cloud-node-lifecycle"} {
 		if slices.Contains(strings.Split(ctrls, ","), cloud) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/apiserver/config/configtest"
 )
 
 func imdsGet(t *testing.T, m *IMDS, from, url string, header bool) *httptest.ResponseRecorder {
@@ -23,7 +24,7 @@ func imdsGet(t *testing.T, m *IMDS, from, url string, header bool) *httptest.Res
 }
 
 func TestIMDS(t *testing.T) {
-	c := cluster(t, func(o *config.Options) { o.Zones = []string{"1", "2"} })
+	c := configtest.Cluster(t, func(o *config.Options) { o.Zones = []string{"1", "2"} })
 	cloud := NewCloud(c, nil)
 	m := NewIMDS(cloud)
 	const q = "?api-version=2021-02-01"

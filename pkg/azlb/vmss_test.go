@@ -11,23 +11,11 @@ import (
 	cloudprovider "k8s.io/cloud-provider"
 
 	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/apiserver/config/configtest"
 )
 
-func cluster(t *testing.T, set func(*config.Options)) *config.Cluster {
-	t.Helper()
-	o := config.NewOptions()
-	if set != nil {
-		set(o)
-	}
-	c, err := o.Complete()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func TestInstanceNames(t *testing.T) {
-	s := NewScaleSet(cluster(t, nil))
+	s := NewScaleSet(configtest.Cluster(t, nil))
 	if !regexp.MustCompile(`^aks-nodepool1-\d{8}-vmss$`).MatchString(s.Name) {
 		t.Fatalf("scale set name %q", s.Name)
 	}
@@ -45,7 +33,7 @@ func TestInstanceNames(t *testing.T) {
 			t.Errorf("InstanceID(%q) accepted", bad)
 		}
 	}
-	if PoolID(cluster(t, nil)) == PoolID(cluster(t, func(o *config.Options) { o.Name = "other" })) {
+	if PoolID(configtest.Cluster(t, nil)) == PoolID(configtest.Cluster(t, func(o *config.Options) { o.Name = "other" })) {
 		t.Error("two clusters share a pool ID")
 	}
 }
@@ -63,7 +51,7 @@ func TestInstanceAddresses(t *testing.T) {
 		{"node subnet 110 pods", func(o *config.Options) { o.NetworkPlugin, o.MaxPods = "azure", 110 }, []string{"10.224.0.4", "10.224.0.115", "10.224.0.226"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ins, err := NewScaleSet(cluster(t, tc.set)).Instances()
+			ins, err := NewScaleSet(configtest.Cluster(t, tc.set)).Instances()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,7 +65,7 @@ func TestInstanceAddresses(t *testing.T) {
 }
 
 func TestSubnetExhaustion(t *testing.T) {
-	c := cluster(t, func(o *config.Options) { o.NetworkPlugin, o.MaxPods, o.NodeCount = "azure", 250, 100 })
+	c := configtest.Cluster(t, func(o *config.Options) { o.NetworkPlugin, o.MaxPods, o.NodeCount = "azure", 250, 100 })
 	s := NewScaleSet(c)
 	// 65536 addresses, 4 reserved, 251 per node: node 260 is the last that fits.
 	if _, err := s.Instance(260); err != nil {
@@ -90,7 +78,7 @@ func TestSubnetExhaustion(t *testing.T) {
 }
 
 func TestInstanceMetadata(t *testing.T) {
-	c := cluster(t, func(o *config.Options) { o.Zones = []string{"1", "2", "3"}; o.Location = "westeurope" })
+	c := configtest.Cluster(t, func(o *config.Options) { o.Zones = []string{"1", "2", "3"}; o.Location = "westeurope" })
 	cloud := NewCloud(c, nil)
 	name := cloud.ScaleSet().InstanceName(1)
 	md, err := cloud.InstanceMetadata(context.Background(), &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}})
@@ -136,7 +124,7 @@ func TestPodCIDRs(t *testing.T) {
 		{"node subnet has none", func(o *config.Options) { o.NetworkPlugin = "azure" }, 1, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in, err := NewScaleSet(cluster(t, tc.set)).Instance(tc.id)
+			in, err := NewScaleSet(configtest.Cluster(t, tc.set)).Instance(tc.id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +133,7 @@ func TestPodCIDRs(t *testing.T) {
 			}
 		})
 	}
-	c := cluster(t, func(o *config.Options) { o.PodCIDR = "10.244.0.0/20" })
+	c := configtest.Cluster(t, func(o *config.Options) { o.PodCIDR = "10.244.0.0/20" })
 	if _, err := NewScaleSet(c).Instance(16); err == nil || !strings.Contains(err.Error(), "room for 16 nodes") {
 		t.Errorf("node 16 in a /20: %v", err)
 	}
@@ -163,7 +151,7 @@ func TestPodRanges(t *testing.T) {
 		{"pod subnet", func(o *config.Options) { o.NetworkPlugin, o.PodSubnetCIDR = "azure", "10.225.0.0/16" }, 2, "10.225.0.224", "10.225.1.77"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in, err := NewScaleSet(cluster(t, tc.set)).Instance(tc.id)
+			in, err := NewScaleSet(configtest.Cluster(t, tc.set)).Instance(tc.id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,11 +164,11 @@ func TestPodRanges(t *testing.T) {
 		})
 	}
 	// Pod subnet mode: nodes are .4, .5, … since their pods live elsewhere.
-	in, _ := NewScaleSet(cluster(t, func(o *config.Options) { o.NetworkPlugin, o.PodSubnetCIDR = "azure", "10.225.0.0/16" })).Instance(2)
+	in, _ := NewScaleSet(configtest.Cluster(t, func(o *config.Options) { o.NetworkPlugin, o.PodSubnetCIDR = "azure", "10.225.0.0/16" })).Instance(2)
 	if in.IP.String() != "10.224.0.6" {
 		t.Errorf("pod subnet mode node 2 IP %s", in.IP)
 	}
-	c := cluster(t, func(o *config.Options) { o.NetworkPlugin, o.PodSubnetCIDR, o.NodeCount = "azure", "10.225.0.0/24", 3 })
+	c := configtest.Cluster(t, func(o *config.Options) { o.NetworkPlugin, o.PodSubnetCIDR, o.NodeCount = "azure", "10.225.0.0/24", 3 })
 	if _, err := NewScaleSet(c).Instance(2); err == nil || !strings.Contains(err.Error(), "InsufficientSubnetSize") {
 		t.Errorf("third node in a /24 pod subnet: %v", err)
 	}

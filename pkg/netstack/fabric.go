@@ -154,37 +154,8 @@ func (f *Fabric) ensureEdge(host, fh *netlink.Handle, ns string) (hostLink, fabr
 	if hostLink != nil && hostLink.Attrs().Alias != HostLinkAlias(f.Cluster) {
 		return nil, nil, fmt.Errorf("host link %s exists but belongs to %q, not cluster %s", name, hostLink.Attrs().Alias, f.Cluster)
 	}
-	if fabricLink, err = linkByName(fh, fabricEdge); err != nil {
+	if hostLink, fabricLink, err = ensureVeth(host, name, HostLinkAlias(f.Cluster), fh, ns, fabricEdge); err != nil {
 		return nil, nil, err
-	}
-	if hostLink == nil || fabricLink == nil {
-		// Half a pair is useless: start over.
-		if hostLink != nil {
-			_ = host.LinkDel(hostLink)
-		}
-		nsFD, err := netns.Open(ns)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer nsFD.Close()
-		veth := &netlink.Veth{
-			LinkAttrs:     netlink.LinkAttrs{Name: name, Alias: HostLinkAlias(f.Cluster), TxQLen: -1},
-			PeerName:      fabricEdge,
-			PeerNamespace: netlink.NsFd(int(nsFD)),
-		}
-		if err := host.LinkAdd(veth); err != nil {
-			return nil, nil, fmt.Errorf("ip link add %s type veth peer name %s netns %s: %w", name, fabricEdge, ns, err)
-		}
-		if hostLink, err = host.LinkByName(name); err != nil {
-			return nil, nil, err
-		}
-		if err := host.LinkSetAlias(hostLink, HostLinkAlias(f.Cluster)); err != nil {
-			_ = host.LinkDel(hostLink)
-			return nil, nil, fmt.Errorf("ip link set %s alias %s: %w", name, HostLinkAlias(f.Cluster), err)
-		}
-		if fabricLink, err = fh.LinkByName(fabricEdge); err != nil {
-			return nil, nil, err
-		}
 	}
 	if err := host.LinkSetUp(hostLink); err != nil {
 		return nil, nil, err

@@ -3,15 +3,14 @@ package netstack
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"io"
 	"net"
 	"net/netip"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/pkg/netstack/netnstest"
 )
 
 func TestNames(t *testing.T) {
@@ -32,51 +31,6 @@ func requireRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-}
-
-// listenIn opens a TCP listener inside a namespace that answers every connection with reply.
-func listenIn(t *testing.T, ns, addr, reply string) {
-	t.Helper()
-	var l net.Listener
-	if err := netns.Do(ns, func() (err error) {
-		l, err = net.Listen("tcp", addr)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = io.WriteString(c, reply)
-			c.Close()
-		}
-	}()
-}
-
-// dial connects to addr (from inside ns when ns is not empty) and returns what it answered.
-func dial(ns, addr string) (string, error) {
-	var c net.Conn
-	connect := func() (err error) {
-		c, err = net.DialTimeout("tcp", addr, 2*time.Second)
-		return err
-	}
-	var err error
-	if ns == "" {
-		err = connect()
-	} else {
-		err = netns.Do(ns, connect)
-	}
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	b, err := io.ReadAll(c)
-	return string(b), err
 }
 
 func TestFabricAndNodes(t *testing.T) {
@@ -121,14 +75,14 @@ func TestFabricAndNodes(t *testing.T) {
 		t.Fatalf("second AttachNode: %v", err)
 	}
 
-	listenIn(t, nics[1].NS, "10.231.0.5:8080", "node1")
-	listenIn(t, nics[0].NS, "10.231.0.4:8080", "node0")
+	netnstest.Serve(t, nics[1].NS, "10.231.0.5:8080", netnstest.Text("node1"))
+	netnstest.Serve(t, nics[0].NS, "10.231.0.4:8080", netnstest.Text("node0"))
 	for _, tc := range []struct{ from, to, want string }{
 		{nics[0].NS, "10.231.0.5:8080", "node1"}, // node to node across the bridge
 		{nics[1].NS, "10.231.0.4:8080", "node0"},
 		{"", "10.231.0.5:8080", "node1"}, // host to node through the edge
 	} {
-		got, err := dial(tc.from, tc.to)
+		got, err := netnstest.Fetch(tc.from, tc.to, "")
 		if err != nil || got != tc.want {
 			t.Errorf("from %q to %s: %q, %v; want %q", tc.from, tc.to, got, err, tc.want)
 		}
@@ -147,7 +101,7 @@ func TestFabricAndNodes(t *testing.T) {
 	if f2.Edge == f.Edge {
 		t.Errorf("both fabrics use edge %s", f.Edge)
 	}
-	if got, err := dial("", "10.231.0.5:8080"); err != nil || got != "node1" {
+	if got, err := netnstest.Fetch("", "10.231.0.5:8080", ""); err != nil || got != "node1" {
 		t.Errorf("first cluster unreachable after the second came: %q %v", got, err)
 	}
 }

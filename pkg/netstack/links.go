@@ -9,6 +9,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/minaks/minaks/pkg/netstack/netns"
 )
 
 // retryDump retries a netlink dump that was interrupted by a concurrent change, as the CNI
@@ -114,4 +116,48 @@ var Forwarding = map[string]string{
 // which Azure's SDN does not, and which costs a first connection a SYN retransmission.
 func noProxyDelay(link string) map[string]string {
 	return map[string]string{"net.ipv4.neigh." + link + ".proxy_delay": "0"}
+}
+
+// ensureVeth makes a veth pair from h's namespace (end name, with alias) to peerNS (end
+// peerName), unless both ends exist; half a pair is deleted and made again
+// (`ip link add NAME type veth peer name PEER netns PEERNS; ip link set NAME alias ALIAS`).
+func ensureVeth(h *netlink.Handle, name, alias string, ph *netlink.Handle, peerNS, peerName string) (end, peer netlink.Link, err error) {
+	if end, err = linkByName(h, name); err != nil {
+		return nil, nil, err
+	}
+	if peer, err = linkByName(ph, peerName); err != nil {
+		return nil, nil, err
+	}
+	if end != nil && peer != nil {
+		return end, peer, nil
+	}
+	if end != nil {
+		_ = h.LinkDel(end)
+	}
+	fd, err := netns.Open(peerNS)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer fd.Close()
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: name, TxQLen: -1},
+		PeerName:      peerName,
+		PeerNamespace: netlink.NsFd(int(fd)),
+	}
+	if err := h.LinkAdd(veth); err != nil {
+		return nil, nil, fmt.Errorf("ip link add %s type veth peer name %s netns %s: %w", name, peerName, peerNS, err)
+	}
+	if end, err = h.LinkByName(name); err != nil {
+		return nil, nil, err
+	}
+	if alias != "" {
+		if err := h.LinkSetAlias(end, alias); err != nil {
+			_ = h.LinkDel(end)
+			return nil, nil, fmt.Errorf("ip link set %s alias %s: %w", name, alias, err)
+		}
+	}
+	if peer, err = ph.LinkByName(peerName); err != nil {
+		return nil, nil, err
+	}
+	return end, peer, nil
 }

@@ -48,40 +48,9 @@ func (f *Fabric) AttachNode(nic NodeNIC) error {
 	}
 	defer nh.Close()
 
-	port, err := linkByName(fh, nic.Port)
+	port, eth0, err := ensureVeth(fh, nic.Port, nic.Alias, nh, nic.NS, "eth0")
 	if err != nil {
 		return err
-	}
-	eth0, err := linkByName(nh, "eth0")
-	if err != nil {
-		return err
-	}
-	if port == nil || eth0 == nil {
-		if port != nil {
-			_ = fh.LinkDel(port)
-		}
-		nsFD, err := netns.Open(nic.NS)
-		if err != nil {
-			return err
-		}
-		defer nsFD.Close()
-		veth := &netlink.Veth{
-			LinkAttrs:     netlink.LinkAttrs{Name: nic.Port, Alias: nic.Alias, TxQLen: -1},
-			PeerName:      "eth0",
-			PeerNamespace: netlink.NsFd(int(nsFD)),
-		}
-		if err := fh.LinkAdd(veth); err != nil {
-			return fmt.Errorf("ip link add %s type veth peer name eth0 netns %s: %w", nic.Port, nic.NS, err)
-		}
-		if port, err = fh.LinkByName(nic.Port); err != nil {
-			return err
-		}
-		if err := fh.LinkSetAlias(port, nic.Alias); err != nil {
-			return err
-		}
-		if eth0, err = nh.LinkByName("eth0"); err != nil {
-			return err
-		}
 	}
 	br, err := fh.LinkByName(SubnetBridge)
 	if err != nil {

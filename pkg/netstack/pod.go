@@ -3,7 +3,6 @@ package netstack
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"net"
 	"net/netip"
 
@@ -72,37 +71,9 @@ func AttachPod(p PodNIC) error {
 	defer ph.Close()
 
 	name := p.HostVeth()
-	host, err := linkByName(nh, name)
+	host, eth0, err := ensureVeth(nh, name, "", ph, p.NS, "eth0")
 	if err != nil {
 		return err
-	}
-	eth0, err := linkByName(ph, "eth0")
-	if err != nil {
-		return err
-	}
-	if host == nil || eth0 == nil {
-		if host != nil {
-			_ = nh.LinkDel(host)
-		}
-		nsFD, err := netns.Open(p.NS)
-		if err != nil {
-			return err
-		}
-		defer nsFD.Close()
-		veth := &netlink.Veth{
-			LinkAttrs:     netlink.LinkAttrs{Name: name, TxQLen: -1},
-			PeerName:      "eth0",
-			PeerNamespace: netlink.NsFd(int(nsFD)),
-		}
-		if err := nh.LinkAdd(veth); err != nil {
-			return fmt.Errorf("ip link add %s type veth peer name eth0 netns %s: %w", name, p.NS, err)
-		}
-		if host, err = nh.LinkByName(name); err != nil {
-			return err
-		}
-		if eth0, err = ph.LinkByName("eth0"); err != nil {
-			return err
-		}
 	}
 	if err := loUp(ph); err != nil {
 		return err

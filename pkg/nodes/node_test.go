@@ -7,19 +7,13 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/apiserver/config/configtest"
 	"github.com/minaks/minaks/pkg/azlb"
 )
 
 func identity(t *testing.T, set func(*config.Options), id int) Identity {
 	t.Helper()
-	o := config.NewOptions()
-	if set != nil {
-		set(o)
-	}
-	c, err := o.Complete()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := configtest.Cluster(t, set)
 	s := azlb.NewScaleSet(c)
 	in, err := s.Instance(id)
 	if err != nil {

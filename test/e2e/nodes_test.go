@@ -3,8 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/pkg/netstack/netnstest"
 )
 
 type nodeList struct {
@@ -51,51 +50,6 @@ func (c *testCluster) nodes() nodeList {
 		c.t.Fatal(err)
 	}
 	return l
-}
-
-// serveIn answers TCP connections on addr inside a namespace with reply.
-func serveIn(t *testing.T, ns, addr, reply string) {
-	t.Helper()
-	var l net.Listener
-	if err := netns.Do(ns, func() (err error) {
-		l, err = net.Listen("tcp", addr)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = io.WriteString(conn, reply)
-			conn.Close()
-		}
-	}()
-}
-
-// fetch connects to addr, from inside ns unless it is empty, and reads the reply.
-func fetch(ns, addr string) (string, error) {
-	var conn net.Conn
-	dial := func() (err error) {
-		conn, err = net.DialTimeout("tcp", addr, 2*time.Second)
-		return err
-	}
-	var err error
-	if ns == "" {
-		err = dial()
-	} else {
-		err = netns.Do(ns, dial)
-	}
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
-	b, err := io.ReadAll(conn)
-	return string(b), err
 }
 
 func TestNodesPerNetworkPlugin(t *testing.T) {
@@ -186,14 +140,14 @@ func TestNodesPerNetworkPlugin(t *testing.T) {
 
 			// Real packets: host → node, node → node across the fabric.
 			ns := func(i int) string { return "minaks." + c.name + "." + nodes.Items[i].Metadata.Name }
-			serveIn(t, ns(0), tc.ips[0]+":7000", "node0")
-			serveIn(t, ns(2), tc.ips[2]+":7000", "node2")
+			netnstest.Serve(t, ns(0), tc.ips[0]+":7000", netnstest.Text("node0"))
+			netnstest.Serve(t, ns(2), tc.ips[2]+":7000", netnstest.Text("node2"))
 			for _, p := range []struct{ from, to, want string }{
 				{"", tc.ips[0] + ":7000", "node0"},
 				{ns(0), tc.ips[2] + ":7000", "node2"},
 				{ns(1), tc.ips[0] + ":7000", "node0"},
 			} {
-				if got, err := fetch(p.from, p.to); err != nil || got != p.want {
+				if got, err := netnstest.Fetch(p.from, p.to, ""); err != nil || got != p.want {
 					t.Errorf("from %q to %s: %q, %v; want %q", p.from, p.to, got, err, p.want)
 				}
 			}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/minaks/minaks/pkg/netstack"
 	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/pkg/netstack/netnstest"
 )
 
 type podInfo struct {
@@ -128,8 +128,8 @@ func TestPodNetworking(t *testing.T) {
 			}
 			podNS := func(p podInfo) string { return "minaks." + c.name + ".pod-" + p.uid }
 			nodeNS := func(node string) string { return "minaks." + c.name + "." + node }
-			serveIn(t, podNS(a), a.ip+":8080", "pod "+a.name)
-			serveIn(t, nodeNS(b.node), nodeIP[b.node].String()+":8081", "node "+b.node)
+			netnstest.Serve(t, podNS(a), a.ip+":8080", netnstest.Text("pod "+a.name))
+			netnstest.Serve(t, nodeNS(b.node), nodeIP[b.node].String()+":8081", netnstest.Text("node "+b.node))
 			paths := []struct{ from, to, want string }{
 				{podNS(b), a.ip + ":8080", "pod " + a.name},
 				{nodeNS(b.node), a.ip + ":8080", "pod " + a.name},
@@ -145,7 +145,7 @@ func TestPodNetworking(t *testing.T) {
 					// them only once the fabric routes them (checked below as it lands).
 					continue
 				}
-				if got, err := fetch(p.from, p.to); err != nil || got != p.want {
+				if got, err := netnstest.Fetch(p.from, p.to, ""); err != nil || got != p.want {
 					t.Errorf("%s → %s: %q, %v; want %q", p.from, p.to, got, err, p.want)
 				}
 			}
@@ -157,15 +157,15 @@ func TestPodNetworking(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = netns.Delete(vnetHost) })
-			got, err := fetch(vnetHost, a.ip+":8080")
+			got, err := netnstest.Fetch(vnetHost, a.ip+":8080", "")
 			if reachable := strings.HasPrefix(tc.name, "azure"); reachable != (err == nil) {
 				t.Errorf("VNet host → pod %s: %q, %v; want reachable=%v", a.ip, got, err, reachable)
 			}
 
 			// Pod egress beyond the VNet leaves with the node's address (ip-masq-agent).
 			internet := makeInternetHost(t, c.name)
-			serveRemoteAddr(t, internet, "203.0.113.10:80")
-			saw, err := fetch(podNS(b), "203.0.113.10:80")
+			netnstest.Serve(t, internet, "203.0.113.10:80", netnstest.RemoteIP)
+			saw, err := netnstest.Fetch(podNS(b), "203.0.113.10:80", "")
 			if err != nil || saw != nodeIP[b.node].String() {
 				t.Errorf("pod %s → internet: seen from %q (%v), want the node's %s", b.name, saw, err, nodeIP[b.node])
 			}
@@ -247,48 +247,13 @@ func makeInternetHost(t *testing.T, cluster string) string {
 	return ns
 }
 
-// serveRemoteAddr answers each connection with the address it came from.
-func serveRemoteAddr(t *testing.T, ns, addr string) {
-	t.Helper()
-	var l net.Listener
-	if err := netns.Do(ns, func() (err error) {
-		l, err = net.Listen("tcp", addr)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			host, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
-			_, _ = io.WriteString(conn, host)
-			conn.Close()
-		}
-	}()
-}
-
 // imdsComputerName asks 169.254.169.254 for the caller's computer name, from inside ns.
 func imdsComputerName(ns string) (string, error) {
-	var conn net.Conn
-	if err := netns.Do(ns, func() (err error) {
-		conn, err = net.DialTimeout("tcp", "169.254.169.254:80", 2*time.Second)
-		return err
-	}); err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
-	if _, err := io.WriteString(conn, "GET /metadata/instance/compute/osProfile/computerName?api-version=2021-02-01&format=text HTTP/1.0\r\nMetadata: true\r\n\r\n"); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(conn)
+	b, err := netnstest.Fetch(ns, "169.254.169.254:80",
+		"GET /metadata/instance/compute/osProfile/computerName?api-version=2021-02-01&format=text HTTP/1.0\r\nMetadata: true\r\n\r\n")
 	if err != nil {
 		return "", err
 	}
-	_, body, _ := strings.Cut(string(b), "\r\n\r\n")
+	_, body, _ := strings.Cut(b, "\r\n\r\n")
 	return body, nil
 }

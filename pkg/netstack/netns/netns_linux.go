@@ -44,36 +44,20 @@ func Create(name string) error {
 	}
 	f.Close()
 
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		origin, err := vnetns.GetFromPath(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer origin.Close()
+	enter := func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("unshare: %w", err)
-			return
+			return fmt.Errorf("unshare: %w", err)
 		}
+		return nil
+	}
+	err = onOwnThread(enter, func() error {
 		self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
-		mountErr := unix.Mount(self, path, "none", unix.MS_BIND, "")
-		if mountErr != nil {
-			mountErr = fmt.Errorf("bind-mount %s on %s: %w", self, path, mountErr)
+		if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind-mount %s on %s: %w", self, path, err)
 		}
-		// Go back: a thread left in the new namespace would be discarded, except the main
-		// thread, which the runtime keeps (wedged) and whose namespace /proc/self/net shows.
-		if err := vnetns.Set(origin); err != nil {
-			errc <- errors.Join(mountErr, fmt.Errorf("return to the original netns: %w", err))
-			return // the thread stays locked and is discarded
-		}
-		runtime.UnlockOSThread()
-		errc <- mountErr
-	}()
-	if err := <-errc; err != nil {
+		return nil
+	})
+	if err != nil {
 		os.Remove(path)
 		return fmt.Errorf("create netns %s: %w", name, err)
 	}
@@ -165,6 +149,20 @@ func Do(name string, fn func() error) error {
 		return err
 	}
 	defer target.Close()
+	return onOwnThread(func() error {
+		if err := vnetns.Set(target); err != nil {
+			return fmt.Errorf("enter netns %s: %w", name, err)
+		}
+		return nil
+	}, fn)
+}
+
+// onOwnThread runs enter (which moves the thread into another namespace) and then fn on a fresh
+// goroutine locked to its thread, and moves the thread back. The thread is unlocked only if
+// that succeeded; otherwise it stays locked and the runtime discards it with the goroutine.
+// (Merely exiting locked is not enough for the main thread, which the runtime keeps, wedged,
+// and whose namespace /proc/self/net shows.)
+func onOwnThread(enter, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -175,15 +173,17 @@ func Do(name string, fn func() error) error {
 			return
 		}
 		defer origin.Close()
-		if err := vnetns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter netns %s: %w", name, err)
+		if err := enter(); err != nil {
+			// enter failed before or after switching: switch back to be sure.
+			if vnetns.Set(origin) == nil {
+				runtime.UnlockOSThread()
+			}
+			errc <- err
 			return
 		}
 		fnErr := fn()
 		if err := vnetns.Set(origin); err != nil {
-			// Leave the thread locked: the runtime discards it with this goroutine.
-			errc <- errors.Join(fnErr, fmt.Errorf("leave netns %s: %w", name, err))
+			errc <- errors.Join(fnErr, fmt.Errorf("return to the original netns: %w", err))
 			return
 		}
 		runtime.UnlockOSThread()

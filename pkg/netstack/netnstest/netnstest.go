@@ -1,0 +1,80 @@
+// Package netnstest has helpers for tests that send real packets between minaks's namespaces:
+// a TCP server inside a namespace, and a client that connects from inside one.
+package netnstest
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/minaks/minaks/pkg/netstack/netns"
+)
+
+// Serve answers every TCP connection to addr inside ns (the host's when empty) with
+// reply(conn), until the test ends.
+func Serve(t *testing.T, ns, addr string, reply func(net.Conn) string) {
+	t.Helper()
+	var l net.Listener
+	listen := func() (err error) {
+		l, err = net.Listen("tcp", addr)
+		return err
+	}
+	var err error
+	if ns == "" {
+		err = listen()
+	} else {
+		err = netns.Do(ns, listen)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, reply(c))
+			c.Close()
+		}
+	}()
+}
+
+// Text is a reply that is always the same.
+func Text(s string) func(net.Conn) string { return func(net.Conn) string { return s } }
+
+// RemoteIP is a reply that says where the connection came from.
+func RemoteIP(c net.Conn) string {
+	host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+	return host
+}
+
+// Fetch connects to addr from inside ns (the host when empty), sends request, and returns what
+// the server sent back before closing.
+func Fetch(ns, addr, request string) (string, error) {
+	var c net.Conn
+	dial := func() (err error) {
+		c, err = net.DialTimeout("tcp", addr, 2*time.Second)
+		return err
+	}
+	var err error
+	if ns == "" {
+		err = dial()
+	} else {
+		err = netns.Do(ns, dial)
+	}
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	if request != "" {
+		if _, err := io.WriteString(c, request); err != nil {
+			return "", err
+		}
+	}
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
