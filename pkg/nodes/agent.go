@@ -50,6 +50,9 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := a.Fabric.AttachNode(nic); err != nil {
 		return fmt.Errorf("node %s: network: %w", a.ID.Instance.Name, err)
 	}
+	if err := writeResolvConf(a.ID); err != nil {
+		return fmt.Errorf("node %s: %w", a.ID.Instance.Name, err)
+	}
 	sb, err := newSandboxes(a)
 	if err != nil {
 		return fmt.Errorf("node %s: pod network: %w", a.ID.Instance.Name, err)

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -215,4 +217,24 @@ func portName(node string) string {
 		return node[i:]
 	}
 	return node
+}
+
+// ResolvConfPath is a node's /etc/resolv.conf, kept in the cluster's state directory.
+func ResolvConfPath(c *config.Cluster, node string) string {
+	return c.Path("nodes", node, "resolv.conf")
+}
+
+// ResolvConf is an AKS node's resolver configuration: Azure DNS, and the VNet's internal
+// cloudapp.net search domain.
+func (id Identity) ResolvConf() string {
+	return fmt.Sprintf("# minaks node %s: Azure DNS, as on an AKS node\nnameserver %s\nsearch %s.%s.internal.cloudapp.net\n",
+		id.Instance.Name, netstack.WireServer, azlb.PoolID(id.Cluster), id.Cluster.Location)
+}
+
+func writeResolvConf(id Identity) error {
+	path := ResolvConfPath(id.Cluster, id.Instance.Name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(id.ResolvConf()), 0o644)
 }

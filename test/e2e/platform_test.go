@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,5 +54,17 @@ func TestAzureDNS(t *testing.T) {
 	n, err := conn.Read(buf)
 	if err != nil || n < 4 || buf[0] != 0xab || !slices.Equal(buf[n-4:n], []byte{192, 0, 2, 55}) {
 		t.Errorf("answer from 168.63.129.16: %x, %v", buf[:max(n, 0)], err)
+	}
+
+	// On the node, as on an AKS node: resolv.conf points at Azure DNS, and names resolve through it.
+	if out := c.mustMinaks("exec", node, "--", "cat", "/etc/resolv.conf"); !strings.Contains(out, "nameserver 168.63.129.16") ||
+		!strings.Contains(out, ".internal.cloudapp.net") {
+		t.Errorf("node resolv.conf:\n%s", out)
+	}
+	if out := c.mustMinaks("exec", node, "--", "hostname"); strings.TrimSpace(out) != node {
+		t.Errorf("node hostname %q, want %s", out, node)
+	}
+	if out := c.mustMinaks("exec", node, "--", "getent", "ahostsv4", "example.test"); !strings.Contains(out, "192.0.2.55") {
+		t.Errorf("getent on the node:\n%s", out)
 	}
 }

@@ -70,7 +70,8 @@ func newExecCommand() *cobra.Command {
 		Use:   "exec NODE -- COMMAND [ARGS...]",
 		Short: "Run a command in a node's network namespace",
 		Long: `Run a command in a node's network namespace, as 'ip netns exec' would: the node's eth0,
-routes and (later) iptables rules, with the host's filesystem. Without a command, runs $SHELL.`,
+routes and iptables rules, its hostname, and its /etc/resolv.conf (Azure DNS, 168.63.129.16)
+over the host's filesystem. Without a command, runs $SHELL.`,
 		Example: `  minaks exec aks-nodepool1-12345678-vmss000000 -- ip route
   minaks exec aks-nodepool1-12345678-vmss000000 -- iptables-save`,
 		Args: cobra.MinimumNArgs(1),
@@ -96,9 +97,18 @@ routes and (later) iptables rules, with the host's filesystem. Without a command
 				return err
 			}
 			argv[0] = path
-			return netns.Exec(ns, argv, os.Environ())
+			binds := map[string]string{}
+			if resolv := nodes.ResolvConfPath(c, args[0]); fileExists(resolv) {
+				binds["/etc/resolv.conf"] = resolv
+			}
+			return netns.Exec(ns, args[0], binds, argv, os.Environ())
 		},
 	}
 	o.AddNameFlags(cmd.Flags())
 	return cmd
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

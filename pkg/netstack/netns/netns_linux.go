@@ -206,17 +206,40 @@ func Sysctl(name string, values map[string]string) error {
 	})
 }
 
-// Exec replaces the current process with argv[0] run inside the named namespace (what
-// `ip netns exec` does). It returns only on failure.
-func Exec(name string, argv []string, env []string) error {
+// Exec replaces the current process with argv[0] run inside the named namespace, as
+// `ip netns exec` does: in a mount namespace of its own where each file of binds is
+// bind-mounted over its target (a node's /etc/resolv.conf), and, when hostname is not empty,
+// a UTS namespace with that hostname. It returns only on failure.
+func Exec(name, hostname string, binds map[string]string, argv, env []string) error {
 	target, err := Open(name)
 	if err != nil {
 		return err
 	}
 	runtime.LockOSThread()
-	// On failure the thread stays locked in the wrong namespace; the process exits anyway.
+	// On failure the thread stays locked in the wrong namespaces; the process exits anyway.
 	if err := vnetns.Set(target); err != nil {
 		return fmt.Errorf("enter netns %s: %w", name, err)
+	}
+	flags := unix.CLONE_NEWNS
+	if hostname != "" {
+		flags |= unix.CLONE_NEWUTS
+	}
+	if err := unix.Unshare(flags); err != nil {
+		return fmt.Errorf("unshare: %w", err)
+	}
+	// Nothing mounted here may propagate back to the host.
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make / a slave mount: %w", err)
+	}
+	for dst, src := range binds {
+		if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind-mount %s on %s: %w", src, dst, err)
+		}
+	}
+	if hostname != "" {
+		if err := unix.Sethostname([]byte(hostname)); err != nil {
+			return fmt.Errorf("sethostname %s: %w", hostname, err)
+		}
 	}
 	return unix.Exec(argv[0], argv, env)
 }
