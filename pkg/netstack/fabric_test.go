@@ -88,6 +88,28 @@ func TestFabricAndNodes(t *testing.T) {
 		}
 	}
 
+	// The fabric's route table: pod ranges via their nodes, read back, and removed.
+	r1 := netip.MustParsePrefix("10.245.1.0/24")
+	if err := f.RoutePodRange(r1, nics[1].IP); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.RoutePodRange(netip.MustParsePrefix("10.245.0.0/24"), nics[0].IP); err != nil {
+		t.Fatal(err)
+	}
+	routes, err := f.PodRangeRoutes()
+	if err != nil || len(routes) != 2 || routes[r1] != nics[1].IP {
+		t.Errorf("PodRangeRoutes = %v, %v", routes, err)
+	}
+	if err := f.UnroutePodRange(r1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.UnroutePodRange(r1); err != nil {
+		t.Errorf("removing a missing route: %v", err)
+	}
+	if routes, _ := f.PodRangeRoutes(); len(routes) != 1 {
+		t.Errorf("after removal: %v", routes)
+	}
+
 	// A second fabric for the same subnet does not steal the first one's host route.
 	other := "nstest-" + hex.EncodeToString(suffix) + "b"
 	t.Cleanup(func() { _ = RemoveCluster(other) })
