@@ -182,7 +182,7 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			}
 			return serveIMDS(ctx, fabric, cloud)
 		}},
-		{fmt.Sprintf(stepNodes, c.NodeCount), func() error {
+		{fmt.Sprintf(stepNodes, c.NodeCount), func() (err error) {
 			if admin, err = apiserver.AdminClient(c); err != nil {
 				return err
 			}
