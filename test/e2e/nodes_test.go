@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -184,6 +185,13 @@ func TestNodesLeaveNothing(t *testing.T) {
 		t.Fatalf("daemons %v", pids)
 	}
 	killDaemon(t, c, pids[0])
+	// Even with the state gone, list finds what is left and down --all removes it.
+	if err := os.RemoveAll(c.stateDir); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := c.minaks("list"); !strings.Contains(out, c.name) || !strings.Contains(out, "leftovers") {
+		t.Errorf("list after kill -9 and lost state:\n%s", out)
+	}
 	c.mustMinaks("down")
 	c.assertGone()
 	if names, _ := netns.List("minaks." + c.name + "."); len(names) != 0 {

@@ -89,8 +89,8 @@ func hasContext(name, dir, flag string) bool {
 	return false
 }
 
-// Names lists the clusters on this host: those with a state directory under stateDir and those
-// whose daemon runs.
+// Names lists the clusters on this host: those with a state directory under stateDir, those
+// whose daemon runs, and those that left namespaces behind.
 func Names(stateDir string) ([]string, error) {
 	seen := map[string]bool{}
 	entries, err := os.ReadDir(stateDir)
@@ -108,6 +108,15 @@ func Names(stateDir string) ([]string, error) {
 	}
 	for _, d := range daemons {
 		seen[d.Name] = true
+	}
+	leftovers, err := netns.List("minaks.")
+	if err != nil {
+		return nil, err
+	}
+	for _, ns := range leftovers {
+		if name, _, ok := strings.Cut(strings.TrimPrefix(ns, "minaks."), "."); ok {
+			seen[name] = true
+		}
 	}
 	names := make([]string, 0, len(seen))
 	for n := range seen {

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 
 	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/netstack"
+	"github.com/minaks/minaks/pkg/netstack/netns"
 )
 
 // States of a cluster.
@@ -11,6 +13,8 @@ const (
 	StateRunning = "running"
 	StateStopped = "stopped"
 	StateMissing = "not found"
+	// StateLeftover is a cluster of which only kernel objects remain; `minaks down` removes them.
+	StateLeftover = "leftovers (run minaks down)"
 )
 
 // Status is what `minaks status` and `minaks list` report about a cluster.
@@ -41,6 +45,11 @@ func GetStatus(name, stateDir string) (*Status, error) {
 		}
 		if s.Cluster == nil {
 			s.Cluster, _ = config.Load(filepath.Join(daemons[0].StateDir, name))
+		}
+	}
+	if s.State == StateMissing {
+		if left, _ := netns.List(netstack.NSPrefix(name)); len(left) > 0 {
+			s.State = StateLeftover
 		}
 	}
 	return s, nil
