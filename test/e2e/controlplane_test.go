@@ -55,7 +55,7 @@ func TestControlPlaneLifecycle(t *testing.T) {
 	}
 
 	status := c.mustMinaks("status")
-	for _, want := range []string{"running (pid", "kube-apiserver", "ready", "kube-controller-manager", "kube-scheduler", "10.244.0.0/16"} {
+	for _, want := range []string{"running (pid", "kube-apiserver", "ready", "kube-controller-manager", "kube-scheduler", "10.244.0.0/16", "3 of 3 Ready"} {
 		if !strings.Contains(status, want) {
 			t.Errorf("status lacks %q:\n%s", want, status)
 		}

@@ -138,6 +138,22 @@ func printStatus(out io.Writer, s *cluster.Status) {
 			fmt.Fprintf(w, "  %s\t%s\n", comp.Name, comp.State)
 		}
 	}
+	if len(s.Nodes) > 0 {
+		ready := 0
+		for _, n := range s.Nodes {
+			if n.Ready {
+				ready++
+			}
+		}
+		fmt.Fprintf(w, "Nodes:\t%d of %d Ready\n", ready, len(s.Nodes))
+		for _, n := range s.Nodes {
+			state := "NotReady"
+			if n.Ready {
+				state = "Ready"
+			}
+			fmt.Fprintf(w, "  %s\t%s %s\n", n.Name, n.IP, state)
+		}
+	}
 }
 
 func modeSuffix(m string) string {

@@ -1,11 +1,18 @@
 package cluster
 
 import (
+	"context"
 	"path/filepath"
+	"time"
 
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minaks/minaks/pkg/apiserver"
 	"github.com/minaks/minaks/pkg/apiserver/config"
 	"github.com/minaks/minaks/pkg/netstack"
 	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/pkg/nodes"
 )
 
 // States of a cluster.
@@ -25,6 +32,15 @@ type Status struct {
 	Cluster *config.Cluster
 	// Daemon is the daemon's own report; nil when it is not running or does not answer.
 	Daemon *DaemonStatus
+	// Nodes are the cluster's nodes, as the API reports them, when it answers.
+	Nodes []NodeStatus `json:",omitempty"`
+}
+
+// NodeStatus is one node in a status report.
+type NodeStatus struct {
+	Name  string
+	IP    string
+	Ready bool
 }
 
 // GetStatus inspects the named cluster.
@@ -46,6 +62,9 @@ func GetStatus(name, stateDir string) (*Status, error) {
 		if s.Cluster == nil {
 			s.Cluster, _ = config.Load(filepath.Join(daemons[0].StateDir, name))
 		}
+		if s.Cluster != nil {
+			s.Nodes = listNodes(s.Cluster)
+		}
 	}
 	if s.State == StateMissing {
 		if left, _ := netns.List(netstack.NSPrefix(name)); len(left) > 0 {
@@ -53,4 +72,29 @@ func GetStatus(name, stateDir string) (*Status, error) {
 		}
 	}
 	return s, nil
+}
+
+// listNodes asks the API for the cluster's nodes; nil when it does not answer in time.
+func listNodes(c *config.Cluster) []NodeStatus {
+	client, err := apiserver.AdminClient(c)
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	var out []NodeStatus
+	for _, n := range list.Items {
+		ns := NodeStatus{Name: n.Name, Ready: nodes.IsReady(&n, true)}
+		for _, a := range n.Status.Addresses {
+			if a.Type == v1.NodeInternalIP {
+				ns.IP = a.Address
+			}
+		}
+		out = append(out, ns)
+	}
+	return out
 }
