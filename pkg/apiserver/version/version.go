@@ -1,4 +1,3 @@
-// Package version tells which minaks this is and which Kubernetes it embeds.
 package version
 
 import (

@@ -1,4 +1,3 @@
-// Package configtest builds cluster definitions for tests.
 package configtest
 
 import (

@@ -1,0 +1,2 @@
+// Package configtest builds cluster definitions for tests.
+package configtest
