@@ -218,6 +218,30 @@ func routeConflict(host *netlink.Handle, subnet netip.Prefix, ownIndex int) (str
 	return "", nil
 }
 
+// HostRouteOwner names the cluster whose fabric the host routes subnet to ("" when none does).
+func HostRouteOwner(subnet netip.Prefix) (string, error) {
+	host, err := netlink.NewHandle()
+	if err != nil {
+		return "", err
+	}
+	defer host.Close()
+	routes, err := retryDump(func() ([]netlink.Route, error) {
+		return host.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: ipNet(subnet.Masked())}, netlink.RT_FILTER_DST)
+	})
+	if err != nil || len(routes) == 0 {
+		return "", err
+	}
+	l, err := host.LinkByIndex(routes[0].LinkIndex)
+	if err != nil {
+		return "", err
+	}
+	a := l.Attrs().Alias
+	if !strings.HasPrefix(a, "minaks.") || !strings.HasSuffix(a, ".edge") {
+		return "", nil
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(a, "minaks."), ".edge"), nil
+}
+
 // RemoveCluster deletes every kernel object of a cluster: its namespaces (minaks.<c>.*) and
 // the host links whose alias names it; their addresses and routes go with them. It finds them by
 // name, so it works without any state. Objects that are already gone are not an error.

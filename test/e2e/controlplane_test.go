@@ -247,7 +247,10 @@ func TestTwoClusters(t *testing.T) {
 	a, b := newTestCluster(t), newTestCluster(t)
 	b.kubeconfig = a.kubeconfig // both contexts in one file, as a user would have them
 	a.mustMinaks("up")
-	b.mustMinaks("up")
+	// Both use AKS's node subnet: the host routes it to the first; the second says so.
+	if out := b.mustMinaks("up"); !strings.Contains(out, fmt.Sprintf("routes the node subnet 10.224.0.0/16 to cluster %q", a.name)) {
+		t.Errorf("second cluster's up does not say who owns the host route:\n%s", out)
+	}
 	if a.apiPort() == b.apiPort() {
 		t.Fatalf("both clusters on port %d", a.apiPort())
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -22,6 +23,7 @@ import (
 	"github.com/minaks/minaks/pkg/apiserver"
 	"github.com/minaks/minaks/pkg/apiserver/config"
 	"github.com/minaks/minaks/pkg/apiserver/kubeconfig"
+	"github.com/minaks/minaks/pkg/netstack"
 )
 
 // UpOptions are the options of `minaks up`.
@@ -244,6 +246,10 @@ func writeKubeconfig(c *config.Cluster, t kubeconfig.Target) error {
 }
 
 func printUsage(out io.Writer, c *config.Cluster) {
+	subnet := netip.MustParsePrefix(c.Network.SubnetCIDR)
+	if owner, err := netstack.HostRouteOwner(subnet); err == nil && owner != c.Name {
+		fmt.Fprintf(out, "Note: this host routes the node subnet %s to cluster %q, so this cluster's node IPs are reachable only from inside it.\n", subnet, owner)
+	}
 	ctx := kubeconfig.ContextName(c.Name)
 	fmt.Fprintf(out, "Set kubectl context to %q\nYou can now use your cluster with:\n\nkubectl cluster-info --context %s\n\n", ctx, ctx)
 }
