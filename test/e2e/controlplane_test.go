@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minaks/minaks/pkg/netstack/netnstest"
 )
 
 func TestControlPlaneLifecycle(t *testing.T) {
@@ -260,11 +262,20 @@ func TestTwoClusters(t *testing.T) {
 	}
 	a.mustMinaks("down")
 	a.assertGone()
-	// b is untouched by a's down.
+	// b is untouched by a's down, and takes over the host route of the node subnet.
 	b.mustKubectl("get", "ns", "kube-system")
 	if len(b.daemonPIDs()) != 1 {
 		t.Error("cluster b's daemon is gone")
 	}
+	node := b.nodes().Items[0].Metadata.Name
+	netnstest.Serve(t, "minaks."+b.name+"."+node, "10.224.0.4:7001", netnstest.Text("b"))
+	eventually(t, 30*time.Second, "host reaches cluster b's node", func() error {
+		got, err := netnstest.Fetch("", "10.224.0.4:7001", "")
+		if err != nil || got != "b" {
+			return fmt.Errorf("%q, %v", got, err)
+		}
+		return nil
+	})
 }
 
 func TestForeground(t *testing.T) {

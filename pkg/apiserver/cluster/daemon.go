@@ -204,6 +204,7 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 	}
 	ready.Store(true)
 	logger.Info("Cluster ready")
+	go reconcileFabric(ctx, fabric)
 
 	err = <-runErr
 	logger.Info("minaks daemon stopped", "err", err)
@@ -315,4 +316,32 @@ func serveDNS(ctx context.Context, c *config.Cluster, fabric *netstack.Fabric) e
 	go dns.ServeUDP(ctx, pc)
 	go dns.ServeTCP(ctx, l)
 	return nil
+}
+
+// fabricResync is how often the daemon re-applies the fabric: it repairs what was removed behind
+// its back, and takes over the host route of its subnet once the cluster that held it is gone.
+const fabricResync = 10 * time.Second
+
+func reconcileFabric(ctx context.Context, fabric *netstack.Fabric) {
+	logger := klog.FromContext(ctx)
+	t := time.NewTicker(fabricResync)
+	defer t.Stop()
+	hadRoute := fabric.HostRoute
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := fabric.Ensure(); err != nil {
+			if ctx.Err() == nil {
+				logger.Error(err, "Reconciling the fabric")
+			}
+			continue
+		}
+		if fabric.HostRoute && !hadRoute {
+			logger.Info("The host now routes the node subnet to this cluster", "subnet", fabric.Subnet)
+		}
+		hadRoute = fabric.HostRoute
+	}
 }
