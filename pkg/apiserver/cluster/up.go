@@ -115,7 +115,7 @@ func Up(o UpOptions) error {
 		}
 		if daemons, _ := FindDaemons(c.Name); len(daemons) > 0 && !o.Retain {
 			for _, d := range daemons {
-				_ = stopDaemon(d, 30*time.Second)
+				_ = stopDaemon(d, stopGrace)
 			}
 		}
 		switch {
