@@ -60,6 +60,10 @@ func Down(name, stateDir, kubeconfigFlag string, out io.Writer) error {
 			errs = append(errs, err)
 		}
 	}
+	// minaks made /var/lib/minaks for its first cluster; the last one leaving takes it along.
+	if stateDir == config.DefaultStateDir {
+		_ = os.Remove(stateDir) // fails, as it should, while other clusters are there
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
