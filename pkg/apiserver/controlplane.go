@@ -309,20 +309,28 @@ func waitReady(ctx context.Context, cfg *rest.Config) error {
 	}
 }
 
-// NodeClient returns a client that acts as the named node (system:node:<name> in system:nodes),
-// with a certificate issued for this run.
-func NodeClient(c *config.Cluster, node string) (kubernetes.Interface, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", AdminKubeconfigPath(c))
+// NodeClients returns a factory of clients that act as a node (system:node:<name> in
+// system:nodes), each with a certificate issued for this run. The admin kubeconfig and the CA
+// are read once.
+func NodeClients(c *config.Cluster) (func(node string) (kubernetes.Interface, error), error) {
+	base, err := clientcmd.BuildConfigFromFlags("", AdminKubeconfigPath(c))
 	if err != nil {
 		return nil, err
 	}
-	cert, key, err := NewPaths(c).PKI.IssueClient("system:node:"+node, []string{"system:nodes"}, time.Now())
+	issuer, err := NewPaths(c).PKI.Issuer()
 	if err != nil {
 		return nil, err
 	}
-	cfg.CertData, cfg.KeyData = cert, key
-	cfg.UserAgent = "minaks-node/" + node
-	return kubernetes.NewForConfig(cfg)
+	return func(node string) (kubernetes.Interface, error) {
+		cert, key, err := issuer.Client("system:node:"+node, []string{"system:nodes"}, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		cfg := rest.CopyConfig(base)
+		cfg.CertData, cfg.KeyData = cert, key
+		cfg.UserAgent = "minaks-node/" + node
+		return kubernetes.NewForConfig(cfg)
+	}, nil
 }
 
 // AdminClient returns a cluster-admin client, for the daemon's own controllers. Its rate limit

@@ -208,8 +208,8 @@ func routeConflict(host *netlink.Handle, subnet netip.Prefix, ownIndex int) (str
 			what := fmt.Sprintf("route %s", r.Dst)
 			if l, err := host.LinkByIndex(r.LinkIndex); err == nil {
 				what += " dev " + l.Attrs().Name
-				if a := l.Attrs().Alias; strings.HasPrefix(a, "minaks.") {
-					what += " (" + strings.TrimSuffix(strings.TrimPrefix(a, "minaks."), ".edge") + ")"
+				if owner := edgeOwner(l); owner != "" {
+					what += " (" + owner + ")"
 				}
 			}
 			return what, nil
@@ -235,11 +235,16 @@ func HostRouteOwner(subnet netip.Prefix) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return edgeOwner(l), nil
+}
+
+// edgeOwner names the cluster whose host edge l is, from its alias minaks.<cluster>.edge.
+func edgeOwner(l netlink.Link) string {
 	a := l.Attrs().Alias
 	if !strings.HasPrefix(a, "minaks.") || !strings.HasSuffix(a, ".edge") {
-		return "", nil
+		return ""
 	}
-	return strings.TrimSuffix(strings.TrimPrefix(a, "minaks."), ".edge"), nil
+	return strings.TrimSuffix(strings.TrimPrefix(a, "minaks."), ".edge")
 }
 
 // RemoveCluster deletes every kernel object of a cluster: its namespaces (minaks.<c>.*) and

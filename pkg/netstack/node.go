@@ -76,6 +76,3 @@ func (f *Fabric) AttachNode(nic NodeNIC) error {
 	}
 	return ensureRoute(nh, &netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.IP(f.Gateway().AsSlice())})
 }
-
-// DetachNode removes a node's namespace; its eth0 and the fabric's end of it go with it.
-func (f *Fabric) DetachNode(ns string) error { return netns.Delete(ns) }

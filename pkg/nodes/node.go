@@ -32,7 +32,6 @@ const (
 type Identity struct {
 	Cluster  *config.Cluster
 	Instance azlb.Instance
-	VMSS     string
 	// KernelVersion is the host's kernel, which every node shares.
 	KernelVersion string
 }

@@ -19,7 +19,7 @@ func identity(t *testing.T, set func(*config.Options), id int) Identity {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Identity{Cluster: c, Instance: in, VMSS: s.Name, KernelVersion: "6.1.0"}
+	return Identity{Cluster: c, Instance: in, KernelVersion: "6.1.0"}
 }
 
 func TestNodeObject(t *testing.T) {

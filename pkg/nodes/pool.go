@@ -65,7 +65,7 @@ func (p *Pool) startNode(ctx context.Context, in azlb.Instance, kernel string) e
 		return fmt.Errorf("node %s: credentials: %w", in.Name, err)
 	}
 	a := &Agent{
-		ID:     Identity{Cluster: p.Cluster, Instance: in, VMSS: p.Cloud.ScaleSet().Name, KernelVersion: kernel},
+		ID:     Identity{Cluster: p.Cluster, Instance: in, KernelVersion: kernel},
 		Client: client,
 		Fabric: p.Fabric,
 	}

@@ -157,9 +157,7 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 		fabric.PodSubnet = netip.MustParsePrefix(c.Network.PodSubnetCIDR)
 	}
 	cloud := azlb.NewCloud(c, fabric)
-	pool := &nodes.Pool{Cluster: c, Cloud: cloud, Fabric: fabric, Client: func(node string) (kubernetes.Interface, error) {
-		return apiserver.NodeClient(c, node)
-	}}
+	pool := &nodes.Pool{Cluster: c, Cloud: cloud, Fabric: fabric}
 	var admin kubernetes.Interface
 	for _, s := range []struct {
 		name string
@@ -184,6 +182,9 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 		}},
 		{fmt.Sprintf(stepNodes, c.NodeCount), func() (err error) {
 			if admin, err = apiserver.AdminClient(c); err != nil {
+				return err
+			}
+			if pool.Client, err = apiserver.NodeClients(c); err != nil {
 				return err
 			}
 			if err := pool.Start(ctx); err != nil {

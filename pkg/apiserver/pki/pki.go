@@ -293,14 +293,22 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 	return os.Rename(tmp, path)
 }
 
-// IssueClient issues a client certificate signed by the cluster CA without writing it anywhere:
+// Issuer issues client certificates signed by the cluster CA without writing them anywhere:
 // the node agents' identities (system:node:<name> in system:nodes), made anew at every start.
-func (d Dir) IssueClient(commonName string, groups []string, now time.Time) (certPEM, keyPEM []byte, err error) {
+type Issuer struct{ ca *keyPair }
+
+// Issuer loads the cluster CA once for issuing many client certificates.
+func (d Dir) Issuer() (*Issuer, error) {
 	ca, err := d.load(CA)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	kp, err := newLeaf(Leaf{CommonName: commonName, Organization: groups}, ca, now)
+	return &Issuer{ca: ca}, nil
+}
+
+// Client issues a client certificate for commonName in groups.
+func (i *Issuer) Client(commonName string, groups []string, now time.Time) (certPEM, keyPEM []byte, err error) {
+	kp, err := newLeaf(Leaf{CommonName: commonName, Organization: groups}, i.ca, now)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -121,3 +121,31 @@ func TestEnsureReplacesCorruptFiles(t *testing.T) {
 		t.Fatalf("wrote %v (err %v), want [admin]", written, err)
 	}
 }
+
+func TestIssuerClient(t *testing.T) {
+	d := Dir(t.TempDir())
+	if _, err := d.Ensure(testLeaves(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := d.Issuer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := issuer.Client("system:node:n1", []string{"system:nodes"}, time.Now())
+	if err != nil || len(keyPEM) == 0 {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(certPEM)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(readCert(t, d.CertPath(CA)))
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("node certificate does not verify: %v", err)
+	}
+	if cert.Subject.CommonName != "system:node:n1" || !slices.Equal(cert.Subject.Organization, []string{"system:nodes"}) {
+		t.Errorf("subject %v", cert.Subject)
+	}
+}
