@@ -71,6 +71,7 @@ func (f *Fabric) Gateway() netip.Addr { return f.Subnet.Masked().Addr().Next() }
 //	ip addr add 169.254.x.y+1/30 dev mk-<hash>; ip -n … addr add 169.254.x.y+2/30 dev host
 //	ip route replace 10.224.0.0/16 via 169.254.x.y+2 dev mk-<hash> src 169.254.x.y+1
 //	ip -n … route replace default via 169.254.x.y+1 dev host
+//	the host chains of hostChains; sysctl -w net.ipv4.ip_forward=1 (see enableHostForwarding)
 func (f *Fabric) Ensure() error {
 	ns := FabricNS(f.Cluster)
 	if err := netns.Create(ns); err != nil {
@@ -142,7 +143,7 @@ func (f *Fabric) Ensure() error {
 			return err
 		}
 	}
-	return nil
+	return f.ensureHostEgress()
 }
 
 // ensureEdge makes the veth pair between host and fabric, both ends up.
@@ -247,8 +248,9 @@ func edgeOwner(l netlink.Link) string {
 	return strings.TrimSuffix(strings.TrimPrefix(a, "minaks."), ".edge")
 }
 
-// RemoveCluster deletes every kernel object of a cluster: its namespaces (minaks.<c>.*) and
-// the host links whose alias names it; their addresses and routes go with them. It finds them by
+// RemoveCluster deletes every kernel object of a cluster: its namespaces (minaks.<c>.*), the
+// host links whose alias names it (their addresses and routes go with them) and its host chains;
+// the last cluster to go turns the host's forwarding back off if minaks turned it on. It finds them by
 // name, so it works without any state. Objects that are already gone are not an error.
 func RemoveCluster(cluster string) error {
 	var errs []error
@@ -269,6 +271,12 @@ func RemoveCluster(cluster string) error {
 				errs = append(errs, fmt.Errorf("ip link del %s: %w", l.Attrs().Name, err))
 			}
 		}
+	}
+	if err := removeHostEgress(cluster); err != nil {
+		errs = append(errs, err)
+	}
+	if err := restoreHostForwarding(host); err != nil {
+		errs = append(errs, err)
 	}
 	names, err := netns.List(NSPrefix(cluster))
 	if err != nil {

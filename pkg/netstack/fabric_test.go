@@ -38,9 +38,21 @@ func TestFabricAndNodes(t *testing.T) {
 	suffix := make([]byte, 3)
 	_, _ = rand.Read(suffix)
 	cluster := "nstest-" + hex.EncodeToString(suffix)
+	forwarding, err := os.ReadFile(forwardingSysctl)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		if err := RemoveCluster(cluster); err != nil {
 			t.Error(err)
+		}
+		if got, _ := os.ReadFile(forwardingSysctl); string(got) != string(forwarding) {
+			t.Errorf("ip_forward is %q after RemoveCluster, was %q", got, forwarding)
+		}
+		for _, c := range hostChains(cluster, nil) {
+			if out, err := netns.Run("", "", "iptables-save", "-t", c.Table); err != nil || strings.Contains(string(out), c.Name) {
+				t.Errorf("%s chain %s left (%v)", c.Table, c.Name, err)
+			}
 		}
 		if left, _ := netns.List(NSPrefix(cluster)); len(left) > 0 {
 			t.Errorf("namespaces left: %v", left)
@@ -57,6 +69,14 @@ func TestFabricAndNodes(t *testing.T) {
 	}
 	if !f.HostRoute {
 		t.Fatalf("no host route: %s", f.HostRouteConflict)
+	}
+	if got, _ := os.ReadFile(forwardingSysctl); string(got) != "1\n" {
+		t.Errorf("host ip_forward = %q with a cluster up", got)
+	}
+	for _, c := range hostChains(cluster, nil) {
+		if _, err := netns.Run("", "", c.jumpRule("-C")...); err != nil {
+			t.Errorf("no jump to %s: %v", c.Name, err)
+		}
 	}
 	nics := []NodeNIC{
 		{NS: NSPrefix(cluster) + "node0", Port: "vmss000000", Alias: "node0", IP: netip.MustParseAddr("10.231.0.4")},

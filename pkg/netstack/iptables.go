@@ -18,17 +18,20 @@ type Chain struct {
 	// From is the built-in chain that jumps here, and Jump the match part of that rule.
 	From string
 	Jump []string
+	// First puts the jump rule at the top of From rather than at its end.
+	First bool
 }
 
-// Ensure replaces the chain's rules atomically and makes sure the jump rule exists once:
+// Ensure replaces the chain's rules atomically and makes sure the jump rule exists once, in the
+// named namespace (the host when empty):
 //
 //	iptables-restore -w --noflush <<< "*<table> :<chain> - [0:0] -A <chain> … COMMIT"
-//	iptables -w -t <table> -C <from> <jump> -j <chain> || iptables -w -t <table> -A <from> …
+//	iptables -w -t <table> -C <from> <jump> -j <chain> || iptables -w -t <table> -A|-I <from> …
 //
-// Built-in chains are never flushed: others (kube-proxy) write there too.
+// Built-in chains are never flushed: others (kube-proxy, the host's firewall) write there too.
 func (c Chain) Ensure(ns string) error {
-	if _, err := exec.LookPath("iptables-restore"); err != nil {
-		return fmt.Errorf("minaks needs iptables on the host ('sudo make up' installs it, or apt-get install iptables): %w", err)
+	if err := needIPTables(); err != nil {
+		return err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%s\n:%s - [0:0]\n", c.Table, c.Name)
@@ -39,13 +42,56 @@ func (c Chain) Ensure(ns string) error {
 	if _, err := netns.Run(ns, b.String(), "iptables-restore", "-w", "--noflush"); err != nil {
 		return err
 	}
-	jump := append([]string{"-t", c.Table}, c.Jump...)
-	jump = append(jump, "-j", c.Name)
-	if _, err := netns.Run(ns, "", append([]string{"iptables", "-w", "-C", c.From}, jump...)...); err == nil {
+	if _, err := netns.Run(ns, "", c.jumpRule("-C")...); err == nil {
 		return nil
 	}
-	_, err := netns.Run(ns, "", append([]string{"iptables", "-w", "-A", c.From}, jump...)...)
+	op := "-A"
+	if c.First {
+		op = "-I"
+	}
+	_, err := netns.Run(ns, "", c.jumpRule(op)...)
 	return err
+}
+
+// Remove deletes the jump rule (every copy of it) and the chain, in the named namespace (the
+// host when empty). A chain that is not there is not an error.
+//
+//	iptables -w -t <table> -D <from> <jump> -j <chain> (until none is left)
+//	iptables -w -t <table> -F <chain>; iptables -w -t <table> -X <chain>
+func (c Chain) Remove(ns string) error {
+	if needIPTables() != nil {
+		return nil // without iptables there are no rules to remove
+	}
+	for {
+		if _, err := netns.Run(ns, "", c.jumpRule("-D")...); err != nil {
+			break
+		}
+	}
+	if _, err := netns.Run(ns, "", "iptables", "-w", "-t", c.Table, "-n", "-L", c.Name); err != nil {
+		return nil
+	}
+	if _, err := netns.Run(ns, "", "iptables", "-w", "-t", c.Table, "-F", c.Name); err != nil {
+		return err
+	}
+	_, err := netns.Run(ns, "", "iptables", "-w", "-t", c.Table, "-X", c.Name)
+	return err
+}
+
+// jumpRule is the iptables command line that applies op (-C, -A, -I, -D) to the jump rule.
+func (c Chain) jumpRule(op string) []string {
+	argv := []string{"iptables", "-w", "-t", c.Table, op, c.From}
+	if op == "-I" {
+		argv = append(argv, "1")
+	}
+	argv = append(argv, c.Jump...)
+	return append(argv, "-j", c.Name)
+}
+
+func needIPTables() error {
+	if _, err := exec.LookPath("iptables-restore"); err != nil {
+		return fmt.Errorf("minaks needs iptables on the host ('sudo make up' installs it, or apt-get install iptables): %w", err)
+	}
+	return nil
 }
 
 // MasqueradeChain is what AKS's ip-masq-agent writes on a node: traffic that leaves the

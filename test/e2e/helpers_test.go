@@ -42,11 +42,23 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-// snapshotHost lists network namespaces, links and IPv4 routes.
+// snapshotHost lists network namespaces, links, IPv4 routes, the host's forwarding switch and
+// minaks's iptables chains.
 func snapshotHost() string {
 	var b strings.Builder
 	if routes, err := os.ReadFile("/proc/net/route"); err == nil {
 		b.Write(routes)
+	}
+	if fwd, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil {
+		fmt.Fprintf(&b, "ip_forward %s", fwd)
+	}
+	for _, table := range []string{"filter", "nat"} {
+		out, _ := exec.Command("iptables-save", "-t", table).Output()
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, "MINAKS") || strings.Contains(line, "minaks") {
+				fmt.Fprintln(&b, table, line)
+			}
+		}
 	}
 	if entries, err := os.ReadDir("/run/netns"); err == nil {
 		for _, e := range entries {

@@ -170,6 +170,20 @@ func TestPodNetworking(t *testing.T) {
 				t.Errorf("pod %s → internet: seen from %q (%v), want the node's %s", b.name, saw, err, nodeIP[b.node])
 			}
 
+			// Beyond the host: nodes and pods reach a host on the LAN through the host, which
+			// masquerades them; the LAN host cannot open connections into the VNet.
+			lan, lanIP, lanGateway := makeLANHost(t, c.name)
+			lanAddr := netip.AddrPortFrom(lanIP, 80).String()
+			netnstest.Serve(t, lan, lanAddr, netnstest.RemoteIP)
+			for _, from := range []string{nodeNS(b.node), podNS(b)} {
+				if saw, err := netnstest.Fetch(from, lanAddr, ""); err != nil || saw != lanGateway.String() {
+					t.Errorf("%s → LAN host: seen from %q (%v), want the host's %s", from, saw, err, lanGateway)
+				}
+			}
+			if got, err := netnstest.Fetch(lan, nodeIP[b.node].String()+":8081", ""); err == nil {
+				t.Errorf("LAN host → node %s: %q; want no connection", nodeIP[b.node], got)
+			}
+
 			// The instance metadata service answers nodes and pods, each about its own node.
 			for _, from := range []struct{ ns, node string }{{nodeNS(b.node), b.node}, {podNS(a), a.node}} {
 				body, err := imdsComputerName(from.ns)
@@ -245,6 +259,71 @@ func makeInternetHost(t *testing.T, cluster string) string {
 	}
 	must(ih.RouteAdd(&netlink.Route{LinkIndex: il.Attrs().Index, Gw: net.ParseIP("203.0.113.1")}))
 	return ns
+}
+
+// makeLANHost makes a test host on the host's LAN: a namespace linked to the host by a veth,
+// on a /30 of a documentation or benchmark range that the host does not use (this VM's own
+// network may well be one of them). The host gets the /30's first address, the LAN host the
+// second, and the LAN host routes everything via the host, as a LAN neighbour with a static
+// route to the VNet might. It returns the namespace and both addresses.
+func makeLANHost(t *testing.T, cluster string) (ns string, host, gateway netip.Addr) {
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	used, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	must(err)
+	var p netip.Prefix
+	for _, cand := range []string{"198.51.100.0/30", "203.0.113.252/30", "198.18.255.252/30", "192.0.2.252/30"} {
+		c := netip.MustParsePrefix(cand)
+		free := true
+		for _, r := range used {
+			if r.Dst == nil {
+				continue
+			}
+			ones, _ := r.Dst.Mask.Size()
+			if a, ok := netip.AddrFromSlice(r.Dst.IP.To4()); ok && netip.PrefixFrom(a, ones).Overlaps(c) {
+				free = false
+			}
+		}
+		if free {
+			p = c
+			break
+		}
+	}
+	if !p.IsValid() {
+		t.Skip("the host uses every range the LAN test host could take")
+	}
+	gateway, host = p.Addr().Next(), p.Addr().Next().Next()
+
+	ns = "minaks." + cluster + ".lan"
+	must(netns.Create(ns))
+	t.Cleanup(func() { _ = netns.Delete(ns) })
+	fd, err := netns.Open(ns)
+	must(err)
+	defer fd.Close()
+	lh, err := netns.Netlink(ns)
+	must(err)
+	defer lh.Close()
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "mke2e-lan"}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(fd))}
+	must(netlink.LinkAdd(veth))
+	t.Cleanup(func() { _ = netlink.LinkDel(veth) })
+	hl, err := netlink.LinkByName("mke2e-lan")
+	must(err)
+	il, err := lh.LinkByName("eth0")
+	must(err)
+	lo, err := lh.LinkByName("lo")
+	must(err)
+	must(netlink.AddrAdd(hl, &netlink.Addr{IPNet: &net.IPNet{IP: gateway.AsSlice(), Mask: net.CIDRMask(30, 32)}}))
+	must(lh.AddrAdd(il, &netlink.Addr{IPNet: &net.IPNet{IP: host.AsSlice(), Mask: net.CIDRMask(30, 32)}}))
+	must(netlink.LinkSetUp(hl))
+	must(lh.LinkSetUp(il))
+	must(lh.LinkSetUp(lo))
+	must(lh.RouteAdd(&netlink.Route{LinkIndex: il.Attrs().Index, Gw: gateway.AsSlice()}))
+	return ns, host, gateway
 }
 
 // imdsComputerName asks 169.254.169.254 for the caller's computer name, from inside ns.

@@ -141,9 +141,12 @@ func Netlink(name string) (*netlink.Handle, error) {
 	return h, nil
 }
 
-// Do runs fn with its thread in the named namespace. See the package documentation for what fn
-// may do.
+// Do runs fn with its thread in the named namespace, or simply runs it when name is empty (the
+// host's namespace). See the package documentation for what fn may do.
 func Do(name string, fn func() error) error {
+	if name == "" {
+		return fn()
+	}
 	target, err := Open(name)
 	if err != nil {
 		return err
@@ -247,6 +250,7 @@ func Exec(name, hostname string, binds map[string]string, argv, env []string) er
 // Run runs a command inside the named namespace and returns its combined output, the way the
 // CNI plugins run iptables: the process is forked from the thread that Do moved into the
 // namespace, so it starts there. (The goroutines that copy its output do not care where they run.)
+// An empty name runs it on the host.
 func Run(name string, stdin string, argv ...string) ([]byte, error) {
 	var out []byte
 	err := Do(name, func() error {
@@ -257,7 +261,11 @@ func Run(name string, stdin string, argv ...string) ([]byte, error) {
 		var err error
 		out, err = cmd.CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("%s (in netns %s): %w: %s", strings.Join(argv, " "), name, err, bytes.TrimSpace(out))
+			where := "on the host"
+			if name != "" {
+				where = "in netns " + name
+			}
+			return fmt.Errorf("%s (%s): %w: %s", strings.Join(argv, " "), where, err, bytes.TrimSpace(out))
 		}
 		return nil
 	})
