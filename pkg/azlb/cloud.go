@@ -89,14 +89,11 @@ func (c *Cloud) InstanceMetadata(_ context.Context, node *v1.Node) (*cloudprovid
 		return nil, cloudprovider.InstanceNotFound
 	}
 	return &cloudprovider.InstanceMetadata{
-		ProviderID:   in.ProviderID,
-		InstanceType: c.cluster.NodeVMSize,
-		NodeAddresses: []v1.NodeAddress{
-			{Type: v1.NodeInternalIP, Address: in.IP.String()},
-			{Type: v1.NodeHostName, Address: in.Name},
-		},
-		Zone:   in.Zone,
-		Region: c.cluster.Location,
+		ProviderID:    in.ProviderID,
+		InstanceType:  c.cluster.NodeVMSize,
+		NodeAddresses: in.Addresses(),
+		Zone:          in.Zone,
+		Region:        c.cluster.Location,
 	}, nil
 }
 

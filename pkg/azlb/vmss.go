@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	v1 "k8s.io/api/core/v1"
 
 	"github.com/minaks/minaks/pkg/apiserver/config"
 )
@@ -17,8 +18,10 @@ type Instance struct {
 	// ID is the VMSS instance ID (0, 1, …); the node name ends with it in base 36.
 	ID   int
 	Name string
-	// IP is the primary private IP of the instance's NIC in the node subnet.
-	IP netip.Addr
+	// IP is the primary private IP of the instance's NIC in the node subnet, and IPv6 its IPv6
+	// address in a dual-stack cluster (the same host number in the subnet's IPv6 space).
+	IP   netip.Addr
+	IPv6 netip.Addr
 	// Zone is the topology zone label: "<region>-<zone>" in a zonal pool, "0" otherwise.
 	Zone       string
 	ProviderID string
@@ -29,6 +32,15 @@ type Instance struct {
 	// and gateway addresses, the max-pods addresses after its own (node subnet), or its block of
 	// the pod subnet.
 	PodFirst, PodLast netip.Addr
+}
+
+// Addresses are the node's addresses as AKS reports them: InternalIP per IP family, Hostname.
+func (in Instance) Addresses() []v1.NodeAddress {
+	out := []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: in.IP.String()}}
+	if in.IPv6.IsValid() {
+		out = append(out, v1.NodeAddress{Type: v1.NodeInternalIP, Address: in.IPv6.String()})
+	}
+	return append(out, v1.NodeAddress{Type: v1.NodeHostName, Address: in.Name})
 }
 
 // Contains reports whether ip is the instance's or one of its pods'.
@@ -146,10 +158,15 @@ func (s *ScaleSet) Instance(id int) (Instance, error) {
 	if z := s.c.Zones; len(z) > 0 {
 		zone = s.c.Location + "-" + z[id%len(z)]
 	}
+	var ipv6 netip.Addr
+	if s.c.Network.DualStack() {
+		ipv6 = add(netip.MustParsePrefix(s.c.Network.SubnetCIDRv6).Masked().Addr(), 4+id*s.ipsPerNode())
+	}
 	return Instance{
 		ID:   id,
 		Name: s.InstanceName(id),
 		IP:   ip,
+		IPv6: ipv6,
 		Zone: zone,
 		ProviderID: fmt.Sprintf("azure:///subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachineScaleSets/%s/virtualMachines/%d",
 			SubscriptionID(s.c), strings.ToLower(s.c.NodeResourceGroup()), s.Name, id),

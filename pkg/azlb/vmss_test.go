@@ -110,6 +110,21 @@ func TestInstanceMetadata(t *testing.T) {
 	}
 }
 
+func TestDualStackInstance(t *testing.T) {
+	in, err := NewScaleSet(configtest.Cluster(t, func(o *config.Options) { o.IPFamilies = []string{"ipv4", "ipv6"} })).Instance(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range in.Addresses() {
+		got = append(got, string(a.Type)+"="+a.Address)
+	}
+	want := "InternalIP=10.224.0.5,InternalIP=fd00:10:224::5,Hostname=" + in.Name
+	if strings.Join(got, ",") != want {
+		t.Errorf("addresses %v, want %s", got, want)
+	}
+}
+
 func TestPodCIDRs(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -46,8 +46,10 @@ func HostLinkAlias(cluster string) string { return NSPrefix(cluster) + "edge" }
 // gateway, routes between nodes, and is the cluster's edge to the host.
 type Fabric struct {
 	Cluster string
-	// Subnet is the node subnet (aks-subnet); its first host address is the gateway.
-	Subnet netip.Prefix
+	// Subnet is the node subnet (aks-subnet); its first host address is the gateway. SubnetV6 is
+	// its IPv6 space in a dual-stack cluster.
+	Subnet   netip.Prefix
+	SubnetV6 netip.Prefix
 	// PodSubnet is the VNet's pod subnet (Azure CNI pod subnet), if any; the host routes it
 	// into the fabric like the node subnet.
 	PodSubnet netip.Prefix
@@ -63,10 +65,19 @@ type Fabric struct {
 // Gateway is the subnet's gateway, its .1 as in Azure.
 func (f *Fabric) Gateway() netip.Addr { return f.Subnet.Masked().Addr().Next() }
 
+// GatewayV6 is the gateway of the subnet's IPv6 space (its ::1), when the cluster has one.
+func (f *Fabric) GatewayV6() netip.Addr {
+	if !f.SubnetV6.IsValid() {
+		return netip.Addr{}
+	}
+	return f.SubnetV6.Masked().Addr().Next()
+}
+
 // Ensure creates or repairs the fabric (idempotent):
 //
 //	ip netns add minaks.<c>.fabric
 //	ip -n minaks.<c>.fabric link add aks-subnet type bridge; ip -n … addr add 10.224.0.1/16 dev aks-subnet
+//	(dual-stack: ip -n … addr add fd00:10:224::1/64 dev aks-subnet nodad)
 //	ip link add mk-<hash> type veth peer name host netns minaks.<c>.fabric
 //	ip addr add 169.254.x.y+1/30 dev mk-<hash>; ip -n … addr add 169.254.x.y+2/30 dev host
 //	ip route replace 10.224.0.0/16 via 169.254.x.y+2 dev mk-<hash> src 169.254.x.y+1
@@ -94,6 +105,11 @@ func (f *Fabric) Ensure() error {
 	}
 	if err := ensureAddr(fh, br, netip.PrefixFrom(f.Gateway(), f.Subnet.Bits())); err != nil {
 		return err
+	}
+	if gw := f.GatewayV6(); gw.IsValid() {
+		if err := ensureAddr(fh, br, netip.PrefixFrom(gw, f.SubnetV6.Bits())); err != nil {
+			return err
+		}
 	}
 
 	host, err := netlink.NewHandle()

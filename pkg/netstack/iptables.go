@@ -2,6 +2,7 @@ package netstack
 
 import (
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"strings"
 
@@ -20,6 +21,16 @@ type Chain struct {
 	Jump []string
 	// First puts the jump rule at the top of From rather than at its end.
 	First bool
+	// IPv6 makes it an ip6tables chain.
+	IPv6 bool
+}
+
+// tool is the command for the chain's family: iptables or ip6tables, with suffix ("-restore").
+func (c Chain) tool(suffix string) string {
+	if c.IPv6 {
+		return "ip6tables" + suffix
+	}
+	return "iptables" + suffix
 }
 
 // Ensure replaces the chain's rules atomically and makes sure the jump rule exists once, in the
@@ -39,7 +50,7 @@ func (c Chain) Ensure(ns string) error {
 		fmt.Fprintf(&b, "-A %s %s\n", c.Name, r)
 	}
 	b.WriteString("COMMIT\n")
-	if _, err := netns.Run(ns, b.String(), "iptables-restore", "-w", "--noflush"); err != nil {
+	if _, err := netns.Run(ns, b.String(), c.tool("-restore"), "-w", "--noflush"); err != nil {
 		return err
 	}
 	if _, err := netns.Run(ns, "", c.jumpRule("-C")...); err == nil {
@@ -67,19 +78,19 @@ func (c Chain) Remove(ns string) error {
 			break
 		}
 	}
-	if _, err := netns.Run(ns, "", "iptables", "-w", "-t", c.Table, "-n", "-L", c.Name); err != nil {
+	if _, err := netns.Run(ns, "", c.tool(""), "-w", "-t", c.Table, "-n", "-L", c.Name); err != nil {
 		return nil
 	}
-	if _, err := netns.Run(ns, "", "iptables", "-w", "-t", c.Table, "-F", c.Name); err != nil {
+	if _, err := netns.Run(ns, "", c.tool(""), "-w", "-t", c.Table, "-F", c.Name); err != nil {
 		return err
 	}
-	_, err := netns.Run(ns, "", "iptables", "-w", "-t", c.Table, "-X", c.Name)
+	_, err := netns.Run(ns, "", c.tool(""), "-w", "-t", c.Table, "-X", c.Name)
 	return err
 }
 
 // jumpRule is the iptables command line that applies op (-C, -A, -I, -D) to the jump rule.
 func (c Chain) jumpRule(op string) []string {
-	argv := []string{"iptables", "-w", "-t", c.Table, op, c.From}
+	argv := []string{c.tool(""), "-w", "-t", c.Table, op, c.From}
 	if op == "-I" {
 		argv = append(argv, "1")
 	}
@@ -95,32 +106,34 @@ func needIPTables() error {
 }
 
 // MasqueradeChain is what AKS's ip-masq-agent writes on a node: traffic that leaves the
-// non-masquerade ranges leaves with the node's address.
-func MasqueradeChain(nonMasquerade []string) Chain {
-	// masqLinkLocal is false on AKS: pods reach 169.254.169.254 with their own address.
-	rules := []string{`-d 169.254.0.0/16 -m comment --comment "ip-masq-agent: cluster-local traffic should not be subject to MASQUERADE" -j RETURN`}
+// non-masquerade ranges leaves with the node's address. Its IPv6 twin (for dual-stack) takes the
+// IPv6 non-masquerade ranges.
+func MasqueradeChain(nonMasquerade []string, ipv6 bool) Chain {
+	var rules []string
+	if !ipv6 {
+		// masqLinkLocal is false on AKS: pods reach 169.254.169.254 with their own address.
+		rules = append(rules, `-d 169.254.0.0/16 -m comment --comment "ip-masq-agent: cluster-local traffic should not be subject to MASQUERADE" -j RETURN`)
+	}
 	for _, r := range nonMasquerade {
 		rules = append(rules, fmt.Sprintf(`-d %s -m comment --comment "ip-masq-agent: local traffic is not subject to MASQUERADE" -j RETURN`, r))
 	}
 	rules = append(rules, `-m comment --comment "ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)" -j MASQUERADE`)
 	return Chain{
-		Table: "nat", Name: "IP-MASQ-AGENT", Rules: rules, From: "POSTROUTING",
+		Table: "nat", Name: "IP-MASQ-AGENT", Rules: rules, From: "POSTROUTING", IPv6: ipv6,
 		Jump: []string{"-m", "comment", "--comment", "ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom IP-MASQ-AGENT chain",
 			"-m", "addrtype", "!", "--dst-type", "LOCAL"},
 	}
 }
 
-// VNetIsolationChain (IPv4 ranges only) keeps pod ranges that are not part of the VNet (overlay, kubenet) out of
-// the VNet's reach: in the fabric, only the cluster's nodes and pods may send to them.
-func VNetIsolationChain(podRanges []string, nodes []string) Chain {
-	var rules []string
-	for _, r := range podRanges {
-		rules = append(rules, fmt.Sprintf(`-s %s -m comment --comment "pods reach pods" -j RETURN`, r))
-	}
+// VNetIsolationChain keeps a pod range that is not part of the VNet (overlay, kubenet) out of
+// the VNet's reach: in the fabric, only the cluster's nodes and pods may send to it. The range
+// and the node addresses are of one IP family.
+func VNetIsolationChain(podRange string, nodes []netip.Addr) Chain {
+	rules := []string{fmt.Sprintf(`-s %s -m comment --comment "pods reach pods" -j RETURN`, podRange)}
 	for _, n := range nodes {
-		rules = append(rules, fmt.Sprintf(`-s %s/32 -m comment --comment "node reaches pods" -j RETURN`, n))
+		rules = append(rules, fmt.Sprintf(`-s %s -m comment --comment "node reaches pods" -j RETURN`, netip.PrefixFrom(n, n.BitLen())))
 	}
 	rules = append(rules, `-m comment --comment "pod addresses are not part of the VNet" -j DROP`)
-	return Chain{Table: "filter", Name: "MINAKS-VNET-ISOLATION", Rules: rules, From: "FORWARD",
-		Jump: []string{"-d", podRanges[0], "-m", "comment", "--comment", "minaks: traffic to pod ranges"}}
+	return Chain{Table: "filter", Name: "MINAKS-VNET-ISOLATION", Rules: rules, From: "FORWARD", IPv6: strings.Contains(podRange, ":"),
+		Jump: []string{"-d", podRange, "-m", "comment", "--comment", "minaks: traffic to pod ranges"}}
 }

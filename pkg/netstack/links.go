@@ -70,9 +70,14 @@ func ensureBridge(h *netlink.Handle, name, alias string) (netlink.Link, error) {
 	return l, h.LinkSetUp(l)
 }
 
-// ensureAddr adds addr to the link unless it is there (`ip addr add ADDR dev LINK`).
+// ensureAddr adds addr to the link unless it is there (`ip addr add ADDR dev LINK`). IPv6
+// addresses skip duplicate address detection (`nodad`): minaks hands them out itself, and DAD
+// would keep them tentative, unusable, for a second or two.
 func ensureAddr(h *netlink.Handle, l netlink.Link, addr netip.Prefix) error {
 	a := &netlink.Addr{IPNet: ipNet(addr)}
+	if addr.Addr().Is6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
 	if err := h.AddrAdd(l, a); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("ip addr add %s dev %s: %w", addr, l.Attrs().Name, err)
 	}

@@ -18,8 +18,8 @@ type NodeNIC struct {
 	// Alias its full identity.
 	Port  string
 	Alias string
-	// IP is the node's address in the subnet.
-	IP netip.Addr
+	// IP is the node's address in the subnet, IPv6 its IPv6 address (dual-stack).
+	IP, IPv6 netip.Addr
 }
 
 // AttachNode creates or repairs a node's namespace and plugs its eth0 into the subnet
@@ -30,6 +30,7 @@ type NodeNIC struct {
 //	ip -n minaks.<c>.fabric link set <port> master aks-subnet up
 //	ip -n minaks.<c>.<node> addr add 10.224.0.4/16 dev eth0; … link set eth0 up; … link set lo up
 //	ip -n minaks.<c>.<node> route replace default via 10.224.0.1
+//	dual-stack: ip -n … addr add fd00:10:224::4/64 dev eth0 nodad; ip -n … -6 route replace default via fd00:10:224::1
 func (f *Fabric) AttachNode(nic NodeNIC) error {
 	if err := netns.Create(nic.NS); err != nil {
 		return err
@@ -73,6 +74,14 @@ func (f *Fabric) AttachNode(nic NodeNIC) error {
 	}
 	if err := netns.Sysctl(nic.NS, noProxyDelay("eth0")); err != nil {
 		return err
+	}
+	if nic.IPv6.IsValid() {
+		if err := ensureAddr(nh, eth0, netip.PrefixFrom(nic.IPv6, f.SubnetV6.Bits())); err != nil {
+			return err
+		}
+		if err := ensureRoute(nh, &netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.IP(f.GatewayV6().AsSlice())}); err != nil {
+			return err
+		}
 	}
 	return ensureRoute(nh, &netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.IP(f.Gateway().AsSlice())})
 }

@@ -22,8 +22,12 @@ const (
 	PodBridged = "bridged"
 )
 
-// PodGateway is the link-local next hop of Azure CNI pods.
-var PodGateway = netip.MustParseAddr("169.254.1.1")
+// PodGateway and PodGatewayV6 are the link-local next hops of Azure CNI pods; the node's end of
+// each pod's veth answers for them.
+var (
+	PodGateway   = netip.MustParseAddr("169.254.1.1")
+	PodGatewayV6 = netip.MustParseAddr("fe80::1234:5678:9abc")
+)
 
 // kubenetBridge is the node bridge of kubenet pods.
 const kubenetBridge = "cbr0"
@@ -34,8 +38,10 @@ type PodNIC struct {
 	NS, NodeNS string
 	// UID names the node's end of the veth: azv + 11 hex digits of its hash.
 	UID string
-	// IP is the pod's address and Range its node's pod range (kubenet's bridge subnet).
+	// IP is the pod's address and Range its node's pod range (kubenet's bridge subnet). IPv6 is
+	// its IPv6 address in a dual-stack cluster (routed style only).
 	IP    netip.Addr
+	IPv6  netip.Addr
 	Range netip.Prefix
 	Style string
 }
@@ -105,6 +111,14 @@ func AttachPod(p PodNIC) error {
 	default:
 		sysctls := noProxyDelay(name)
 		sysctls["net.ipv4.conf."+name+".proxy_arp"] = "1"
+		if p.IPv6.IsValid() {
+			// Without duplicate address detection on either end, IPv6 works the moment the
+			// links are up, not a second or two later when their link-local addresses are.
+			sysctls["net.ipv6.conf."+name+".accept_dad"] = "0"
+			if err := netns.Sysctl(p.NS, map[string]string{"net.ipv6.conf.eth0.accept_dad": "0"}); err != nil {
+				return err
+			}
+		}
 		if err := netns.Sysctl(p.NodeNS, sysctls); err != nil {
 			return err
 		}
@@ -123,8 +137,33 @@ func AttachPod(p PodNIC) error {
 		if err := ensureRoute(ph, &netlink.Route{LinkIndex: eth0.Attrs().Index, Dst: ipNet(netip.PrefixFrom(PodGateway, 32)), Scope: netlink.SCOPE_LINK}); err != nil {
 			return err
 		}
+		if p.IPv6.IsValid() {
+			if err := attachPodV6(p, nh, host, ph, eth0); err != nil {
+				return err
+			}
+		}
 		return ensureRoute(ph, &netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.IP(PodGateway.AsSlice())})
 	}
+}
+
+// attachPodV6 gives a routed pod its IPv6 address, the IPv6 twin of the IPv4 plumbing: the
+// node's end of the veth holds the link-local gateway, so no proxy NDP is needed.
+//
+//	ip -n <node> addr add fe80::1234:5678:9abc/64 dev azv<hash> nodad
+//	ip -n <node> -6 route replace <ipv6>/128 dev azv<hash>
+//	ip -n <pod> addr add <ipv6>/128 dev eth0 nodad
+//	ip -n <pod> -6 route replace default via fe80::1234:5678:9abc dev eth0
+func attachPodV6(p PodNIC, nh *netlink.Handle, host netlink.Link, ph *netlink.Handle, eth0 netlink.Link) error {
+	if err := ensureAddr(nh, host, netip.PrefixFrom(PodGatewayV6, 64)); err != nil {
+		return err
+	}
+	if err := ensureRoute(nh, &netlink.Route{LinkIndex: host.Attrs().Index, Dst: ipNet(netip.PrefixFrom(p.IPv6, 128))}); err != nil {
+		return err
+	}
+	if err := ensureAddr(ph, eth0, netip.PrefixFrom(p.IPv6, 128)); err != nil {
+		return err
+	}
+	return ensureRoute(ph, &netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.IP(PodGatewayV6.AsSlice())})
 }
 
 // DetachPod removes a pod's namespace; its veth and the node's route to it go with it.
@@ -149,8 +188,12 @@ func (f *Fabric) UnroutePodRange(r netip.Prefix) error {
 		return err
 	}
 	defer fh.Close()
+	family := netlink.FAMILY_V4
+	if r.Addr().Is6() {
+		family = netlink.FAMILY_V6
+	}
 	routes, err := retryDump(func() ([]netlink.Route, error) {
-		return fh.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: ipNet(r.Masked())}, netlink.RT_FILTER_DST)
+		return fh.RouteListFiltered(family, &netlink.Route{Dst: ipNet(r.Masked())}, netlink.RT_FILTER_DST)
 	})
 	if err != nil {
 		return err

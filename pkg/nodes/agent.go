@@ -46,6 +46,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		Port:  portName(a.ID.Instance.Name),
 		Alias: a.ID.Instance.Name,
 		IP:    a.ID.Instance.IP,
+		IPv6:  a.ID.Instance.IPv6,
 	}
 	if err := a.Fabric.AttachNode(nic); err != nil {
 		return fmt.Errorf("node %s: network: %w", a.ID.Instance.Name, err)

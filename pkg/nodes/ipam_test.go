@@ -54,3 +54,15 @@ func TestIPAMRecovery(t *testing.T) {
 		t.Errorf("first allocation after recovery = %s, want 10.224.0.8", a)
 	}
 }
+
+func TestPodIPv6(t *testing.T) {
+	r4, r6 := netip.MustParsePrefix("10.244.1.0/24"), netip.MustParsePrefix("fd12:3456:789a:0:1::/80")
+	for v4, want := range map[string]string{
+		"10.244.1.2":   "fd12:3456:789a:0:1::2",
+		"10.244.1.254": "fd12:3456:789a:0:1::fe",
+	} {
+		if got := podIPv6(netip.MustParseAddr(v4), r4, r6); got.String() != want || !r6.Contains(got) {
+			t.Errorf("podIPv6(%s) = %s, want %s", v4, got, want)
+		}
+	}
+}

@@ -139,12 +139,9 @@ func (id Identity) Status() v1.NodeStatus {
 	sum := sha256.Sum256([]byte(id.Instance.ProviderID))
 	uuid := hex.EncodeToString(sum[:16])
 	return v1.NodeStatus{
-		Capacity:    capacity,
-		Allocatable: allocatable,
-		Addresses: []v1.NodeAddress{
-			{Type: v1.NodeInternalIP, Address: id.Instance.IP.String()},
-			{Type: v1.NodeHostName, Address: id.Instance.Name},
-		},
+		Capacity:        capacity,
+		Allocatable:     allocatable,
+		Addresses:       id.Instance.Addresses(),
 		DaemonEndpoints: v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: KubeletPort}},
 		NodeInfo: v1.NodeSystemInfo{
 			MachineID:               uuid,

@@ -2,8 +2,10 @@ package nodes
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -29,6 +31,8 @@ type Sandboxes struct {
 	ipam  *IPAM
 	style string
 	rng   netip.Prefix
+	// rngV6 is the node's IPv6 pod range in a dual-stack cluster.
+	rngV6 netip.Prefix
 	queue workqueue.TypedRateLimitingInterface[string]
 	store cache.Store
 	// uids remembers the UID of each pod key with a sandbox, to tear it down after deletion.
@@ -79,10 +83,30 @@ func newSandboxes(a *Agent) (*Sandboxes, error) {
 			return nil, fmt.Errorf("route %s to node %s: %w", s.rng, in.Name, err)
 		}
 	}
-	if err := netstack.MasqueradeChain(nonMasquerade).Ensure(a.NS()); err != nil {
+	if err := netstack.MasqueradeChain(nonMasquerade, false).Ensure(a.NS()); err != nil {
 		return nil, err
 	}
+	if in.IPv6.IsValid() && len(in.PodCIDRs) > 1 {
+		s.rngV6 = netip.MustParsePrefix(in.PodCIDRs[1])
+		if err := a.Fabric.RoutePodRange(s.rngV6, in.IPv6); err != nil {
+			return nil, fmt.Errorf("route %s to node %s: %w", s.rngV6, in.Name, err)
+		}
+		if err := netstack.MasqueradeChain([]string{n.PodCIDRs[1]}, true).Ensure(a.NS()); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// podIPv6 is a dual-stack pod's IPv6 address: the host number of its IPv4 address in the node's
+// IPv4 range, in the node's IPv6 range (10.244.1.7 → fd12:3456:789a:0:1::7). It needs no
+// allocator of its own and survives restarts with the IPv4 address.
+func podIPv6(v4 netip.Addr, r4, r6 netip.Prefix) netip.Addr {
+	a, b := v4.As4(), r4.Masked().Addr().As4()
+	n := binary.BigEndian.Uint32(a[:]) - binary.BigEndian.Uint32(b[:])
+	v6 := r6.Masked().Addr().As16()
+	binary.BigEndian.PutUint32(v6[12:], binary.BigEndian.Uint32(v6[12:])+n)
+	return netip.AddrFrom16(v6)
 }
 
 // podNS is the namespace of a pod's sandbox.
@@ -183,37 +207,54 @@ func (s *Sandboxes) sync(ctx context.Context, key string) error {
 		return nil
 	}
 
-	nodeIP := s.agent.ID.Instance.IP.String()
-	podIP := nodeIP
+	in := s.agent.ID.Instance
+	nodeIPs := []netip.Addr{in.IP}
+	if in.IPv6.IsValid() {
+		nodeIPs = append(nodeIPs, in.IPv6)
+	}
+	podIPs := nodeIPs
 	if !pod.Spec.HostNetwork {
 		ip, err := s.ipam.Allocate(uid)
 		if err != nil {
 			return err
 		}
 		nic := netstack.PodNIC{NS: s.podNS(uid), NodeNS: s.agent.NS(), UID: uid, IP: ip, Range: s.rng, Style: s.style}
+		podIPs = []netip.Addr{ip}
+		if s.rngV6.IsValid() {
+			nic.IPv6 = podIPv6(ip, s.rng, s.rngV6)
+			podIPs = append(podIPs, nic.IPv6)
+		}
 		s.uids[key] = uid
 		if err := netstack.AttachPod(nic); err != nil {
 			return fmt.Errorf("sandbox of %s: %w", key, err)
 		}
 		if s.routePerPod {
-			if err := s.agent.Fabric.RoutePodRange(netip.PrefixFrom(ip, 32), s.agent.ID.Instance.IP); err != nil {
+			if err := s.agent.Fabric.RoutePodRange(netip.PrefixFrom(ip, 32), in.IP); err != nil {
 				return err
 			}
 		}
-		podIP = ip.String()
 	}
-	return s.report(ctx, pod, nodeIP, podIP)
+	return s.report(ctx, pod, nodeIPs, podIPs)
 }
 
-// report writes the sandbox into the pod's status: addresses and PodReadyToStartContainers.
-func (s *Sandboxes) report(ctx context.Context, pod *v1.Pod, nodeIP, podIP string) error {
-	if pod.Status.PodIP == podIP && pod.Status.HostIP == nodeIP && hasCondition(pod, v1.PodReadyToStartContainers) {
+// report writes the sandbox into the pod's status: addresses (one per IP family, IPv4 first)
+// and PodReadyToStartContainers.
+func (s *Sandboxes) report(ctx context.Context, pod *v1.Pod, nodeIPs, podIPs []netip.Addr) error {
+	hostIPs := make([]v1.HostIP, len(nodeIPs))
+	for i, a := range nodeIPs {
+		hostIPs[i] = v1.HostIP{IP: a.String()}
+	}
+	ips := make([]v1.PodIP, len(podIPs))
+	for i, a := range podIPs {
+		ips[i] = v1.PodIP{IP: a.String()}
+	}
+	if slices.Equal(pod.Status.PodIPs, ips) && slices.Equal(pod.Status.HostIPs, hostIPs) && hasCondition(pod, v1.PodReadyToStartContainers) {
 		return nil
 	}
 	pod = pod.DeepCopy()
 	now := metav1.NewTime(time.Now())
-	pod.Status.HostIP, pod.Status.HostIPs = nodeIP, []v1.HostIP{{IP: nodeIP}}
-	pod.Status.PodIP, pod.Status.PodIPs = podIP, []v1.PodIP{{IP: podIP}}
+	pod.Status.HostIP, pod.Status.HostIPs = hostIPs[0].IP, hostIPs
+	pod.Status.PodIP, pod.Status.PodIPs = ips[0].IP, ips
 	if pod.Status.StartTime == nil {
 		pod.Status.StartTime = &now
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/minaks/minaks/pkg/netstack"
 	"github.com/minaks/minaks/pkg/netstack/netns"
@@ -18,6 +19,8 @@ import (
 
 type podInfo struct {
 	name, uid, node, ip, hostIP string
+	// ips are all its addresses (status.podIPs), IPv4 first.
+	ips []string
 }
 
 func (c *testCluster) pods(selector string) []podInfo {
@@ -31,6 +34,9 @@ func (c *testCluster) pods(selector string) []podInfo {
 			Status struct {
 				PodIP  string `json:"podIP"`
 				HostIP string `json:"hostIP"`
+				PodIPs []struct {
+					IP string `json:"ip"`
+				} `json:"podIPs"`
 			} `json:"status"`
 		} `json:"items"`
 	}
@@ -39,7 +45,11 @@ func (c *testCluster) pods(selector string) []podInfo {
 	}
 	var out []podInfo
 	for _, p := range l.Items {
-		out = append(out, podInfo{p.Metadata.Name, p.Metadata.UID, p.Spec.NodeName, p.Status.PodIP, p.Status.HostIP})
+		info := podInfo{name: p.Metadata.Name, uid: p.Metadata.UID, node: p.Spec.NodeName, ip: p.Status.PodIP, hostIP: p.Status.HostIP}
+		for _, a := range p.Status.PodIPs {
+			info.ips = append(info.ips, a.IP)
+		}
+		out = append(out, info)
 	}
 	return out
 }
@@ -208,9 +218,9 @@ func TestPodNetworking(t *testing.T) {
 	}
 }
 
-// makeInternetHost makes a test host beyond the VNet: a namespace at 203.0.113.10 (a
-// documentation range, only ever inside the test's namespaces) linked to the fabric, which gets
-// 203.0.113.1.
+// makeInternetHost makes a test host beyond the VNet: a namespace at 203.0.113.10 and
+// 2001:db8:113::10 (documentation ranges, only ever inside the test's namespaces) linked to the
+// fabric, which gets 203.0.113.1 and 2001:db8:113::1.
 func makeInternetHost(t *testing.T, cluster string) string {
 	t.Helper()
 	ns := "minaks." + cluster + ".internet"
@@ -242,6 +252,9 @@ func makeInternetHost(t *testing.T, cluster string) string {
 			t.Fatal(err)
 		}
 	}
+	// IPv6 without duplicate address detection: usable at once.
+	must(netns.Sysctl(netstack.FabricNS(cluster), map[string]string{"net.ipv6.conf.internet.accept_dad": "0"}))
+	must(netns.Sysctl(ns, map[string]string{"net.ipv6.conf.eth0.accept_dad": "0"}))
 	fl, err := fh.LinkByName("internet")
 	must(err)
 	il, err := ih.LinkByName("eth0")
@@ -258,6 +271,9 @@ func makeInternetHost(t *testing.T, cluster string) string {
 		must(h.LinkSetUp(l))
 	}
 	must(ih.RouteAdd(&netlink.Route{LinkIndex: il.Attrs().Index, Gw: net.ParseIP("203.0.113.1")}))
+	must(fh.AddrAdd(fl, &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP("2001:db8:113::1"), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}))
+	must(ih.AddrAdd(il, &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP("2001:db8:113::10"), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}))
+	must(ih.RouteAdd(&netlink.Route{LinkIndex: il.Attrs().Index, Gw: net.ParseIP("2001:db8:113::1")}))
 	return ns
 }
 

@@ -153,6 +153,9 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 	}
 
 	fabric := &netstack.Fabric{Cluster: c.Name, Subnet: netip.MustParsePrefix(c.Network.SubnetCIDR)}
+	if c.Network.DualStack() {
+		fabric.SubnetV6 = netip.MustParsePrefix(c.Network.SubnetCIDRv6)
+	}
 	if c.Network.PodSubnetCIDR != "" {
 		fabric.PodSubnet = netip.MustParsePrefix(c.Network.PodSubnetCIDR)
 	}
@@ -271,11 +274,20 @@ func isolatePods(c *config.Cluster, cloud *azlb.Cloud, fabric *netstack.Fabric) 
 	if err != nil {
 		return err
 	}
-	ips := make([]string, len(instances))
-	for i, in := range instances {
-		ips[i] = in.IP.String()
+	var v4, v6 []netip.Addr
+	for _, in := range instances {
+		v4 = append(v4, in.IP)
+		if in.IPv6.IsValid() {
+			v6 = append(v6, in.IPv6)
+		}
 	}
-	return netstack.VNetIsolationChain(c.Network.PodCIDRs[:1], ips).Ensure(netstack.FabricNS(c.Name))
+	if err := netstack.VNetIsolationChain(c.Network.PodCIDRs[0], v4).Ensure(netstack.FabricNS(c.Name)); err != nil {
+		return err
+	}
+	if c.Network.DualStack() {
+		return netstack.VNetIsolationChain(c.Network.PodCIDRs[1], v6).Ensure(netstack.FabricNS(c.Name))
+	}
+	return nil
 }
 
 // serveIMDS serves the instance metadata service on 169.254.169.254:80 in the fabric until ctx

@@ -76,6 +76,9 @@ type Network struct {
 	// VNetCIDR and SubnetCIDR describe the managed VNet `aks-vnet-<n>` and its subnet `aks-subnet`.
 	VNetCIDR   string `json:"vnetCidr"`
 	SubnetCIDR string `json:"subnetCidr"`
+	// VNetCIDRv6 and SubnetCIDRv6 are their IPv6 spaces in a dual-stack cluster.
+	VNetCIDRv6   string `json:"vnetCidrV6,omitempty"`
+	SubnetCIDRv6 string `json:"subnetCidrV6,omitempty"`
 	// PodSubnetCIDR is the pods' own subnet of the VNet (Azure CNI pod subnet), if any.
 	PodSubnetCIDR string `json:"podSubnetCidr,omitempty"`
 
@@ -102,6 +105,9 @@ func (n Network) CNI() CNIMode {
 		return CNINodeSubnet
 	}
 }
+
+// DualStack reports whether the cluster has IPv6 next to IPv4.
+func (n Network) DualStack() bool { return n.SubnetCIDRv6 != "" }
 
 // AllocatesNodeCIDRs reports whether nodes get a pod CIDR each from the cluster's pod range
 // (the controller-manager's node IPAM controller), as in overlay and kubenet.

@@ -28,7 +28,11 @@ const (
 	DefaultDNSServiceIP  = "10.0.0.10"
 	DefaultVNetCIDR      = "10.224.0.0/12"
 	DefaultSubnetCIDR    = "10.224.0.0/16"
-	DefaultAPIPort       = 6443
+	// The IPv6 space of a dual-stack managed VNet and its subnet: minaks's choice of unique
+	// local addresses, spelling out the IPv4 ones.
+	DefaultVNetCIDRv6   = "fd00:10:224::/48"
+	DefaultSubnetCIDRv6 = "fd00:10:224::/64"
+	DefaultAPIPort      = 6443
 
 	// MaxNodeCount bounds --node-count: every node is a set of namespaces and an agent on one host.
 	MaxNodeCount = 100
@@ -395,7 +399,11 @@ func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
 	}
 
 	// Address ranges.
-	vnet := netip.MustParsePrefix(n.VNetCIDR)
+	vnets := []netip.Prefix{netip.MustParsePrefix(n.VNetCIDR)}
+	if dual {
+		n.VNetCIDRv6, n.SubnetCIDRv6 = DefaultVNetCIDRv6, DefaultSubnetCIDRv6
+		vnets = append(vnets, netip.MustParsePrefix(n.VNetCIDRv6))
+	}
 	podFlag, podValues := rangeFlag(errs, "pod-cidr", o.PodCIDR, o.PodCIDRs)
 	svcFlag, svcValues := rangeFlag(errs, "service-cidr", o.ServiceCIDR, o.ServiceCIDRs)
 
@@ -435,10 +443,10 @@ func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
 	}
 
 	for _, p := range pods {
-		checkRange(errs, podFlag, p, "pod", svcs, "service", vnet)
+		checkRange(errs, podFlag, p, "pod", svcs, "service", vnets)
 	}
 	for _, p := range svcs {
-		checkRange(errs, svcFlag, p, "service", pods, "pod", vnet)
+		checkRange(errs, svcFlag, p, "service", pods, "pod", vnets)
 	}
 
 	n.DNSServiceIP = o.DNSServiceIP
@@ -551,14 +559,16 @@ func parseFamilyCIDRs(errs *errorList, flag string, values []string, dual bool, 
 }
 
 // checkRange refuses reserved ranges and overlaps with the other ranges of the cluster.
-func checkRange(errs *errorList, flag string, p netip.Prefix, what string, others []netip.Prefix, otherWhat string, vnet netip.Prefix) {
+func checkRange(errs *errorList, flag string, p netip.Prefix, what string, others []netip.Prefix, otherWhat string, vnets []netip.Prefix) {
 	for _, r := range reservedRanges {
 		if p.Overlaps(r) {
 			errs.add(flag, p.String(), "overlaps %s, which AKS reserves", r)
 		}
 	}
-	if p.Overlaps(vnet) {
-		errs.add(flag, p.String(), "the %s range overlaps the VNet %s", what, vnet)
+	for _, vnet := range vnets {
+		if p.Overlaps(vnet) {
+			errs.add(flag, p.String(), "the %s range overlaps the VNet %s", what, vnet)
+		}
 	}
 	for _, o := range others {
 		// Report each overlapping pair once, from the pod side.

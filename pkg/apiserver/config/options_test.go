@@ -120,6 +120,9 @@ func TestCompleteRejects(t *testing.T) {
 		{"vm size", func(o *Options) { o.NodeVMSize = "Standard_Huge" }, []string{"--node-vm-size=Standard_Huge", "Standard_DS2_v2"}},
 		{"ip families", func(o *Options) { o.IPFamilies = []string{"ipv6"} }, []string{"--ip-families=ipv6"}},
 		{"dual-stack kubenet", func(o *Options) { o.NetworkPlugin, o.IPFamilies = "kubenet", []string{"ipv4", "ipv6"} }, []string{"--ip-families=ipv4,ipv6", "Overlay"}},
+		{"dual-stack pod range in the VNet", func(o *Options) {
+			o.IPFamilies, o.PodCIDRs = []string{"ipv4", "ipv6"}, []string{"10.244.0.0/16", "fd00:10:224:100::/64"}
+		}, []string{"--pod-cidrs=fd00:10:224:100::/64", "overlaps the VNet fd00:10:224::/48"}},
 		{"dual-stack one pod cidr", func(o *Options) {
 			o.IPFamilies, o.PodCIDRs = []string{"ipv4", "ipv6"}, []string{"10.244.0.0/16"}
 		}, []string{"--pod-cidrs=10.244.0.0/16", "one per IP family"}},
