@@ -82,7 +82,7 @@ func (f *Fabric) GatewayV6() netip.Addr {
 //	ip addr add 169.254.x.y+1/30 dev mk-<hash>; ip -n … addr add 169.254.x.y+2/30 dev host
 //	ip route replace 10.224.0.0/16 via 169.254.x.y+2 dev mk-<hash> src 169.254.x.y+1
 //	ip -n … route replace default via 169.254.x.y+1 dev host
-//	the host chains of hostChains; sysctl -w net.ipv4.ip_forward=1 (see enableHostForwarding)
+//	the chains of egressChain and hostChains; sysctl -w net.ipv4.ip_forward=1 (see host.go)
 func (f *Fabric) Ensure() error {
 	ns := FabricNS(f.Cluster)
 	if err := netns.Create(ns); err != nil {
@@ -159,7 +159,7 @@ func (f *Fabric) Ensure() error {
 			return err
 		}
 	}
-	return f.ensureHostEgress()
+	return f.ensureEgress(fabricIP)
 }
 
 // ensureEdge makes the veth pair between host and fabric, both ends up.

@@ -11,31 +11,39 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// The host's part in a cluster's egress. Nodes reach the world as Azure VMs do, through their
-// VNet's edge: here the fabric's default route leads to the host, which forwards what comes from
-// the VNet, masquerades it, and lets back in only the replies. The host never becomes a way into
-// the VNet for anything but itself.
+// A cluster's egress. Nodes reach the world as Azure VMs do, through their VNet's edge: here the
+// fabric's default route leads to the host. The fabric masquerades what leaves through the edge
+// to its own edge address, which is unique on the host even when two clusters use the same
+// subnet, so replies always find their cluster. The host forwards what comes from the edge,
+// masquerades it again, and lets back in only the replies: it never becomes a way into the VNet
+// for anything but itself.
 
-// hostChains are a cluster's two chains on the host, named after its edge link mk-<hash>:
+// egressChain is the fabric's half: what leaves through the edge leaves as the fabric.
+//
+//	-t nat -A POSTROUTING -o host -j MINAKS-EGRESS;  -A MINAKS-EGRESS -j MASQUERADE
+func egressChain() Chain {
+	return Chain{Table: "nat", Name: "MINAKS-EGRESS", From: "POSTROUTING",
+		Jump:  []string{"-o", fabricEdge, "-m", "comment", "--comment", "minaks: traffic to the host and beyond"},
+		Rules: []string{`-m comment --comment "the VNet's egress leaves with the fabric's edge address" -j MASQUERADE`}}
+}
+
+// hostChains are the host's half, two chains named after the cluster's edge link mk-<hash>:
 //
 //	-t filter -I FORWARD -m comment --comment "minaks: cluster <c>" -j MINAKS-FWD-<hash>
 //	  -o mk-<hash> -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT   replies come in
 //	  -o mk-<hash> -j DROP                                                nothing else does
 //	  -i mk-<hash> ! -o mk-+ -j ACCEPT                                    the VNet goes out (not into other clusters)
 //	-t nat -A POSTROUTING -m comment --comment "minaks: cluster <c>" -j MINAKS-NAT-<hash>
-//	  -s <subnet> ! -o mk-<hash> -j MASQUERADE                           per VNet subnet
+//	  -s <fabric's edge address> ! -o mk-<hash> -j MASQUERADE
 //
-// The chains hold no addresses of the host, so RemoveCluster can remove them knowing only the
-// cluster's name.
-func hostChains(cluster string, subnets []netip.Prefix) []Chain {
+// RemoveCluster removes them knowing only the cluster's name (fabricIP is then unset).
+func hostChains(cluster string, fabricIP netip.Addr) []Chain {
 	edge := HostLinkName(cluster)
 	hash := strings.TrimPrefix(edge, "mk-")
 	jump := []string{"-m", "comment", "--comment", "minaks: cluster " + cluster}
 	var nat []string
-	for _, s := range subnets {
-		if s.IsValid() {
-			nat = append(nat, fmt.Sprintf(`-s %s ! -o %s -m comment --comment "minaks %s: the VNet's egress leaves with the host's address" -j MASQUERADE`, s.Masked(), edge, cluster))
-		}
+	if fabricIP.IsValid() {
+		nat = append(nat, fmt.Sprintf(`-s %s/32 ! -o %s -m comment --comment "minaks %s: the VNet's egress leaves with the host's address" -j MASQUERADE`, fabricIP, edge, cluster))
 	}
 	return []Chain{
 		{Table: "filter", Name: "MINAKS-FWD-" + hash, From: "FORWARD", Jump: jump, First: true, Rules: []string{
@@ -47,9 +55,13 @@ func hostChains(cluster string, subnets []netip.Prefix) []Chain {
 	}
 }
 
-// ensureHostEgress writes the cluster's host chains and turns on the host's IPv4 forwarding.
-func (f *Fabric) ensureHostEgress() error {
-	for _, c := range hostChains(f.Cluster, []netip.Prefix{f.Subnet, f.PodSubnet}) {
+// ensureEgress writes the fabric's and the host's chains and turns on the host's IPv4
+// forwarding.
+func (f *Fabric) ensureEgress(fabricIP netip.Addr) error {
+	if err := egressChain().Ensure(FabricNS(f.Cluster)); err != nil {
+		return err
+	}
+	for _, c := range hostChains(f.Cluster, fabricIP) {
 		if err := c.Ensure(""); err != nil {
 			return err
 		}
@@ -60,7 +72,7 @@ func (f *Fabric) ensureHostEgress() error {
 // removeHostEgress removes the cluster's host chains.
 func removeHostEgress(cluster string) error {
 	var errs []error
-	for _, c := range hostChains(cluster, nil) {
+	for _, c := range hostChains(cluster, netip.Addr{}) {
 		errs = append(errs, c.Remove(""))
 	}
 	return errors.Join(errs...)

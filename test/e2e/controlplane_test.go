@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -255,6 +256,17 @@ func TestTwoClusters(t *testing.T) {
 	}
 	if a.apiPort() == b.apiPort() {
 		t.Fatalf("both clusters on port %d", a.apiPort())
+	}
+	// Both reach beyond the host, although only a's subnet is routed by it: replies find their
+	// cluster by its fabric's edge address.
+	lan, lanIP, lanGateway := makeLANHost(t, b.name)
+	lanAddr := netip.AddrPortFrom(lanIP, 80).String()
+	netnstest.Serve(t, lan, lanAddr, netnstest.RemoteIP)
+	for _, c := range []*testCluster{a, b} {
+		node := "minaks." + c.name + "." + c.nodes().Items[0].Metadata.Name
+		if saw, err := netnstest.Fetch(node, lanAddr, ""); err != nil || saw != lanGateway.String() {
+			t.Errorf("cluster %s: node → LAN host: seen from %q (%v), want the host's %s", c.name, saw, err, lanGateway)
+		}
 	}
 	a.mustKubectl("create", "namespace", "only-in-a")
 	if out, err := b.kubectl("get", "namespace", "only-in-a"); err == nil {
