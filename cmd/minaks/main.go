@@ -1,6 +1,21 @@
 // Command minaks runs a local emulation of Azure Kubernetes Service networking.
 package main
 
-import "github.com/minaks/minaks/cmd/minaks/app"
+import (
+	"fmt"
+	"os"
+	"path/filepath"
 
-func main() { app.Main() }
+	"github.com/minaks/minaks/cmd/minaks/app"
+	"github.com/minaks/minaks/pkg/nodes/container"
+)
+
+func main() {
+	// The binary is also each container's init.
+	if filepath.Base(os.Args[0]) == container.InitName {
+		err := container.Init()
+		fmt.Fprintf(os.Stderr, "minaks: cannot start the container: %v\n", err)
+		os.Exit(128)
+	}
+	app.Main()
+}

@@ -209,19 +209,30 @@ func Sysctl(name string, values map[string]string) error {
 	})
 }
 
+// EnterForExec locks the calling goroutine to its thread and moves the thread into the named
+// namespace for good: what the thread execs next runs there. It is for processes about to exec
+// (a container's init); the thread is never switched back, and on failure the process is
+// expected to exit.
+func EnterForExec(name string) error {
+	target, err := Open(name)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	runtime.LockOSThread()
+	if err := vnetns.Set(target); err != nil {
+		return fmt.Errorf("enter netns %s: %w", name, err)
+	}
+	return nil
+}
+
 // Exec replaces the current process with argv[0] run inside the named namespace, as
 // `ip netns exec` does: in a mount namespace of its own where each file of binds is
 // bind-mounted over its target (a node's /etc/resolv.conf), and, when hostname is not empty,
 // a UTS namespace with that hostname. It returns only on failure.
 func Exec(name, hostname string, binds map[string]string, argv, env []string) error {
-	target, err := Open(name)
-	if err != nil {
+	if err := EnterForExec(name); err != nil {
 		return err
-	}
-	runtime.LockOSThread()
-	// On failure the thread stays locked in the wrong namespaces; the process exits anyway.
-	if err := vnetns.Set(target); err != nil {
-		return fmt.Errorf("enter netns %s: %w", name, err)
 	}
 	flags := unix.CLONE_NEWNS
 	if hostname != "" {

@@ -1,0 +1,110 @@
+package container
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minaks/minaks/pkg/netstack/netns"
+)
+
+// TestMain lets the test binary be a container's init, as the minaks binary is.
+func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == InitName {
+		err := Init()
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(128)
+	}
+	os.Exit(m.Run())
+}
+
+func TestContainer(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	ns := "minaks.ctrtest-" + hex.EncodeToString(suffix) + ".pod"
+	if err := netns.Create(ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = netns.Delete(ns) })
+
+	dir := t.TempDir()
+	data := filepath.Join(dir, "volume")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "greeting"), []byte("hello from a volume"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hosts := filepath.Join(dir, "hosts")
+	if err := os.WriteFile(hosts, []byte("10.244.0.9\tweb-0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	marker := "/tmp/minaks-container-test-" + hex.EncodeToString(suffix)
+	uid := int64(65534)
+	s := &Spec{
+		NetNS:    ns,
+		Hostname: "web-0",
+		Dir:      filepath.Join(dir, "ctr"),
+		Mounts: []Mount{
+			{Source: hosts, Target: "/etc/hosts"},
+			{Source: data, Target: "/srv/data/deep", ReadOnly: true},
+		},
+		Argv: []string{"sh", "-c", `hostname; cat /etc/hosts; cat /srv/data/deep/greeting; echo; echo "$FOO"; pwd; id -u; ` +
+			`ls /proc | grep -c '^[0-9]'; cat /sys/class/net/lo/operstate >/dev/null && echo sys; ` +
+			`touch /srv/data/deep/x 2>/dev/null || echo read-only; touch ` + marker + ` && echo wrote; echo oops >&2; exit 7`},
+		Env:        []string{"FOO=bar", "PATH=/usr/bin:/bin"},
+		WorkingDir: "/work/dir",
+		UID:        &uid,
+	}
+	var stdout, stderr bytes.Buffer
+	p, err := Start(s, &stdout, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("container did not exit")
+	}
+	code, _, err := p.Exit()
+	if err != nil || code != 7 {
+		t.Errorf("exit %d, %v; want 7\nstderr: %s", code, err, stderr.String())
+	}
+	want := strings.Join([]string{"web-0", "10.244.0.9\tweb-0", "hello from a volume", "bar", "/work/dir", "65534",
+		"3", "sys", "read-only", "wrote"}, "\n") + "\n"
+	if stdout.String() != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s\nstderr: %s", stdout.String(), want, stderr.String())
+	}
+	if stderr.String() != "oops\n" {
+		t.Errorf("stderr %q", stderr.String())
+	}
+	// The container's writes stay in its own layer.
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Errorf("%s appeared on the host: %v", marker, err)
+		_ = os.Remove(marker)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir, "upper", marker)); err != nil {
+		t.Errorf("the write is not in the container's layer: %v", err)
+	}
+
+	// A command that does not exist fails to start with the runtime's message.
+	stderr.Reset()
+	s.Dir, s.Argv = filepath.Join(dir, "ctr2"), []string{"no-such-command"}
+	p, err = Start(s, &stdout, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	if code, _, _ := p.Exit(); code != 128 || !strings.Contains(stderr.String(), `exec: "no-such-command": executable file not found in $PATH`) {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}

@@ -1,0 +1,195 @@
+package container
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minaks/minaks/pkg/netstack/netns"
+)
+
+// InitName is argv[0] of a container's init: main runs Init when it sees it.
+const InitName = "minaks-container-init"
+
+// specFD is the descriptor the init reads its Spec from (the first of exec.Cmd.ExtraFiles).
+const specFD = 3
+
+// hostMounts are the host's filesystems that the container sees as they are; everything else
+// of the host's root comes through the overlay, read-only underneath the container's writes.
+// /proc is the container's own: it runs in a PID namespace of its own.
+var hostMounts = []string{"/sys", "/dev"}
+
+// Init turns the current process into the container described on specFD. It returns only on
+// failure, after printing the reason where the container's stderr goes, and the process should
+// then exit non-zero: the node agent reports it as the container's failure to start.
+func Init() error {
+	f := os.NewFile(specFD, "spec")
+	var spec Spec
+	err := json.NewDecoder(f).Decode(&spec)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("read container spec: %w", err)
+	}
+	return run(&spec)
+}
+
+// run does the work of Init. The process was cloned with new mount, UTS, IPC and PID namespaces
+// (it is PID 1 of its own: when it exits, every process of the container goes with it); the
+// network namespace is entered by this (locked) thread, which then execs.
+func run(s *Spec) error {
+	if err := netns.EnterForExec(s.NetNS); err != nil {
+		return err
+	}
+	// Nothing mounted here may propagate back to the host.
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make / a slave mount: %w", err)
+	}
+	rootfs := filepath.Join(s.Dir, "rootfs")
+	opts := fmt.Sprintf("lowerdir=/,upperdir=%s,workdir=%s", filepath.Join(s.Dir, "upper"), filepath.Join(s.Dir, "work"))
+	if err := unix.Mount("overlay", rootfs, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mount the container's root (overlay %s on %s): %w", opts, rootfs, err)
+	}
+	if err := unix.Mount("proc", filepath.Join(rootfs, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
+	}
+	for _, m := range hostMounts {
+		if err := unix.Mount(m, filepath.Join(rootfs, m), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind-mount %s: %w", m, err)
+		}
+	}
+	for _, m := range s.Mounts {
+		if err := bind(rootfs, m); err != nil {
+			return err
+		}
+	}
+	if err := pivot(rootfs); err != nil {
+		return err
+	}
+	if s.Hostname != "" {
+		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+			return fmt.Errorf("sethostname %s: %w", s.Hostname, err)
+		}
+	}
+	if s.WorkingDir != "" {
+		if err := os.MkdirAll(s.WorkingDir, 0o755); err != nil {
+			return fmt.Errorf("working directory: %w", err)
+		}
+		if err := os.Chdir(s.WorkingDir); err != nil {
+			return fmt.Errorf("working directory: %w", err)
+		}
+	}
+	path, err := lookPath(s.Argv[0], s.Env)
+	if err != nil {
+		return err
+	}
+	if err := setUser(s); err != nil {
+		return err
+	}
+	if err := unix.Exec(path, s.Argv, s.Env); err != nil {
+		return fmt.Errorf("exec %s: %w", path, err)
+	}
+	return nil
+}
+
+// bind mounts m.Source at m.Target inside rootfs, making the target (a file or a directory,
+// like the source) in the container's writable layer when it does not exist. A target that
+// is a symlink (/etc/resolv.conf often is) is replaced by a plain file first.
+func bind(rootfs string, m Mount) error {
+	st, err := os.Stat(m.Source)
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", m.Target, err)
+	}
+	target := filepath.Join(rootfs, m.Target)
+	if fi, err := os.Lstat(target); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if err := os.Remove(target); err != nil {
+			return fmt.Errorf("mount %s: %w", m.Target, err)
+		}
+	}
+	if st.IsDir() {
+		err = os.MkdirAll(target, 0o755)
+	} else if err = os.MkdirAll(filepath.Dir(target), 0o755); err == nil {
+		var f *os.File
+		if f, err = os.OpenFile(target, os.O_CREATE|os.O_RDONLY, 0o644); err == nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("mount point %s: %w", m.Target, err)
+	}
+	if err := unix.Mount(m.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind-mount %s on %s: %w", m.Source, m.Target, err)
+	}
+	if m.ReadOnly {
+		if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+			return fmt.Errorf("make %s read-only: %w", m.Target, err)
+		}
+	}
+	return nil
+}
+
+// pivot makes rootfs the root and drops the old one (`pivot_root`, then a lazy unmount).
+func pivot(rootfs string) error {
+	old := filepath.Join(rootfs, ".minaks-oldroot")
+	if err := os.MkdirAll(old, 0o700); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(rootfs, old); err != nil {
+		return fmt.Errorf("pivot_root %s: %w", rootfs, err)
+	}
+	if err := os.Chdir("/"); err != nil {
+		return err
+	}
+	if err := unix.Unmount("/.minaks-oldroot", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmount the old root: %w", err)
+	}
+	return os.Remove("/.minaks-oldroot")
+}
+
+// setUser switches to the container's user: supplementary groups, group, then user.
+func setUser(s *Spec) error {
+	if s.GID != nil || s.UID != nil {
+		groups := make([]int, len(s.Groups))
+		for i, g := range s.Groups {
+			groups[i] = int(g)
+		}
+		if err := unix.Setgroups(groups); err != nil {
+			return fmt.Errorf("setgroups: %w", err)
+		}
+	}
+	if s.GID != nil {
+		if err := unix.Setgid(int(*s.GID)); err != nil {
+			return fmt.Errorf("setgid %d: %w", *s.GID, err)
+		}
+	}
+	if s.UID != nil {
+		if err := unix.Setuid(int(*s.UID)); err != nil {
+			return fmt.Errorf("setuid %d: %w", *s.UID, err)
+		}
+	}
+	return nil
+}
+
+// lookPath finds a command in the container's PATH, as a runtime does: a name with a slash is
+// taken as it is.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}

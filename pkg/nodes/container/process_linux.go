@@ -1,0 +1,126 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Process is a running container.
+type Process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	// Set once done is closed.
+	exitCode int
+	err      error
+	finished time.Time
+}
+
+// Start starts the container described by s, its output going to stdout and stderr. It
+// prepares s.Dir (the writable layer) and returns once the init runs; whether the container's
+// command could be executed shows in its exit (code 128 and a reason on stderr when not).
+func Start(s *Spec, stdout, stderr io.Writer) (*Process, error) {
+	if len(s.Argv) == 0 {
+		return nil, errors.New("no command")
+	}
+	for _, d := range []string{"upper", "work", "rootfs"} {
+		if err := os.MkdirAll(filepath.Join(s.Dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	cmd := &exec.Cmd{
+		Path:       self,
+		Args:       []string{InitName},
+		Env:        s.Env,
+		Stdout:     stdout,
+		Stderr:     stderr,
+		ExtraFiles: []*os.File{r},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWPID,
+			// A container does not outlive its node agent's daemon.
+			Pdeathsig: syscall.SIGKILL,
+			Setsid:    true,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	err = json.NewEncoder(w).Encode(s)
+	w.Close()
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("send container spec: %w", err)
+	}
+	p := &Process{cmd: cmd, done: make(chan struct{})}
+	go p.wait()
+	return p, nil
+}
+
+func (p *Process) wait() {
+	err := p.cmd.Wait()
+	p.finished = time.Now()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		p.exitCode = exit.ExitCode()
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			p.exitCode = 128 + int(ws.Signal())
+		}
+	default:
+		p.exitCode, p.err = -1, err
+	}
+	close(p.done)
+}
+
+// PID is the container's process ID.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
+// Done is closed when the container has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Exit returns the exit code (128+n for signal n) and when it exited; valid after Done.
+func (p *Process) Exit() (code int, at time.Time, err error) { return p.exitCode, p.finished, p.err }
+
+// Signal sends sig to the container's process.
+func (p *Process) Signal(sig syscall.Signal) error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	return p.cmd.Process.Signal(sig)
+}
+
+// Stop asks the container to stop (SIGTERM), and kills it (SIGKILL) if it has not exited
+// after grace. It returns when the process has exited; the container's other processes are
+// gone with it (it is PID 1 of the container's PID namespace).
+func (p *Process) Stop(grace time.Duration) {
+	_ = p.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return
+	case <-time.After(grace):
+	}
+	_ = p.Signal(syscall.SIGKILL)
+	<-p.done
+}

@@ -1,0 +1,32 @@
+package container
+
+// Spec is everything the init needs to become a container. The node agent writes it; the init
+// reads it from a pipe, so nothing of it shows in the process's command line.
+type Spec struct {
+	// NetNS is the named network namespace to run in: the pod's, or the node's for hostNetwork.
+	NetNS string `json:"netns"`
+	// Hostname is the container's hostname (its own UTS namespace).
+	Hostname string `json:"hostname"`
+	// Dir holds the container's writable layer: Dir/upper and Dir/work of the overlay whose
+	// lower layer is the host's root, mounted at Dir/rootfs.
+	Dir string `json:"dir"`
+	// Mounts are bind-mounted into the root filesystem, in order.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// Argv is the command; a relative Argv[0] is looked up in the container's PATH.
+	Argv []string `json:"argv"`
+	Env  []string `json:"env,omitempty"`
+	// WorkingDir is made if it does not exist, as container runtimes do.
+	WorkingDir string `json:"workingDir,omitempty"`
+	// UID and GID, when set, are the user the command runs as (runAsUser, runAsGroup), with
+	// Groups as supplementary groups.
+	UID    *int64   `json:"uid,omitempty"`
+	GID    *int64   `json:"gid,omitempty"`
+	Groups []uint32 `json:"groups,omitempty"`
+}
+
+// Mount is a bind mount from the host into the container.
+type Mount struct {
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
