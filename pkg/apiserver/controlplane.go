@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -309,10 +310,20 @@ func waitReady(ctx context.Context, cfg *rest.Config) error {
 	}
 }
 
-// NodeClients returns a factory of clients that act as a node (system:node:<name> in
-// system:nodes), each with a certificate issued for this run. The admin kubeconfig and the CA
-// are read once.
-func NodeClients(c *config.Cluster) (func(node string) (kubernetes.Interface, error), error) {
+// NodeCredentials are what a node agent acts and serves with.
+type NodeCredentials struct {
+	// Client acts as the node: system:node:<name> in system:nodes, so that the Node authorizer
+	// and NodeRestriction apply as to a kubelet.
+	Client kubernetes.Interface
+	// Serving is the kubelet API's serving certificate (the node's name and addresses), and CA
+	// the cluster CA that its clients' certificates are checked against.
+	Serving tls.Certificate
+	CA      []byte
+}
+
+// NodeCredentialsFactory returns a factory of node credentials, issued by the cluster CA on
+// the spot: the admin kubeconfig and the CA are read once.
+func NodeCredentialsFactory(c *config.Cluster) (func(node string, ips []net.IP) (*NodeCredentials, error), error) {
 	base, err := clientcmd.BuildConfigFromFlags("", AdminKubeconfigPath(c))
 	if err != nil {
 		return nil, err
@@ -321,15 +332,28 @@ func NodeClients(c *config.Cluster) (func(node string) (kubernetes.Interface, er
 	if err != nil {
 		return nil, err
 	}
-	return func(node string) (kubernetes.Interface, error) {
-		cert, key, err := issuer.Client("system:node:"+node, []string{"system:nodes"}, time.Now())
+	return func(node string, ips []net.IP) (*NodeCredentials, error) {
+		now := time.Now()
+		cert, key, err := issuer.Client("system:node:"+node, []string{"system:nodes"}, now)
 		if err != nil {
 			return nil, err
 		}
 		cfg := rest.CopyConfig(base)
 		cfg.CertData, cfg.KeyData = cert, key
 		cfg.UserAgent = "minaks-node/" + node
-		return kubernetes.NewForConfig(cfg)
+		client, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		scert, skey, ca, err := issuer.Serving(node, []string{node}, ips, now)
+		if err != nil {
+			return nil, err
+		}
+		serving, err := tls.X509KeyPair(scert, skey)
+		if err != nil {
+			return nil, err
+		}
+		return &NodeCredentials{Client: client, Serving: serving, CA: ca}, nil
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package nodes
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -14,7 +15,10 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 
+	"github.com/minaks/minaks/pkg/apiserver"
 	"github.com/minaks/minaks/pkg/netstack"
+	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/pkg/nodes/kubeletapi"
 )
 
 // Heartbeats, as the kubelet's defaults.
@@ -33,6 +37,7 @@ type Agent struct {
 	Client kubernetes.Interface
 	Fabric *netstack.Fabric
 
+	creds     *apiserver.NodeCredentials
 	sandboxes *Sandboxes
 }
 
@@ -70,6 +75,9 @@ func (a *Agent) Run(ctx context.Context) {
 	logger := klog.FromContext(ctx).WithValues("node", a.ID.Instance.Name)
 	if a.sandboxes != nil {
 		go a.sandboxes.Run(ctx)
+		if err := a.serveKubeletAPI(ctx); err != nil {
+			logger.Error(err, "Kubelet API")
+		}
 	}
 	lease := time.NewTicker(leaseRenewInterval)
 	defer lease.Stop()
@@ -182,4 +190,27 @@ func (a *Agent) renewLease(ctx context.Context) error {
 	lease.Spec.RenewTime = &now
 	_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
 	return err
+}
+
+// serveKubeletAPI serves the kubelet's API on the node's address, port 10250, for logs, exec,
+// attach and port-forward through the API server.
+func (a *Agent) serveKubeletAPI(ctx context.Context) error {
+	srv, err := kubeletapi.New(kubeletapi.Config{
+		NodeName: a.ID.Instance.Name,
+		Cert:     a.creds.Serving,
+		ClientCA: a.creds.CA,
+		Client:   a.Client,
+	}, a.sandboxes)
+	if err != nil {
+		return err
+	}
+	var l net.Listener
+	if err := netns.Do(a.NS(), func() (err error) {
+		l, err = net.Listen("tcp", net.JoinHostPort(a.ID.Instance.IP.String(), fmt.Sprint(KubeletPort)))
+		return err
+	}); err != nil {
+		return err
+	}
+	go func() { _ = srv.Serve(ctx, l) }()
+	return nil
 }

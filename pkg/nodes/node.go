@@ -207,6 +207,9 @@ func aksReserved(size config.VMSize, maxPods int) (cpuMilli, memBytes int64) {
 // NodeNSName is the namespace of a node: minaks.<cluster>.<node name>.
 func NodeNSName(cluster, node string) string { return netstack.NSPrefix(cluster) + node }
 
+// PodNSName is the namespace of a pod's sandbox: minaks.<cluster>.pod-<uid>.
+func PodNSName(cluster, uid string) string { return netstack.NSPrefix(cluster) + "pod-" + uid }
+
 // portName is the fabric end of a node's NIC: the VMSS instance suffix ("vmss00000a").
 func portName(node string) string {
 	if i := strings.LastIndex(node, "vmss"); i >= 0 {

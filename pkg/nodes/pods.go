@@ -5,7 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"slices"
+	"os"
+	"sync"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -39,13 +40,22 @@ type Sandboxes struct {
 	uids map[string]string
 	// routePerPod: the fabric routes each pod IP to the node (pod subnet).
 	routePerPod bool
+
+	rt *runtime
+	// workers run the pods' containers, by pod UID; only sync touches the map.
+	workers map[string]*podWorker
+	// byName are the workers by pod key, for the kubelet API.
+	mu     sync.Mutex
+	byName map[string]*podWorker
+	// ctx is the agent's, for the workers.
+	ctx context.Context
 }
 
 // newSandboxes prepares the node's pod networking: its address range, and the fabric's route
 // to it in overlay and kubenet. It returns nil for --network-plugin none: pods there wait for a
 // CNI the user brings.
 func newSandboxes(a *Agent) (*Sandboxes, error) {
-	s := &Sandboxes{agent: a, style: netstack.PodRouted, uids: map[string]string{}}
+	s := &Sandboxes{agent: a, style: netstack.PodRouted, uids: map[string]string{}, workers: map[string]*podWorker{}, byName: map[string]*podWorker{}}
 	in := a.ID.Instance
 	n := a.ID.Cluster.Network
 	// What ip-masq-agent leaves alone: pods' own range, and the VNet where pods are part of it.
@@ -111,7 +121,7 @@ func podIPv6(v4 netip.Addr, r4, r6 netip.Prefix) netip.Addr {
 
 // podNS is the namespace of a pod's sandbox.
 func (s *Sandboxes) podNS(uid string) string {
-	return netstack.NSPrefix(s.agent.ID.Cluster.Name) + "pod-" + uid
+	return PodNSName(s.agent.ID.Cluster.Name, uid)
 }
 
 // Run watches the node's pods and keeps their sandboxes until ctx is done.
@@ -123,6 +133,15 @@ func (s *Sandboxes) Run(ctx context.Context) {
 		}))
 	informer := factory.Core().V1().Pods().Informer()
 	s.store = informer.GetStore()
+	services := informers.NewSharedInformerFactory(s.agent.Client, 0)
+	svcLister := services.Core().V1().Services().Lister()
+	rt, err := newRuntime(ctx, s.agent, svcLister)
+	if err != nil {
+		logger.Error(err, "Pod runtime")
+		return
+	}
+	s.rt, s.ctx = rt, ctx
+	services.Start(ctx.Done())
 	s.queue = workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
 	defer s.queue.ShutDown()
 	enqueue := func(obj any) {
@@ -136,7 +155,7 @@ func (s *Sandboxes) Run(ctx context.Context) {
 		DeleteFunc: enqueue,
 	})
 	factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced, services.Core().V1().Services().Informer().HasSynced) {
 		return
 	}
 	// After a restart, pods keep the addresses their status reports.
@@ -172,28 +191,39 @@ func (s *Sandboxes) processNext(ctx context.Context) bool {
 	return true
 }
 
-// sync brings one pod's sandbox in line with the pod.
+// sync brings one pod's sandbox and worker in line with the pod.
 func (s *Sandboxes) sync(ctx context.Context, key string) error {
 	obj, exists, err := s.store.GetByKey(key)
 	if err != nil {
 		return err
 	}
 	if !exists {
+		// Gone from the API (a forced deletion): nothing is waited for.
 		if uid, ok := s.uids[key]; ok {
-			return s.teardown(key, uid)
+			if !s.stopWorker(key, uid, 0) {
+				return nil
+			}
+			return s.teardown(key, uid, true)
 		}
 		return nil
 	}
 	pod := obj.(*v1.Pod)
 	uid := string(pod.UID)
 	if old, ok := s.uids[key]; ok && old != uid {
-		// The same name, a new pod: the old sandbox goes first.
-		if err := s.teardown(key, old); err != nil {
+		// The same name, a new pod: the old one goes first.
+		if !s.stopWorker(key, old, 0) {
+			return nil
+		}
+		if err := s.teardown(key, old, true); err != nil {
 			return err
 		}
 	}
-	if pod.DeletionTimestamp != nil || pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
-		if err := s.teardown(key, uid); err != nil {
+	terminal := pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed
+	if pod.DeletionTimestamp != nil || terminal {
+		if !s.stopWorker(key, uid, gracePeriod(pod)) {
+			return nil // sync runs again when the containers have stopped
+		}
+		if err := s.teardown(key, uid, pod.DeletionTimestamp != nil); err != nil {
 			return err
 		}
 		if pod.DeletionTimestamp != nil {
@@ -207,12 +237,15 @@ func (s *Sandboxes) sync(ctx context.Context, key string) error {
 		return nil
 	}
 
-	in := s.agent.ID.Instance
-	nodeIPs := []netip.Addr{in.IP}
-	if in.IPv6.IsValid() {
-		nodeIPs = append(nodeIPs, in.IPv6)
+	if w := s.workers[uid]; w != nil {
+		w.update(pod)
+		return nil
 	}
-	podIPs := nodeIPs
+	in := s.agent.ID.Instance
+	podIPs := []netip.Addr{in.IP}
+	if in.IPv6.IsValid() {
+		podIPs = append(podIPs, in.IPv6)
+	}
 	if !pod.Spec.HostNetwork {
 		ip, err := s.ipam.Allocate(uid)
 		if err != nil {
@@ -234,40 +267,46 @@ func (s *Sandboxes) sync(ctx context.Context, key string) error {
 			}
 		}
 	}
-	return s.report(ctx, pod, nodeIPs, podIPs)
+	s.uids[key] = uid
+	w := newPodWorker(s.rt, pod, podIPs)
+	s.workers[uid] = w
+	s.mu.Lock()
+	s.byName[key] = w
+	s.mu.Unlock()
+	go w.run(s.ctx)
+	return nil
 }
 
-// report writes the sandbox into the pod's status: addresses (one per IP family, IPv4 first)
-// and PodReadyToStartContainers.
-func (s *Sandboxes) report(ctx context.Context, pod *v1.Pod, nodeIPs, podIPs []netip.Addr) error {
-	hostIPs := make([]v1.HostIP, len(nodeIPs))
-	for i, a := range nodeIPs {
-		hostIPs[i] = v1.HostIP{IP: a.String()}
+// stopWorker asks a pod's worker to stop its containers within grace, and reports whether it
+// has; if not, the pod's key is queued again for when it has.
+func (s *Sandboxes) stopWorker(key, uid string, grace time.Duration) bool {
+	w := s.workers[uid]
+	if w == nil {
+		return true
 	}
-	ips := make([]v1.PodIP, len(podIPs))
-	for i, a := range podIPs {
-		ips[i] = v1.PodIP{IP: a.String()}
+	w.stop(grace)
+	select {
+	case <-w.done:
+		return true
+	default:
 	}
-	if slices.Equal(pod.Status.PodIPs, ips) && slices.Equal(pod.Status.HostIPs, hostIPs) && hasCondition(pod, v1.PodReadyToStartContainers) {
-		return nil
+	go func() {
+		<-w.done
+		s.queue.Add(key)
+	}()
+	return false
+}
+
+// gracePeriod is how long a pod's containers get to stop: the deletion's grace period, or the
+// pod's terminationGracePeriodSeconds.
+func gracePeriod(pod *v1.Pod) time.Duration {
+	switch {
+	case pod.DeletionGracePeriodSeconds != nil:
+		return time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
+	case pod.Spec.TerminationGracePeriodSeconds != nil:
+		return time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
 	}
-	pod = pod.DeepCopy()
-	now := metav1.NewTime(time.Now())
-	pod.Status.HostIP, pod.Status.HostIPs = hostIPs[0].IP, hostIPs
-	pod.Status.PodIP, pod.Status.PodIPs = ips[0].IP, ips
-	if pod.Status.StartTime == nil {
-		pod.Status.StartTime = &now
-	}
-	if !hasCondition(pod, v1.PodReadyToStartContainers) {
-		pod.Status.Conditions = append(pod.Status.Conditions, v1.PodCondition{
-			Type: v1.PodReadyToStartContainers, Status: v1.ConditionTrue, LastTransitionTime: now,
-		})
-	}
-	_, err := s.agent.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
+	return v1.DefaultTerminationGracePeriodSeconds * time.Second
 }
 
 func hasCondition(pod *v1.Pod, t v1.PodConditionType) bool {
@@ -279,7 +318,9 @@ func hasCondition(pod *v1.Pod, t v1.PodConditionType) bool {
 	return false
 }
 
-func (s *Sandboxes) teardown(key, uid string) error {
+// teardown removes a pod's sandbox (its network namespace and address) and, when the pod is
+// being deleted, its files and logs.
+func (s *Sandboxes) teardown(key, uid string, deleted bool) error {
 	if err := netstack.DetachPod(s.podNS(uid)); err != nil {
 		return err
 	}
@@ -289,8 +330,24 @@ func (s *Sandboxes) teardown(key, uid string) error {
 		}
 	}
 	s.ipam.Release(uid)
-	if s.uids[key] == uid {
-		delete(s.uids, key)
+	if deleted {
+		if w := s.workers[uid]; w != nil {
+			if err := os.RemoveAll(s.agent.podLogDir(w.pod)); err != nil {
+				return err
+			}
+		}
+		if err := os.RemoveAll(s.agent.podDir(uid)); err != nil {
+			return err
+		}
+		delete(s.workers, uid)
+		if s.uids[key] == uid {
+			delete(s.uids, key)
+		}
+		s.mu.Lock()
+		if w := s.byName[key]; w != nil && string(w.uid) == uid {
+			delete(s.byName, key)
+		}
+		s.mu.Unlock()
 	}
 	return nil
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 
 	"golang.org/x/sys/unix"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/minaks/minaks/pkg/apiserver"
 	"github.com/minaks/minaks/pkg/apiserver/config"
 	"github.com/minaks/minaks/pkg/azlb"
 	"github.com/minaks/minaks/pkg/netstack"
@@ -22,8 +23,8 @@ type Pool struct {
 	Cluster *config.Cluster
 	Cloud   *azlb.Cloud
 	Fabric  *netstack.Fabric
-	// Client returns a client with the named node's credentials.
-	Client func(node string) (kubernetes.Interface, error)
+	// Credentials issues a node's client and kubelet API credentials.
+	Credentials func(node string, ips []net.IP) (*apiserver.NodeCredentials, error)
 }
 
 // Start creates every node (in parallel), registers it, and keeps its agent running until ctx
@@ -60,14 +61,19 @@ func (p *Pool) Start(ctx context.Context) error {
 }
 
 func (p *Pool) startNode(ctx context.Context, in azlb.Instance, kernel string) error {
-	client, err := p.Client(in.Name)
+	ips := []net.IP{in.IP.AsSlice()}
+	if in.IPv6.IsValid() {
+		ips = append(ips, in.IPv6.AsSlice())
+	}
+	creds, err := p.Credentials(in.Name, ips)
 	if err != nil {
 		return fmt.Errorf("node %s: credentials: %w", in.Name, err)
 	}
 	a := &Agent{
 		ID:     Identity{Cluster: p.Cluster, Instance: in, KernelVersion: kernel},
-		Client: client,
+		Client: creds.Client,
 		Fabric: p.Fabric,
+		creds:  creds,
 	}
 	if err := a.Start(ctx); err != nil {
 		return err

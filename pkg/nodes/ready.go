@@ -14,14 +14,18 @@ import (
 
 // WaitReady waits until the cluster's nodes are initialized by the cloud node controller and
 // Ready (with --network-plugin none, initialized only: such nodes stay NotReady until a CNI is
-// installed, as on AKS).
+// installed, as on AKS), and until the default namespace has its service account, without
+// which no pod can be created there.
 func WaitReady(ctx context.Context, client kubernetes.Interface, c *config.Cluster) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err == nil && countReady(list.Items, c.Network.CNI() != config.CNINone) >= c.NodeCount {
-			return nil
+			_, err := client.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
+			if err == nil {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():

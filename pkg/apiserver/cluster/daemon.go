@@ -187,7 +187,7 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			if admin, err = apiserver.AdminClient(c); err != nil {
 				return err
 			}
-			if pool.Client, err = apiserver.NodeClients(c); err != nil {
+			if pool.Credentials, err = apiserver.NodeCredentialsFactory(c); err != nil {
 				return err
 			}
 			if err := pool.Start(ctx); err != nil {

@@ -306,6 +306,20 @@ func (d Dir) Issuer() (*Issuer, error) {
 	return &Issuer{ca: ca}, nil
 }
 
+// Serving issues a serving certificate for commonName with the given names and addresses (a
+// node's kubelet API), with the CA's certificate.
+func (i *Issuer) Serving(commonName string, dnsNames []string, ips []net.IP, now time.Time) (certPEM, keyPEM, caPEM []byte, err error) {
+	kp, err := newLeaf(Leaf{CommonName: commonName, DNSNames: dnsNames, IPs: ips, Server: true}, i.ca, now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if certPEM, keyPEM, err = kp.encode(); err != nil {
+		return nil, nil, nil, err
+	}
+	caPEM, _, err = i.ca.encode()
+	return certPEM, keyPEM, caPEM, err
+}
+
 // Client issues a client certificate for commonName in groups.
 func (i *Issuer) Client(commonName string, groups []string, now time.Time) (certPEM, keyPEM []byte, err error) {
 	kp, err := newLeaf(Leaf{CommonName: commonName, Organization: groups}, i.ca, now)

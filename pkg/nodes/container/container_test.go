@@ -3,6 +3,7 @@ package container
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -57,6 +58,8 @@ func TestContainer(t *testing.T) {
 		Mounts: []Mount{
 			{Source: hosts, Target: "/etc/hosts"},
 			{Source: data, Target: "/srv/data/deep", ReadOnly: true},
+			// /var/run is a symlink to /run: the mount point must be made in the container.
+			{Source: data, Target: "/var/run/secrets/minaks-test-" + hex.EncodeToString(suffix)},
 		},
 		Argv: []string{"sh", "-c", `hostname; cat /etc/hosts; cat /srv/data/deep/greeting; echo; echo "$FOO"; pwd; id -u; ` +
 			`ls /proc | grep -c '^[0-9]'; cat /sys/class/net/lo/operstate >/dev/null && echo sys; ` +
@@ -87,6 +90,9 @@ func TestContainer(t *testing.T) {
 	if stderr.String() != "oops\n" {
 		t.Errorf("stderr %q", stderr.String())
 	}
+	if _, err := os.Stat("/run/secrets/minaks-test-" + hex.EncodeToString(suffix)); !os.IsNotExist(err) {
+		t.Errorf("a mount point was made on the host: %v", err)
+	}
 	// The container's writes stay in its own layer.
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Errorf("%s appeared on the host: %v", marker, err)
@@ -96,15 +102,28 @@ func TestContainer(t *testing.T) {
 		t.Errorf("the write is not in the container's layer: %v", err)
 	}
 
-	// A command that does not exist fails to start with the runtime's message.
-	stderr.Reset()
-	s.Dir, s.Argv = filepath.Join(dir, "ctr2"), []string{"no-such-command"}
+	// A command runs inside a running container, as kubectl exec does.
+	s.Dir, s.Argv = filepath.Join(dir, "ctr3"), []string{"sleep", "30"}
 	p, err = Start(s, &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-p.Done()
-	if code, _, _ := p.Exit(); code != 128 || !strings.Contains(stderr.String(), `exec: "no-such-command": executable file not found in $PATH`) {
-		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	out, err := p.Command([]string{"sh", "-c", "hostname; cat /etc/hosts; pwd; id -u; ls /proc | grep -c '^[0-9]'"}, s.Env, s.UID, nil).CombinedOutput()
+	if want := "web-0\n10.244.0.9\tweb-0\n/work/dir\n65534\n4\n"; err != nil || string(out) != want {
+		t.Errorf("exec: %q, %v; want %q", out, err, want)
+	}
+	// sleep is PID 1 of the container and has no SIGTERM handler: it is killed after grace.
+	p.Stop(time.Second)
+	if code, _, _ := p.Exit(); code != 128+9 {
+		t.Errorf("stopped container exited %d, want 137", code)
+	}
+
+	// A command that does not exist fails to start with the runtime's message.
+	stderr.Reset()
+	s.Dir, s.Argv = filepath.Join(dir, "ctr2"), []string{"no-such-command"}
+	_, err = Start(s, &stdout, &stderr)
+	var se *StartError
+	if !errors.As(err, &se) || se.Msg != `exec: "no-such-command": executable file not found in $PATH` {
+		t.Errorf("start: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
 	"github.com/minaks/minaks/pkg/netstack/netns"
@@ -15,8 +16,12 @@ import (
 // InitName is argv[0] of a container's init: main runs Init when it sees it.
 const InitName = "minaks-container-init"
 
-// specFD is the descriptor the init reads its Spec from (the first of exec.Cmd.ExtraFiles).
-const specFD = 3
+// The init reads its Spec from specFD and reports a failure to start on statusFD, which is
+// closed by a successful exec (exec.Cmd.ExtraFiles).
+const (
+	specFD   = 3
+	statusFD = 4
+)
 
 // hostMounts are the host's filesystems that the container sees as they are; everything else
 // of the host's root comes through the overlay, read-only underneath the container's writes.
@@ -27,14 +32,19 @@ var hostMounts = []string{"/sys", "/dev"}
 // failure, after printing the reason where the container's stderr goes, and the process should
 // then exit non-zero: the node agent reports it as the container's failure to start.
 func Init() error {
+	status := os.NewFile(statusFD, "status")
+	unix.CloseOnExec(statusFD)
 	f := os.NewFile(specFD, "spec")
 	var spec Spec
 	err := json.NewDecoder(f).Decode(&spec)
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("read container spec: %w", err)
+		err = fmt.Errorf("read container spec: %w", err)
+	} else {
+		err = run(&spec)
 	}
-	return run(&spec)
+	_, _ = status.WriteString(err.Error())
+	return err
 }
 
 // run does the work of Init. The process was cloned with new mount, UTS, IPC and PID namespaces
@@ -96,14 +106,19 @@ func run(s *Spec) error {
 }
 
 // bind mounts m.Source at m.Target inside rootfs, making the target (a file or a directory,
-// like the source) in the container's writable layer when it does not exist. A target that
-// is a symlink (/etc/resolv.conf often is) is replaced by a plain file first.
+// like the source) in the container's writable layer when it does not exist. Symlinks on the
+// way are resolved inside rootfs, never on the host (/var/run is a symlink to /run); a target
+// that is itself a symlink (/etc/resolv.conf often is) is replaced by a plain file first.
 func bind(rootfs string, m Mount) error {
 	st, err := os.Stat(m.Source)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", m.Target, err)
 	}
-	target := filepath.Join(rootfs, m.Target)
+	parent, err := securejoin.SecureJoin(rootfs, filepath.Dir(m.Target))
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", m.Target, err)
+	}
+	target := filepath.Join(parent, filepath.Base(m.Target))
 	if fi, err := os.Lstat(target); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		if err := os.Remove(target); err != nil {
 			return fmt.Errorf("mount %s: %w", m.Target, err)

@@ -45,13 +45,21 @@ func Start(s *Spec, stdout, stderr io.Writer) (*Process, error) {
 		return nil, err
 	}
 	defer r.Close()
+	// The init reports on statusW why it could not exec; the pipe closes without a word when
+	// the exec worked (the init marks it close-on-exec).
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	defer statusR.Close()
 	cmd := &exec.Cmd{
 		Path:       self,
 		Args:       []string{InitName},
 		Env:        s.Env,
 		Stdout:     stdout,
 		Stderr:     stderr,
-		ExtraFiles: []*os.File{r},
+		ExtraFiles: []*os.File{r, statusW},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWPID,
 			// A container does not outlive its node agent's daemon.
@@ -59,7 +67,9 @@ func Start(s *Spec, stdout, stderr io.Writer) (*Process, error) {
 			Setsid:    true,
 		},
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	statusW.Close()
+	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
@@ -72,8 +82,19 @@ func Start(s *Spec, stdout, stderr io.Writer) (*Process, error) {
 	}
 	p := &Process{cmd: cmd, done: make(chan struct{})}
 	go p.wait()
+	msg, _ := io.ReadAll(statusR)
+	if len(msg) > 0 {
+		<-p.done
+		return nil, &StartError{Msg: string(msg)}
+	}
 	return p, nil
 }
+
+// StartError is a container that could not be started: its init failed before the exec
+// (a missing command, a mount that cannot be made). Its process has exited with code 128.
+type StartError struct{ Msg string }
+
+func (e *StartError) Error() string { return e.Msg }
 
 func (p *Process) wait() {
 	err := p.cmd.Wait()
@@ -123,4 +144,21 @@ func (p *Process) Stop(grace time.Duration) {
 	}
 	_ = p.Signal(syscall.SIGKILL)
 	<-p.done
+}
+
+// Command returns a command that runs argv inside the running container: in its namespaces,
+// root and working directory, as `kubectl exec` and exec probes do. It uses util-linux's
+// nsenter: joining a mount namespace takes a single-threaded process, which no Go program is.
+func (p *Process) Command(argv, env []string, uid, gid *int64) *exec.Cmd {
+	args := []string{"--target", fmt.Sprint(p.PID()), "--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd"}
+	if gid != nil {
+		args = append(args, "--setgid", fmt.Sprint(*gid))
+	}
+	if uid != nil {
+		args = append(args, "--setuid", fmt.Sprint(*uid))
+	}
+	cmd := exec.Command("nsenter", append(append(args, "--"), argv...)...)
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }

@@ -1,0 +1,9 @@
+// Package images is the registry of built-in images: Go programs compiled into the minaks binary
+// that stand for the container images people put in their manifests. minaks pulls no images;
+// a pod whose image is built in runs the image's program (the minaks binary re-executed under
+// the program's name), and a shell image runs the pod's command with the host's tools.
+//
+// Each image lives in its own sub-package that registers itself from init; importing
+// images/all registers every one. Lookup resolves an image reference the way Docker does, and
+// Main, called first thing in minaks's main, dispatches a re-executed binary by argv[0].
+package images

@@ -1,0 +1,69 @@
+package shell
+
+import "github.com/minaks/minaks/images"
+
+// curlEntrypoint is curl image's /entrypoint.sh, written for the host's sh: arguments that
+// start with "-" are curl's, anything else is a command.
+var curlEntrypoint = []string{"sh", "-c", `if [ "${1#-}" != "$1" ]; then set -- curl "$@"; fi; exec "$@"`, "--"}
+
+func init() {
+	for _, img := range []*images.Image{
+		{
+			Name: "busybox",
+			References: []string{
+				"busybox",
+				"registry.k8s.io/e2e-test-images/busybox",
+				"gcr.io/google-containers/busybox",
+				"k8s.gcr.io/busybox",
+				"mcr.microsoft.com/cbl-mariner/busybox",
+				"mcr.microsoft.com/azurelinux/busybox",
+			},
+			Cmd:         []string{"sh"},
+			Description: "BusyBox: runs the pod's command with the host's tools",
+		},
+		{
+			Name:        "alpine",
+			References:  []string{"alpine"},
+			Cmd:         []string{"/bin/sh"},
+			Description: "Alpine Linux: runs the pod's command with the host's tools",
+		},
+		{
+			Name:        "ubuntu",
+			References:  []string{"ubuntu"},
+			Cmd:         []string{"/bin/bash"},
+			Description: "Ubuntu: runs the pod's command with the host's tools",
+		},
+		{
+			Name:        "debian",
+			References:  []string{"debian"},
+			Cmd:         []string{"bash"},
+			Description: "Debian: runs the pod's command with the host's tools",
+		},
+		{
+			Name: "azurelinux",
+			References: []string{
+				"mcr.microsoft.com/azurelinux/base/core",
+				"mcr.microsoft.com/cbl-mariner/base/core",
+			},
+			Cmd:         []string{"/bin/bash"},
+			Description: "Azure Linux base: runs the pod's command with the host's tools",
+		},
+		{
+			Name:        "curl",
+			References:  []string{"curlimages/curl", "quay.io/curl/curl"},
+			Entrypoint:  curlEntrypoint,
+			Cmd:         []string{"curl"},
+			Description: "curl: runs curl (or the pod's command) with the host's tools",
+		},
+		{
+			Name:       "netshoot",
+			References: []string{"nicolaka/netshoot"},
+			// The real image's CMD is zsh, which hosts seldom have.
+			Cmd:         []string{"bash"},
+			Description: "netshoot: runs the pod's command with the host's network tools",
+		},
+	} {
+		img.Shell = true
+		images.Register(img)
+	}
+}

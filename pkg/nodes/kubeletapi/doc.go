@@ -1,0 +1,25 @@
+// Package kubeletapi is the kubelet's HTTPS API that each node agent serves on nodeIP:10250, so
+// that `kubectl logs`, `exec`, `attach`, `port-forward` and `cp` work through the API server as
+// with a real kubelet. It keeps the kubelet's URL layout (pkg/kubelet/server/server.go):
+//
+//	GET       /healthz, /pods
+//	GET       /containerLogs/{namespace}/{pod}/{container}?follow&tailLines&sinceSeconds&...
+//	GET|POST  /exec/{namespace}/{pod}[/{uid}]/{container}?command=...&input&output&error&tty
+//	GET|POST  /attach/{namespace}/{pod}[/{uid}]/{container}?input&output&error&tty
+//	GET|POST  /portForward/{namespace}/{pod}[/{uid}]
+//	POST      /run/{namespace}/{pod}[/{uid}]/{container}?cmd=...
+//
+// The streaming protocols are the kubelet's own code, k8s.io/cri-streaming: SPDY
+// (v1..v4.channel.k8s.io, portforward.k8s.io) and v4 WebSockets. The API server (1.37) proxies a
+// kubectl's v5.channel.k8s.io WebSocket, or its SPDY-over-WebSocket port-forward tunnel, to a
+// kubelet unchanged only when the Node declares the ExtendWebSocketsToKubelet feature in
+// status.declaredFeatures; minaks nodes do not, so the API server translates both to SPDY
+// before they reach this server, as it does for kubelets older than 1.36.
+//
+// Requests are authenticated and authorized as the kubelet does with
+// authentication.webhook.enabled and authorization.mode=Webhook (cmd/kubelet/app/auth.go):
+// client certificates signed by the cluster CA (user = CN, groups = O) or bearer tokens checked
+// with a TokenReview; then a SubjectAccessReview for the node's "nodes" resource with the
+// subresource the path maps to (proxy, pods, healthz, log, stats, metrics). Both reviews are
+// created with the node's own client, which the Node authorizer allows.
+package kubeletapi

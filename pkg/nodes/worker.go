@@ -1,0 +1,635 @@
+package nodes
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	"k8s.io/kubernetes/pkg/kubelet/network/dns"
+	"k8s.io/kubernetes/third_party/forked/golang/expansion"
+
+	"github.com/minaks/minaks/images"
+	"github.com/minaks/minaks/pkg/nodes/container"
+)
+
+// Restart back-off, as the kubelet's: the first restart at once, then 10 s doubling to 5 min,
+// forgotten after a container has run for 10 min.
+const (
+	backoffInitial = 10 * time.Second
+	backoffMax     = 5 * time.Minute
+	backoffReset   = 10 * time.Minute
+	// resyncPeriod is how often a pod's API-backed volumes are refreshed.
+	resyncPeriod = time.Minute
+)
+
+// runtime is what every pod worker of a node shares.
+type runtime struct {
+	agent    *Agent
+	env      *envSource
+	dns      *dns.Configurer
+	recorder record.EventRecorder
+	// exe is the minaks binary, bind-mounted where built-in images expect their program.
+	exe string
+}
+
+// podWorker runs one pod's containers, as the kubelet's pod worker does: volumes, then init
+// containers one by one, then the containers, each restarted by the pod's restartPolicy with
+// back-off, and the pod's status written whenever it changes. It is one goroutine; others talk
+// to it through update and terminate, and read its containers under mu.
+type podWorker struct {
+	rt     *runtime
+	uid    types.UID
+	podIPs []netip.Addr
+
+	mu   sync.Mutex
+	pod  *v1.Pod
+	init []*ctr
+	ctrs []*ctr
+
+	kick        chan struct{}
+	terminating chan struct{}
+	terminate   sync.Once
+	grace       time.Duration
+	done        chan struct{}
+
+	// Owned by the worker goroutine.
+	files     podFiles
+	vols      *volumes
+	volErr    error
+	volumesAt time.Time
+	// volumesReady is whether every volume has been set up once.
+	volumesReady bool
+	failed       bool
+	startTime    metav1.Time
+	lastStatus   *v1.PodStatus
+}
+
+// ctr is one container of a pod and its history.
+type ctr struct {
+	spec     v1.Container
+	isInit   bool
+	restarts int32
+	// started is whether it ever ran in this pod (since the daemon started).
+	started   bool
+	proc      *container.Process
+	id        string
+	image     *images.Image
+	imageID   string
+	pulled    bool
+	startedAt metav1.Time
+	waiting   *v1.ContainerStateWaiting
+	term      *v1.ContainerStateTerminated
+	last      *v1.ContainerStateTerminated
+	backoff   time.Duration
+	notBefore time.Time
+	ready     bool
+	// startupOK is whether the startup probe (if any) has passed.
+	startupOK bool
+	// env is the running process's environment, for exec.
+	env []string
+	// logPath is the current log file, prevLogPath the one of the run before.
+	logPath, prevLogPath string
+	dir                  string
+}
+
+// newRuntime prepares what the node's pod workers share: the event recorder (as component
+// "kubelet" on this node), the kubelet's DNS configurer, and the sources of environments.
+func newRuntime(ctx context.Context, a *Agent, services corelisters.ServiceLister) (*runtime, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.Client.CoreV1().Events("")})
+	go func() {
+		<-ctx.Done()
+		broadcaster.Shutdown()
+	}()
+	recorder := broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: a.ID.Instance.Name})
+	return &runtime{
+		agent:    a,
+		env:      &envSource{client: a.Client, services: services, allocatable: a.ID.Status().Allocatable},
+		dns:      a.newDNSConfigurer(recorder),
+		recorder: recorder,
+		exe:      exe,
+	}, nil
+}
+
+func newPodWorker(rt *runtime, pod *v1.Pod, podIPs []netip.Addr) *podWorker {
+	w := &podWorker{
+		rt: rt, uid: pod.UID, podIPs: podIPs, pod: pod,
+		kick: make(chan struct{}, 1), terminating: make(chan struct{}), done: make(chan struct{}),
+		startTime: metav1.Now(),
+	}
+	if pod.Status.StartTime != nil {
+		w.startTime = *pod.Status.StartTime
+	}
+	for _, c := range pod.Spec.InitContainers {
+		w.init = append(w.init, w.newCtr(c, true))
+	}
+	for _, c := range pod.Spec.Containers {
+		w.ctrs = append(w.ctrs, w.newCtr(c, false))
+	}
+	return w
+}
+
+// newCtr makes a container's record, continuing the restart count of an earlier run of the
+// daemon: its processes did not survive, so it starts again as a restart.
+func (w *podWorker) newCtr(c v1.Container, isInit bool) *ctr {
+	x := &ctr{spec: c, isInit: isInit, waiting: &v1.ContainerStateWaiting{Reason: "ContainerCreating"}}
+	statuses := w.pod.Status.ContainerStatuses
+	if isInit {
+		statuses = w.pod.Status.InitContainerStatuses
+		x.waiting.Reason = "PodInitializing"
+	}
+	for _, s := range statuses {
+		if s.Name == c.Name && (s.State.Running != nil || s.State.Terminated != nil || s.LastTerminationState.Terminated != nil) {
+			x.restarts = s.RestartCount + 1
+			if s.State.Terminated != nil && isInit && s.State.Terminated.ExitCode == 0 {
+				x.restarts, x.term, x.started = s.RestartCount, s.State.Terminated, true
+			}
+		}
+	}
+	return x
+}
+
+// update hands the worker the pod's latest version.
+func (w *podWorker) update(pod *v1.Pod) {
+	w.mu.Lock()
+	w.pod = pod
+	w.mu.Unlock()
+	w.wake()
+}
+
+func (w *podWorker) wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// stop asks the worker to stop the pod's containers within grace; done closes when they are.
+func (w *podWorker) stop(grace time.Duration) {
+	w.terminate.Do(func() {
+		w.grace = grace
+		close(w.terminating)
+	})
+}
+
+// run is the worker's goroutine.
+func (w *podWorker) run(ctx context.Context) {
+	defer close(w.done)
+	logger := klog.FromContext(ctx).WithValues("pod", klog.KObj(w.pod))
+	ctx = klog.NewContext(ctx, logger)
+	for {
+		next := w.step(ctx)
+		if err := w.writeStatus(ctx); err != nil && ctx.Err() == nil {
+			logger.Error(err, "Updating pod status")
+			next = min(next, time.Second)
+		}
+		if w.finished() {
+			return
+		}
+		t := time.NewTimer(next)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			w.stopAll(0)
+			return
+		case <-w.terminating:
+			t.Stop()
+			w.stopAll(w.grace)
+			_ = w.writeStatus(context.WithoutCancel(ctx))
+			return
+		case <-w.kick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// finished reports whether the pod has reached a terminal phase: nothing runs or will.
+func (w *podWorker) finished() bool {
+	return w.lastStatus != nil && (w.lastStatus.Phase == v1.PodSucceeded || w.lastStatus.Phase == v1.PodFailed)
+}
+
+// step moves the pod's containers forward and returns when to look again.
+func (w *podWorker) step(ctx context.Context) time.Duration {
+	w.mu.Lock()
+	pod := w.pod
+	w.mu.Unlock()
+	next := resyncPeriod
+
+	// Volumes and the pod's files first, then again now and then (configMaps, secrets and
+	// tokens change).
+	if w.vols == nil || w.volErr != nil || time.Since(w.volumesAt) >= resyncPeriod {
+		if err := w.setUpVolumes(ctx, pod); err != nil {
+			if w.volErr == nil || w.volErr.Error() != err.Error() {
+				w.rt.recorder.Event(pod, v1.EventTypeWarning, "FailedMount", err.Error())
+			}
+			w.volErr = err
+			if !w.volumesReady {
+				// Containers start only once every volume is there.
+				return 2 * time.Second
+			}
+		} else {
+			w.volErr, w.volumesReady = nil, true
+		}
+	}
+
+	for _, c := range append(append([]*ctr{}, w.init...), w.ctrs...) {
+		w.reap(c)
+	}
+	policy := pod.Spec.RestartPolicy
+	for _, c := range w.init {
+		if c.term != nil && c.term.ExitCode == 0 && c.started {
+			continue
+		}
+		if c.proc != nil {
+			return next // wait for it
+		}
+		if c.term != nil && policy == v1.RestartPolicyNever {
+			w.failed = true
+			return next
+		}
+		return min(next, w.startWhenDue(ctx, pod, c))
+	}
+	for _, c := range w.ctrs {
+		if c.proc != nil {
+			continue
+		}
+		if c.term != nil && c.started {
+			restart := policy == v1.RestartPolicyAlways || (policy == v1.RestartPolicyOnFailure && c.term.ExitCode != 0)
+			if !restart {
+				continue
+			}
+		}
+		next = min(next, w.startWhenDue(ctx, pod, c))
+	}
+	return next
+}
+
+// reap notices a container's exit.
+func (w *podWorker) reap(c *ctr) {
+	if c.proc == nil {
+		return
+	}
+	select {
+	case <-c.proc.Done():
+	default:
+		return
+	}
+	code, at, _ := c.proc.Exit()
+	reason := "Completed"
+	if code != 0 {
+		reason = "Error"
+	}
+	term := &v1.ContainerStateTerminated{
+		ExitCode: int32(code), Reason: reason, StartedAt: c.startedAt, FinishedAt: metav1.NewTime(at), ContainerID: c.id,
+	}
+	if msg, err := os.ReadFile(filepath.Join(c.dir, "termination-log")); err == nil && len(msg) > 0 {
+		term.Message = truncate(string(msg), 4096)
+	} else if c.spec.TerminationMessagePolicy == v1.TerminationMessageFallbackToLogsOnError && code != 0 {
+		term.Message = tailFile(c.logPath, 80, 2048)
+	}
+	w.mu.Lock()
+	c.proc, c.term, c.ready = nil, term, false
+	w.mu.Unlock()
+	if at.Sub(c.startedAt.Time) >= backoffReset {
+		c.backoff = 0
+	}
+}
+
+// startWhenDue starts a container unless it is in back-off, and returns when to look again.
+func (w *podWorker) startWhenDue(ctx context.Context, pod *v1.Pod, c *ctr) time.Duration {
+	if wait := time.Until(c.notBefore); wait > 0 {
+		if c.term != nil {
+			c.waiting = &v1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
+				Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", c.backoff, c.spec.Name, pod.Name, pod.Namespace, pod.UID)}
+		}
+		return wait
+	}
+	if c.term != nil {
+		c.backoff = nextBackoff(c.backoff)
+		c.notBefore = time.Now().Add(c.backoff)
+	}
+	if err := w.start(ctx, pod, c); err != nil {
+		klog.FromContext(ctx).V(2).Info("Container did not start", "container", c.spec.Name, "err", err)
+		if c.waiting == nil || c.waiting.Reason != "ErrImagePull" && c.waiting.Reason != "ImagePullBackOff" {
+			c.waiting = &v1.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
+			w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: %v", err)
+			c.backoff = nextBackoff(c.backoff)
+			c.notBefore = time.Now().Add(c.backoff)
+		}
+		return max(time.Until(c.notBefore), 100*time.Millisecond)
+	}
+	return resyncPeriod
+}
+
+func nextBackoff(b time.Duration) time.Duration {
+	if b == 0 {
+		return backoffInitial
+	}
+	return min(2*b, backoffMax)
+}
+
+// image resolves a container's image: a built-in one, or the host's tools when the container
+// brings its own command. Anything else cannot be pulled.
+func (w *podWorker) image(pod *v1.Pod, c *ctr) error {
+	if c.pulled {
+		return nil
+	}
+	img, err := images.Lookup(c.spec.Image)
+	switch {
+	case err == nil:
+		c.image, c.imageID = img, images.ImageID(img, c.spec.Image)
+		w.rt.recorder.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine: built into minaks as %q", c.spec.Image, img.Name)
+	case len(c.spec.Command) > 0:
+		sum := sha256.Sum256([]byte("host:" + c.spec.Image))
+		c.imageID = "sha256:" + hex.EncodeToString(sum[:])
+		w.rt.recorder.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q is not built into minaks: its command runs with the host's tools", c.spec.Image)
+	default:
+		reason := "ErrImagePull"
+		if c.waiting != nil && (c.waiting.Reason == "ErrImagePull" || c.waiting.Reason == "ImagePullBackOff") {
+			reason = "ImagePullBackOff"
+		}
+		msg := fmt.Sprintf("Failed to pull image %q: %v", c.spec.Image, err)
+		c.waiting = &v1.ContainerStateWaiting{Reason: reason, Message: msg}
+		if reason == "ErrImagePull" {
+			w.rt.recorder.Event(pod, v1.EventTypeWarning, "Failed", msg)
+			w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: %s", reason)
+		} else {
+			w.rt.recorder.Eventf(pod, v1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.spec.Image)
+		}
+		c.backoff = nextBackoff(c.backoff)
+		c.notBefore = time.Now().Add(c.backoff)
+		return errImagePull
+	}
+	c.pulled = true
+	return nil
+}
+
+var errImagePull = errors.New("image pull failed")
+
+// start starts one container.
+func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
+	if err := w.image(pod, c); err != nil {
+		return err
+	}
+	rt := w.rt
+	var imageEnv []string
+	if c.image != nil {
+		imageEnv = c.image.Env
+	}
+	env, err := rt.env.containerEnv(ctx, pod, &c.spec, imageEnv)
+	if err != nil {
+		return err
+	}
+	hostname, _ := podHostname(pod)
+	netNS := netnsOfPod(rt.agent, pod)
+	if pod.Spec.HostNetwork {
+		hostname = rt.agent.ID.Instance.Name
+	}
+	env = append(env, "HOSTNAME="+hostname)
+	argv := w.argv(c, env)
+	if len(argv) == 0 {
+		return fmt.Errorf("no command specified for container %q and image %q has none", c.spec.Name, c.spec.Image)
+	}
+
+	attempt := c.restarts
+	if c.term != nil && c.started {
+		attempt++
+	}
+	base := filepath.Join(rt.agent.podDir(string(pod.UID)), "containers", c.spec.Name)
+	_ = os.RemoveAll(base) // the previous attempt's writable layer
+	c.dir = filepath.Join(base, fmt.Sprint(attempt))
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return err
+	}
+	termLog := filepath.Join(c.dir, "termination-log")
+	if err := os.WriteFile(termLog, nil, 0o666); err != nil {
+		return err
+	}
+	mounts := []container.Mount{}
+	for _, target := range []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"} {
+		mounts = append(mounts, container.Mount{Source: w.files[target], Target: target})
+	}
+	if p := c.spec.TerminationMessagePath; p != "" {
+		mounts = append(mounts, container.Mount{Source: termLog, Target: p})
+	}
+	for _, vm := range c.spec.VolumeMounts {
+		src := w.vols.path(vm.Name)
+		if vm.SubPath != "" {
+			src = filepath.Join(src, expansion.Expand(vm.SubPath, expansion.MappingFuncFor(envMap(env))))
+			if err := os.MkdirAll(src, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+				return err
+			}
+		}
+		mounts = append(mounts, container.Mount{Source: src, Target: vm.MountPath, ReadOnly: vm.ReadOnly})
+	}
+	if c.image != nil {
+		for _, p := range c.image.Paths {
+			mounts = append(mounts, container.Mount{Source: rt.exe, Target: p, ReadOnly: true})
+		}
+	}
+	workingDir := c.spec.WorkingDir
+	if workingDir == "" && c.image != nil {
+		workingDir = c.image.WorkingDir
+	}
+	spec := &container.Spec{
+		NetNS: netNS, Hostname: hostname, Dir: c.dir, Mounts: mounts,
+		Argv: argv, Env: env, WorkingDir: workingDir,
+	}
+	spec.UID, spec.GID, spec.Groups = user(pod, &c.spec)
+
+	logPath := filepath.Join(rt.agent.podLogDir(pod), c.spec.Name, fmt.Sprintf("%d.log", attempt))
+	log, err := openLog(logPath)
+	if err != nil {
+		return err
+	}
+	stdout, stderr := log.Stream("stdout").(*logStream), log.Stream("stderr").(*logStream)
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d/%d", pod.UID, c.spec.Name, attempt, time.Now().UnixNano())))
+	id := "minaks://" + hex.EncodeToString(sum[:])
+	rt.recorder.Eventf(pod, v1.EventTypeNormal, "Created", "Created container: %s", c.spec.Name)
+	proc, err := container.Start(spec, stdout, stderr)
+	var startErr *container.StartError
+	if errors.As(err, &startErr) {
+		// It was created and failed at once: an exit like any other, restarted by the policy.
+		log.Close()
+		rt.recorder.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: failed to start container %q: %s", c.spec.Name, startErr.Msg)
+		w.mu.Lock()
+		if c.term != nil && c.started {
+			c.last = c.term
+		}
+		c.prevLogPath, c.logPath, c.restarts, c.id, c.started, c.waiting = c.logPath, logPath, attempt, id, true, nil
+		c.term = &v1.ContainerStateTerminated{ExitCode: 128, Reason: "StartError", Message: startErr.Msg, FinishedAt: metav1.Now(), ContainerID: id}
+		w.mu.Unlock()
+		return nil
+	}
+	if err != nil {
+		log.Close()
+		return err
+	}
+	go func() {
+		<-proc.Done()
+		_ = stdout.Flush()
+		_ = stderr.Flush()
+		log.Close()
+		w.wake()
+	}()
+	rt.recorder.Eventf(pod, v1.EventTypeNormal, "Started", "Started container %s", c.spec.Name)
+
+	w.mu.Lock()
+	if c.term != nil && c.started {
+		c.last = c.term
+	}
+	c.prevLogPath, c.logPath, c.restarts = c.logPath, logPath, attempt
+	c.proc, c.id, c.started, c.term, c.waiting, c.env = proc, id, true, nil, nil, env
+	c.startedAt = metav1.Now()
+	c.ready = c.spec.ReadinessProbe == nil && c.spec.StartupProbe == nil
+	c.startupOK = c.spec.StartupProbe == nil
+	w.mu.Unlock()
+	if c.spec.StartupProbe != nil || c.spec.LivenessProbe != nil || c.spec.ReadinessProbe != nil {
+		go w.runProbes(ctx, pod, c, proc, env)
+	}
+	return nil
+}
+
+// argv is the container's command line: the pod's command and args over the image's
+// entrypoint and cmd, with $(VAR) references expanded.
+func (w *podWorker) argv(c *ctr, env []string) []string {
+	var entry, cmd []string
+	if c.image != nil {
+		entry, cmd = c.image.Entrypoint, c.image.Cmd
+	}
+	switch {
+	case len(c.spec.Command) > 0:
+		entry, cmd = c.spec.Command, c.spec.Args
+	case len(c.spec.Args) > 0:
+		cmd = c.spec.Args
+	}
+	mapping := expansion.MappingFuncFor(envMap(env))
+	var argv []string
+	for _, a := range append(append([]string{}, entry...), cmd...) {
+		argv = append(argv, expansion.Expand(a, mapping))
+	}
+	return argv
+}
+
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// user is the container's runAsUser, runAsGroup and supplementary groups (fsGroup included).
+func user(pod *v1.Pod, c *v1.Container) (uid, gid *int64, groups []uint32) {
+	if psc := pod.Spec.SecurityContext; psc != nil {
+		uid, gid = psc.RunAsUser, psc.RunAsGroup
+		for _, g := range psc.SupplementalGroups {
+			groups = append(groups, uint32(g))
+		}
+		if psc.FSGroup != nil {
+			groups = append(groups, uint32(*psc.FSGroup))
+		}
+	}
+	if sc := c.SecurityContext; sc != nil {
+		if sc.RunAsUser != nil {
+			uid = sc.RunAsUser
+		}
+		if sc.RunAsGroup != nil {
+			gid = sc.RunAsGroup
+		}
+	}
+	return uid, gid, groups
+}
+
+// setUpVolumes writes the pod's files and sets up its volumes.
+func (w *podWorker) setUpVolumes(ctx context.Context, pod *v1.Pod) error {
+	files, err := w.rt.agent.writePodFiles(ctx, w.rt.dns, pod, w.podIPs)
+	if err != nil {
+		return err
+	}
+	w.files = files
+	if w.vols == nil {
+		w.vols = &volumes{env: w.rt.env, dir: filepath.Join(w.rt.agent.podDir(string(pod.UID)), "volumes"), tokens: map[string]*authenticationv1.TokenRequestStatus{}}
+	}
+	w.vols.pod = pod
+	w.volumesAt = time.Now()
+	return w.vols.setUp(ctx)
+}
+
+// stopAll stops every running container within grace, all at once.
+func (w *podWorker) stopAll(grace time.Duration) {
+	var wg sync.WaitGroup
+	for _, c := range append(append([]*ctr{}, w.init...), w.ctrs...) {
+		if c.proc == nil {
+			continue
+		}
+		w.mu.Lock()
+		pod := w.pod
+		w.mu.Unlock()
+		w.rt.recorder.Eventf(pod, v1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
+		wg.Add(1)
+		go func(p *container.Process) {
+			defer wg.Done()
+			p.Stop(grace)
+		}(c.proc)
+	}
+	wg.Wait()
+	for _, c := range append(append([]*ctr{}, w.init...), w.ctrs...) {
+		w.reap(c)
+	}
+}
+
+// netnsOfPod is the network namespace a pod's containers run in.
+func netnsOfPod(a *Agent, pod *v1.Pod) string {
+	if pod.Spec.HostNetwork {
+		return a.NS()
+	}
+	return PodNSName(a.ID.Cluster.Name, string(pod.UID))
+}
+
+// tailFile returns up to the last n lines (at most max bytes) of a CRI log file's text.
+func tailFile(path string, n, max int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	var out []string
+	for _, l := range lines {
+		// <time> <stream> <tag> <text>
+		if parts := strings.SplitN(l, " ", 4); len(parts) == 4 {
+			out = append(out, parts[3])
+		}
+	}
+	s := strings.Join(out, "\n")
+	if len(s) > max {
+		s = s[len(s)-max:]
+	}
+	return s
+}
