@@ -11,10 +11,10 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	internalapi "k8s.io/cri-api/pkg/apis"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	crilogs "k8s.io/cri-client/pkg/logs"
+	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 
 	"github.com/minaks/minaks/pkg/netstack/netns"
 	"github.com/minaks/minaks/pkg/nodes/container"

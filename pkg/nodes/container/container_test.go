@@ -3,8 +3,8 @@ package container
 import (
 	"bytes"
 	"crypto/rand"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
