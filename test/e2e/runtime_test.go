@@ -1,0 +1,310 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minaks/minaks/pkg/netstack/netnstest"
+)
+
+// TestPodRuntime: pods run their containers, and kubectl's logs, exec, port-forward and cp work
+// through each node's kubelet API.
+func TestPodRuntime(t *testing.T) {
+	c := newTestCluster(t)
+	c.mustMinaks("up", "--node-count", "2")
+	manifest := filepath.Join(t.TempDir(), "pods.yaml")
+	if err := os.WriteFile(manifest, []byte(runtimeManifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.mustKubectl("apply", "-f", manifest)
+	c.mustKubectl("create", "deployment", "web", "--image=mcr.microsoft.com/azuredocs/aks-helloworld:v1", "--replicas=3")
+	c.mustKubectl("wait", "--for=condition=Available", "deployment/web", "--timeout=60s")
+
+	t.Run("helloworld answers on every pod IP", func(t *testing.T) {
+		c := c.in(t)
+		node := "minaks." + c.name + "." + c.nodes().Items[0].Metadata.Name
+		for _, p := range c.pods("app=web") {
+			got, err := netnstest.Fetch(node, net.JoinHostPort(p.ip, "80"), "GET / HTTP/1.0\r\n\r\n")
+			if err != nil || !strings.Contains(got, "Welcome to Azure Kubernetes Service (AKS)") {
+				t.Errorf("pod %s (%s): %.200q, %v", p.name, p.ip, got, err)
+			}
+		}
+	})
+
+	c.mustKubectl("wait", "--for=condition=Ready", "pod/files", "pod/env", "--timeout=60s")
+	t.Run("logs", func(t *testing.T) {
+		c := c.in(t)
+		out := c.mustKubectl("logs", "files")
+		for _, want := range []string{
+			"config: from-configmap",
+			"secret: s3cr3t",
+			"token: eyJ",
+			"ca: -----BEGIN CERTIFICATE-----",
+			"namespace: default",
+			"podname: files",
+			"search default.svc.cluster.local svc.cluster.local cluster.local",
+			"nameserver 10.0.0.10",
+			"options ndots:5",
+			"hosts: 10.244.",
+			"hostname: files",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("logs of pod files lack %q:\n%s", want, out)
+			}
+		}
+		if out := c.mustKubectl("logs", "env", "--tail=1"); strings.TrimSpace(out) != "MY_NODE="+c.podNode("env")+" FROM_CM=from-configmap KUBERNETES_SERVICE_HOST=10.0.0.1" {
+			t.Errorf("env: %q", out)
+		}
+	})
+
+	t.Run("exec", func(t *testing.T) {
+		c := c.in(t)
+		if out := c.mustKubectl("exec", "env", "--", "sh", "-c", "echo $HOSTNAME; cat /etc/hostname"); out != "env\nenv\n" {
+			t.Errorf("exec output %q", out)
+		}
+		out, err := c.kubectl("exec", "env", "--", "sh", "-c", "echo oops >&2; exit 3")
+		var exit *exec.ExitError
+		if !asExit(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(out, "oops") {
+			t.Errorf("exit status: %v, %q", err, out)
+		}
+	})
+
+	t.Run("port-forward", func(t *testing.T) {
+		c := c.in(t)
+		cmd := exec.Command(kubectlPath(), "--kubeconfig", c.kubeconfig, "--context", "minaks-"+c.name, "port-forward", "deployment/web", "18089:80")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		eventually(t, 15*time.Second, "HTTP through port-forward", func() error {
+			got, err := netnstest.Fetch("", "127.0.0.1:18089", "GET / HTTP/1.0\r\n\r\n")
+			if err != nil || !strings.Contains(got, "Welcome to Azure Kubernetes Service") {
+				return fmt.Errorf("%.100q, %v", got, err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("cp", func(t *testing.T) {
+		c := c.in(t)
+		dst := filepath.Join(t.TempDir(), "hostname")
+		c.mustKubectl("cp", "env:/etc/hostname", dst)
+		if b, err := os.ReadFile(dst); err != nil || string(b) != "env\n" {
+			t.Errorf("copied %q, %v", b, err)
+		}
+	})
+
+	t.Run("readiness follows the probe", func(t *testing.T) {
+		c := c.in(t)
+		c.mustKubectl("wait", "--for=jsonpath={.status.phase}=Running", "pod/probes", "--timeout=30s")
+		if got := c.mustKubectl("get", "pod", "probes", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"); got != "False" {
+			t.Errorf("Ready before the probe passes: %s", got)
+		}
+		c.mustKubectl("exec", "probes", "--", "touch", "/tmp/ready")
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/probes", "--timeout=20s")
+		c.mustKubectl("exec", "probes", "--", "rm", "/tmp/ready")
+		c.mustKubectl("wait", "--for=condition=Ready=false", "pod/probes", "--timeout=20s")
+	})
+
+	t.Run("a failing liveness probe restarts the container", func(t *testing.T) {
+		c := c.in(t)
+		c.mustKubectl("wait", "--for=jsonpath={.status.containerStatuses[0].restartCount}=1", "pod/liveness", "--timeout=40s")
+		if ev := c.mustKubectl("get", "events", "--field-selector", "involvedObject.name=liveness"); !strings.Contains(ev, "failed liveness probe, will be restarted") || !strings.Contains(ev, "Unhealthy") {
+			t.Errorf("events:\n%s", ev)
+		}
+		if out := c.mustKubectl("logs", "liveness", "--previous"); !strings.Contains(out, "started") {
+			t.Errorf("previous logs: %q", out)
+		}
+	})
+
+	t.Run("an unknown image cannot be pulled", func(t *testing.T) {
+		c := c.in(t)
+		c.mustKubectl("run", "ghost", "--image=example.com/ghost:1")
+		eventually(t, 30*time.Second, "ImagePullBackOff", func() error {
+			out := c.mustKubectl("get", "pod", "ghost", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].state.waiting.message}")
+			if !strings.HasPrefix(out, "ErrImagePull") && !strings.HasPrefix(out, "ImagePullBackOff") || !strings.Contains(out, "built-in images: agnhost") {
+				return fmt.Errorf("%q", out)
+			}
+			return nil
+		})
+	})
+
+	t.Run("graceful deletion", func(t *testing.T) {
+		c := c.in(t)
+		start := time.Now()
+		c.mustKubectl("delete", "pod", "graceful", "--wait=true")
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("a pod that exits on SIGTERM took %v to delete", d)
+		}
+		start = time.Now()
+		c.mustKubectl("delete", "pod", "stubborn", "--grace-period=2", "--wait=true")
+		if d := time.Since(start); d < 2*time.Second || d > 10*time.Second {
+			t.Errorf("a pod that ignores SIGTERM with 2 s of grace took %v to delete", d)
+		}
+	})
+
+	t.Run("hostNetwork pods run in their node's namespace", func(t *testing.T) {
+		c := c.in(t)
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/hostnet", "--timeout=30s")
+		nodeIP := c.mustKubectl("get", "pod", "hostnet", "-o", "jsonpath={.status.hostIP}")
+		if ip := c.mustKubectl("get", "pod", "hostnet", "-o", "jsonpath={.status.podIP}"); ip != nodeIP {
+			t.Errorf("podIP %s, want the node's %s", ip, nodeIP)
+		}
+		if got, err := netnstest.Fetch("", net.JoinHostPort(nodeIP, "18090"), "GET /hostname HTTP/1.0\r\n\r\n"); err != nil || !strings.Contains(got, "aks-nodepool1-") {
+			t.Errorf("host → hostNetwork pod: %.200q, %v", got, err)
+		}
+	})
+
+	// down leaves no container process behind.
+	c.mustMinaks("down")
+	if out, _ := exec.Command("pgrep", "-f", "minaks-container-init|sleep 3600").Output(); len(out) > 0 {
+		t.Errorf("processes left: %s", out)
+	}
+}
+
+// in is the cluster as seen by a subtest: its failures are the subtest's.
+func (c *testCluster) in(t *testing.T) *testCluster {
+	cc := *c
+	cc.t = t
+	return &cc
+}
+
+func (c *testCluster) podNode(name string) string {
+	return c.mustKubectl("get", "pod", name, "-o", "jsonpath={.spec.nodeName}")
+}
+
+func asExit(err error, target **exec.ExitError) bool {
+	e, ok := err.(*exec.ExitError)
+	*target = e
+	return ok
+}
+
+func kubectlPath() string {
+	if p, err := exec.LookPath("kubectl"); err == nil {
+		return p
+	}
+	return "kubectl"
+}
+
+const runtimeManifest = `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-config}
+data: {greeting: from-configmap}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: app-secret}
+stringData: {password: s3cr3t}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: files}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c]
+    args:
+    - |
+      echo "config: $(cat /config/greeting)"
+      echo "secret: $(cat /secret/password)"
+      echo "token: $(head -c 3 /var/run/secrets/kubernetes.io/serviceaccount/token)"
+      echo "ca: $(head -n 1 /var/run/secrets/kubernetes.io/serviceaccount/ca.crt)"
+      echo "namespace: $(cat /var/run/secrets/kubernetes.io/serviceaccount/namespace)"
+      echo "podname: $(cat /info/name)"
+      cat /etc/resolv.conf
+      echo "hosts: $(tail -n 1 /etc/hosts)"
+      echo "hostname: $(hostname)"
+      exec sleep 3600
+    volumeMounts:
+    - {name: config, mountPath: /config}
+    - {name: secret, mountPath: /secret, readOnly: true}
+    - {name: info, mountPath: /info}
+  volumes:
+  - name: config
+    configMap: {name: app-config}
+  - name: secret
+    secret: {secretName: app-secret}
+  - name: info
+    downwardAPI:
+      items: [{path: name, fieldRef: {fieldPath: metadata.name}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: env}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, 'echo "MY_NODE=$MY_NODE FROM_CM=$FROM_CM KUBERNETES_SERVICE_HOST=$KUBERNETES_SERVICE_HOST"; exec sleep 3600']
+    env:
+    - name: MY_NODE
+      valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+    - name: FROM_CM
+      valueFrom: {configMapKeyRef: {name: app-config, key: greeting}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: probes}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: [sleep, "3600"]
+    readinessProbe:
+      exec: {command: [cat, /tmp/ready]}
+      periodSeconds: 1
+      failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: liveness}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, 'echo started; exec sleep 3600']
+    livenessProbe:
+      exec: {command: [cat, /tmp/never]}
+      periodSeconds: 1
+      failureThreshold: 2
+  terminationGracePeriodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: graceful}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, 'trap "echo bye; exit 0" TERM; while true; do sleep 0.2; done']
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: stubborn}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: [sleep, "3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  hostNetwork: true
+  containers:
+  - name: main
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: [netexec, --http-port=18090, --udp-port=18091]
+    readinessProbe:
+      httpGet: {path: /healthz, port: 18090}
+      periodSeconds: 1
+`
