@@ -47,6 +47,8 @@ type Sandboxes struct {
 	// byName are the workers by pod key, for the kubelet API.
 	mu     sync.Mutex
 	byName map[string]*podWorker
+	// hostPorts is whether the node's hostPort chain exists.
+	hostPorts bool
 	// ctx is the agent's, for the workers.
 	ctx context.Context
 }
@@ -274,7 +276,21 @@ func (s *Sandboxes) sync(ctx context.Context, key string) error {
 	s.byName[key] = w
 	s.mu.Unlock()
 	go w.run(s.ctx)
+	if hasHostPorts(pod) {
+		return s.syncHostPorts()
+	}
 	return nil
+}
+
+func hasHostPorts(pod *v1.Pod) bool {
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.HostPort != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // stopWorker asks a pod's worker to stop its containers within grace, and reports whether it
@@ -348,6 +364,9 @@ func (s *Sandboxes) teardown(key, uid string, deleted bool) error {
 			delete(s.byName, key)
 		}
 		s.mu.Unlock()
+		if s.hostPorts {
+			return s.syncHostPorts()
+		}
 	}
 	return nil
 }

@@ -320,9 +320,10 @@ func (w *podWorker) reap(c *ctr) {
 // startWhenDue starts a container unless it is in back-off, and returns when to look again.
 func (w *podWorker) startWhenDue(ctx context.Context, pod *v1.Pod, c *ctr) time.Duration {
 	if wait := time.Until(c.notBefore); wait > 0 {
-		if c.term != nil {
+		if c.term != nil && (c.waiting == nil || c.waiting.Reason != "CrashLoopBackOff") {
 			c.waiting = &v1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
 				Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", c.backoff, c.spec.Name, pod.Name, pod.Namespace, pod.UID)}
+			w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c.spec.Name, pod.Name, pod.Namespace, pod.UID)
 		}
 		return wait
 	}
@@ -506,8 +507,37 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 	c.ready = c.spec.ReadinessProbe == nil && c.spec.StartupProbe == nil
 	c.startupOK = c.spec.StartupProbe == nil
 	w.mu.Unlock()
+	if h := c.spec.Lifecycle; h != nil && h.PostStart != nil {
+		// As the kubelet, the container counts as started only once its postStart hook is done;
+		// a failed hook kills it.
+		if err := w.runHook(pod, c, proc, h.PostStart, gracePeriod(pod)); err != nil {
+			rt.recorder.Eventf(pod, v1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed: %v", err)
+			rt.recorder.Eventf(pod, v1.EventTypeNormal, "Killing", "FailedPostStartHook")
+			proc.Stop(gracePeriod(pod))
+			return nil
+		}
+	}
 	if c.spec.StartupProbe != nil || c.spec.LivenessProbe != nil || c.spec.ReadinessProbe != nil {
 		go w.runProbes(ctx, pod, c, proc, env)
+	}
+	return nil
+}
+
+// runHook runs a lifecycle hook (exec, httpGet, tcpSocket or sleep) within timeout, as a probe
+// of the container would be run.
+func (w *podWorker) runHook(pod *v1.Pod, c *ctr, proc *container.Process, h *v1.LifecycleHandler, timeout time.Duration) error {
+	if h.Sleep != nil {
+		time.Sleep(min(time.Duration(h.Sleep.Seconds)*time.Second, timeout))
+		return nil
+	}
+	w.mu.Lock()
+	env := c.env
+	w.mu.Unlock()
+	pr := &prober{w: w, pod: pod, c: c, proc: proc, env: env}
+	probe := &v1.Probe{ProbeHandler: v1.ProbeHandler{Exec: h.Exec, HTTPGet: h.HTTPGet, TCPSocket: h.TCPSocket},
+		TimeoutSeconds: int32(max(timeout/time.Second, 1))}
+	if ok, why := pr.probe(context.Background(), probe); !ok {
+		return errors.New(why)
 	}
 	return nil
 }
@@ -591,10 +621,16 @@ func (w *podWorker) stopAll(grace time.Duration) {
 		w.mu.Unlock()
 		w.rt.recorder.Eventf(pod, v1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
 		wg.Add(1)
-		go func(p *container.Process) {
+		go func(c *ctr, p *container.Process) {
 			defer wg.Done()
-			p.Stop(grace)
-		}(c.proc)
+			deadline := time.Now().Add(grace)
+			if h := c.spec.Lifecycle; h != nil && h.PreStop != nil && grace > 0 {
+				if err := w.runHook(pod, c, p, h.PreStop, grace); err != nil {
+					w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed: %v", err)
+				}
+			}
+			p.Stop(max(time.Until(deadline), 0))
+		}(c, c.proc)
 	}
 	wg.Wait()
 	for _, c := range append(append([]*ctr{}, w.init...), w.ctrs...) {

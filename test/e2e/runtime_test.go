@@ -161,6 +161,24 @@ func TestPodRuntime(t *testing.T) {
 		}
 	})
 
+	t.Run("hostPort", func(t *testing.T) {
+		c := c.in(t)
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/hostport", "--timeout=30s")
+		nodeIP := c.mustKubectl("get", "pod", "hostport", "-o", "jsonpath={.status.hostIP}")
+		got, err := netnstest.Fetch("", net.JoinHostPort(nodeIP, "18092"), "GET /hostname HTTP/1.0\r\n\r\n")
+		if err != nil || !strings.HasSuffix(got, "\r\n\r\nhostport") {
+			t.Errorf("host → node %s:18092: %.300q, %v", nodeIP, got, err)
+		}
+	})
+
+	t.Run("lifecycle hooks", func(t *testing.T) {
+		c := c.in(t)
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/hooks", "--timeout=30s")
+		if out := c.mustKubectl("exec", "hooks", "--", "cat", "/tmp/poststart"); out != "ran\n" {
+			t.Errorf("postStart: %q", out)
+		}
+	})
+
 	// down leaves no container process behind.
 	c.mustMinaks("down")
 	if out, _ := exec.Command("pgrep", "-f", "minaks-container-init|sleep 3600").Output(); len(out) > 0 {
@@ -307,4 +325,29 @@ spec:
     readinessProbe:
       httpGet: {path: /healthz, port: 18090}
       periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostport}
+spec:
+  containers:
+  - name: main
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: [netexec, --http-port=8080]
+    ports: [{containerPort: 8080, hostPort: 18092}]
+    readinessProbe:
+      httpGet: {path: /healthz, port: 8080}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hooks}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: [sleep, "3600"]
+    lifecycle:
+      postStart:
+        exec: {command: [sh, -c, 'echo ran > /tmp/poststart']}
 `

@@ -9,17 +9,20 @@
 //	GET|POST  /portForward/{namespace}/{pod}[/{uid}]
 //	POST      /run/{namespace}/{pod}[/{uid}]/{container}?cmd=...
 //
-// The streaming protocols are the kubelet's own code, k8s.io/cri-streaming: SPDY
-// (v1..v4.channel.k8s.io, portforward.k8s.io) and v4 WebSockets. The API server (1.37) proxies a
-// kubectl's v5.channel.k8s.io WebSocket, or its SPDY-over-WebSocket port-forward tunnel, to a
-// kubelet unchanged only when the Node declares the ExtendWebSocketsToKubelet feature in
-// status.declaredFeatures; minaks nodes do not, so the API server translates both to SPDY
-// before they reach this server, as it does for kubelets older than 1.36.
+// The streaming protocols are the kubelet's own code: k8s.io/cri-streaming serves SPDY
+// (v1..v4.channel.k8s.io, portforward.k8s.io) and v4 WebSockets; kubectl's v5.channel.k8s.io
+// WebSockets and its SPDY-over-WebSocket port-forward tunnels go through the API server's
+// translators (k8s.io/apiserver/pkg/util/proxy) to those SPDY handlers, as in a 1.37 kubelet.
+//
+// What reaches a node depends on the Node: the 1.37 API server proxies a WebSocket to the
+// kubelet unchanged only when status.declaredFeatures lists ExtendWebSocketsToKubelet, and
+// otherwise translates it to SPDY itself, as for kubelets older than 1.36. Either works here.
 //
 // Requests are authenticated and authorized as the kubelet does with
 // authentication.webhook.enabled and authorization.mode=Webhook (cmd/kubelet/app/auth.go):
-// client certificates signed by the cluster CA (user = CN, groups = O) or bearer tokens checked
-// with a TokenReview; then a SubjectAccessReview for the node's "nodes" resource with the
-// subresource the path maps to (proxy, pods, healthz, log, stats, metrics). Both reviews are
-// created with the node's own client, which the Node authorizer allows.
+// anonymous requests are refused; client certificates signed by the cluster CA (user = CN,
+// groups = O) or bearer tokens checked with a TokenReview get in; then a SubjectAccessReview
+// for the node's "nodes" resource with the subresource the path maps to (proxy, pods, healthz,
+// log, stats, metrics). Both reviews are made with the node's own client, which the Node
+// authorizer allows.
 package kubeletapi

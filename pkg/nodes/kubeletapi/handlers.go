@@ -19,10 +19,10 @@ import (
 	"k8s.io/cri-streaming/pkg/streaming/portforward"
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	"k8s.io/klog/v2"
-	"k8s.io/streaming/pkg/httpstream/wsstream"
 	"k8s.io/kubernetes/pkg/api/legacyscheme"
 	_ "k8s.io/kubernetes/pkg/apis/core/install" // v1 defaults and query conversions in legacyscheme
 	"k8s.io/kubernetes/pkg/apis/core/v1/validation"
+	"k8s.io/streaming/pkg/httpstream/wsstream"
 	utilexec "k8s.io/utils/exec"
 )
 

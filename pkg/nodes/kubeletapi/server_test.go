@@ -169,7 +169,9 @@ func (e *testEnv) get(t *testing.T, cfg *rest.Config, path string) (int, string)
 	return resp.StatusCode, string(body)
 }
 
-func (e *testEnv) kubeletClient() *rest.Config { return e.restConfig(e.pki, pki.APIServerKubeletClient) }
+func (e *testEnv) kubeletClient() *rest.Config {
+	return e.restConfig(e.pki, pki.APIServerKubeletClient)
+}
 
 // kubeletTransport is the API server's transport to kubelets: the kubelet client certificate,
 // and (as minaks's API server has no --kubelet-certificate-authority) no check of the kubelet's.
@@ -510,7 +512,9 @@ func TestContainerLogs(t *testing.T) {
 		{query: "stream=Both", wantCode: 422},
 	}
 	for _, tc := range cases {
+		e.rt.mu.Lock()
 		e.rt.logOpts = nil
+		e.rt.mu.Unlock()
 		code, body := e.get(t, e.kubeletClient(), "/containerLogs/default/web/nginx?"+tc.query)
 		if code != tc.wantCode || (tc.wantBody != "" && strings.TrimSuffix(body, "\n") != strings.TrimSuffix(tc.wantBody, "\n")) {
 			t.Errorf("%q: %d %q, want %d %q", tc.query, code, body, tc.wantCode, tc.wantBody)
