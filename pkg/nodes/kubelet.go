@@ -2,7 +2,6 @@ package nodes
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -143,26 +142,48 @@ func (s *Sandboxes) Exec(ctx context.Context, namespace, pod string, uid types.U
 	return command.Run()
 }
 
-// Attach follows a running container's output. Attaching stdin takes a container started with
-// stdin, which minaks does not offer yet.
+// Attach connects the streams to a running container's process: its output from now on, and
+// its standard input (or terminal) when the container has one (stdin: true, tty: true).
 func (s *Sandboxes) Attach(ctx context.Context, namespace, pod string, uid types.UID, name string,
 	stdin io.Reader, stdout, stderr io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+	w, c, proc, err := s.running(namespace, pod, uid, name)
+	if err != nil {
+		return err
+	}
+	if stdin != nil && proc.Stdin() == nil {
+		return fmt.Errorf("container %s in pod %s/%s has no stdin: set stdin: true to attach to it", name, namespace, pod)
+	}
+	w.mu.Lock()
+	outFan, errFan, once := c.stdout, c.stderr, c.spec.StdinOnce
+	w.mu.Unlock()
+	if stdout != nil {
+		defer outFan.attach(stdout)()
+	}
+	if stderr != nil {
+		defer errFan.attach(stderr)()
+	}
+	if resize != nil {
+		go func() {
+			for size := range resize {
+				_ = proc.Resize(size.Width, size.Height)
+			}
+		}()
+	}
 	if stdin != nil {
-		return errors.New("minaks does not attach stdin to containers yet; use kubectl exec")
+		go func() {
+			_, _ = io.Copy(proc.Stdin(), stdin)
+			if once {
+				proc.Stdin().Close()
+			}
+		}()
 	}
-	if stderr == nil {
-		stderr = nopWriteCloser{io.Discard}
+	// The output keeps coming until the container exits or the client goes.
+	select {
+	case <-proc.Done():
+	case <-ctx.Done():
 	}
-	if stdout == nil {
-		stdout = nopWriteCloser{io.Discard}
-	}
-	zero := int64(0)
-	return s.ContainerLogs(ctx, namespace, pod, name, &v1.PodLogOptions{Follow: true, TailLines: &zero}, stdout, stderr)
+	return nil
 }
-
-type nopWriteCloser struct{ io.Writer }
-
-func (nopWriteCloser) Close() error { return nil }
 
 // PortForward connects stream to a port of the pod, dialled from inside the pod's network
 // namespace (localhost there), as the kubelet does.

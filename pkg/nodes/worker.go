@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -104,6 +105,8 @@ type ctr struct {
 	startupOK bool
 	// env is the running process's environment, for exec.
 	env []string
+	// stdout and stderr carry the running process's output to its log and to attached clients.
+	stdout, stderr *fanout
 	// logPath is the current log file, prevLogPath the one of the run before.
 	logPath, prevLogPath string
 	dir                  string
@@ -469,7 +472,8 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d/%d", pod.UID, c.spec.Name, attempt, time.Now().UnixNano())))
 	id := "minaks://" + hex.EncodeToString(sum[:])
 	rt.recorder.Eventf(pod, v1.EventTypeNormal, "Created", "Created container: %s", c.spec.Name)
-	proc, err := container.Start(spec, stdout, stderr)
+	outFan, errFan := &fanout{primary: stdout}, &fanout{primary: stderr}
+	proc, err := container.Start(spec, container.IO{Stdout: outFan, Stderr: errFan, Stdin: c.spec.Stdin, TTY: c.spec.TTY})
 	var startErr *container.StartError
 	if errors.As(err, &startErr) {
 		// It was created and failed at once: an exit like any other, restarted by the policy.
@@ -503,6 +507,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 	}
 	c.prevLogPath, c.logPath, c.restarts = c.logPath, logPath, attempt
 	c.proc, c.id, c.started, c.term, c.waiting, c.env = proc, id, true, nil, nil, env
+	c.stdout, c.stderr = outFan, errFan
 	c.startedAt = metav1.Now()
 	c.ready = c.spec.ReadinessProbe == nil && c.spec.StartupProbe == nil
 	c.startupOK = c.spec.StartupProbe == nil
@@ -668,4 +673,41 @@ func tailFile(path string, n, max int) string {
 		s = s[len(s)-max:]
 	}
 	return s
+}
+
+// fanout writes a container's output to its log and to the clients attached to it.
+type fanout struct {
+	primary io.Writer
+	mu      sync.Mutex
+	clients []io.Writer
+}
+
+func (f *fanout) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	kept := f.clients[:0]
+	for _, c := range f.clients {
+		if _, err := c.Write(p); err == nil {
+			kept = append(kept, c)
+		}
+	}
+	f.clients = kept
+	return f.primary.Write(p)
+}
+
+// attach adds a client until the returned function is called.
+func (f *fanout) attach(w io.Writer) (detach func()) {
+	f.mu.Lock()
+	f.clients = append(f.clients, w)
+	f.mu.Unlock()
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for i, c := range f.clients {
+			if c == w {
+				f.clients = append(f.clients[:i], f.clients[i+1:]...)
+				return
+			}
+		}
+	}
 }

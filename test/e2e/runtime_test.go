@@ -91,6 +91,17 @@ func TestPodRuntime(t *testing.T) {
 		})
 	})
 
+	t.Run("run -i attaches stdin", func(t *testing.T) {
+		cmd := exec.Command(kubectlPath(), "--kubeconfig", c.kubeconfig, "--context", "minaks-"+c.name,
+			"run", "interactive", "--image=busybox", "-i", "--rm", "--restart=Never", "--", "sh")
+		cmd.Stdin = strings.NewReader("echo from-stdin; exit 5\n")
+		out, err := cmd.Output()
+		var exit *exec.ExitError
+		if !asExit(err, &exit) || exit.ExitCode() != 5 || !strings.Contains(string(out), "from-stdin") {
+			t.Errorf("kubectl run -i: %v, %q", err, out)
+		}
+	})
+
 	t.Run("cp", func(t *testing.T) {
 		c := c.in(t)
 		dst := filepath.Join(t.TempDir(), "hostname")

@@ -69,7 +69,7 @@ func TestContainer(t *testing.T) {
 		UID:        &uid,
 	}
 	var stdout, stderr bytes.Buffer
-	p, err := Start(s, &stdout, &stderr)
+	p, err := Start(s, IO{Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestContainer(t *testing.T) {
 
 	// A command runs inside a running container, as kubectl exec does.
 	s.Dir, s.Argv = filepath.Join(dir, "ctr3"), []string{"sleep", "30"}
-	p, err = Start(s, &stdout, &stderr)
+	p, err = Start(s, IO{Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestContainer(t *testing.T) {
 	// A command that does not exist fails to start with the runtime's message.
 	stderr.Reset()
 	s.Dir, s.Argv = filepath.Join(dir, "ctr2"), []string{"no-such-command"}
-	_, err = Start(s, &stdout, &stderr)
+	_, err = Start(s, IO{Stdout: &stdout, Stderr: &stderr})
 	var se *StartError
 	if !errors.As(err, &se) || se.Msg != `exec: "no-such-command": executable file not found in $PATH` {
 		t.Errorf("start: %v", err)

@@ -11,13 +11,27 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
+
+// IO is how a container's standard streams are connected. Output goes to Stdout and Stderr;
+// with TTY the container gets a terminal instead, whose output goes to Stdout; with Stdin (or
+// TTY) Process.Stdin writes to the container.
+type IO struct {
+	Stdout, Stderr io.Writer
+	Stdin, TTY     bool
+}
 
 // Process is a running container.
 type Process struct {
 	cmd  *exec.Cmd
 	done chan struct{}
+	// stdin writes to the container's standard input (its terminal with TTY), when it has one.
+	stdin io.WriteCloser
+	tty   *os.File
+	// copied is closed when the terminal's output has been copied out.
+	copied chan struct{}
 	// Set once done is closed.
 	exitCode int
 	err      error
@@ -27,7 +41,7 @@ type Process struct {
 // Start starts the container described by s, its output going to stdout and stderr. It
 // prepares s.Dir (the writable layer) and returns once the init runs; whether the container's
 // command could be executed shows in its exit (code 128 and a reason on stderr when not).
-func Start(s *Spec, stdout, stderr io.Writer) (*Process, error) {
+func Start(s *Spec, stdio IO) (*Process, error) {
 	if len(s.Argv) == 0 {
 		return nil, errors.New("no command")
 	}
@@ -53,12 +67,13 @@ func Start(s *Spec, stdout, stderr io.Writer) (*Process, error) {
 		return nil, err
 	}
 	defer statusR.Close()
+	p := &Process{done: make(chan struct{})}
 	cmd := &exec.Cmd{
 		Path:       self,
 		Args:       []string{InitName},
 		Env:        s.Env,
-		Stdout:     stdout,
-		Stderr:     stderr,
+		Stdout:     stdio.Stdout,
+		Stderr:     stdio.Stderr,
 		ExtraFiles: []*os.File{r, statusW},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWPID,
@@ -67,8 +82,42 @@ func Start(s *Spec, stdout, stderr io.Writer) (*Process, error) {
 			Setsid:    true,
 		},
 	}
+	var childEnds []*os.File
+	switch {
+	case stdio.TTY:
+		ptmx, tty, err := pty.Open()
+		if err != nil {
+			w.Close()
+			statusW.Close()
+			return nil, err
+		}
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+		cmd.SysProcAttr.Setctty = true
+		p.stdin, p.tty, childEnds = ptmx, ptmx, []*os.File{tty}
+	case stdio.Stdin:
+		in, out, err := os.Pipe()
+		if err != nil {
+			w.Close()
+			statusW.Close()
+			return nil, err
+		}
+		cmd.Stdin, p.stdin, childEnds = in, out, []*os.File{in}
+	}
 	err = cmd.Start()
 	statusW.Close()
+	for _, f := range childEnds {
+		f.Close()
+	}
+	p.copied = make(chan struct{})
+	if err == nil && p.tty != nil {
+		out := stdio.Stdout
+		go func() {
+			_, _ = io.Copy(out, p.tty) // ends with EIO once the container's side is closed
+			close(p.copied)
+		}()
+	} else {
+		close(p.copied)
+	}
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("start container init: %w", err)
@@ -80,7 +129,7 @@ func Start(s *Spec, stdout, stderr io.Writer) (*Process, error) {
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("send container spec: %w", err)
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{})}
+	p.cmd = cmd
 	go p.wait()
 	msg, _ := io.ReadAll(statusR)
 	if len(msg) > 0 {
@@ -110,7 +159,25 @@ func (p *Process) wait() {
 	default:
 		p.exitCode, p.err = -1, err
 	}
+	select {
+	case <-p.copied:
+	case <-time.After(time.Second): // a process the container left behind holds the terminal
+	}
+	if p.stdin != nil {
+		p.stdin.Close()
+	}
 	close(p.done)
+}
+
+// Stdin writes to the container's standard input or terminal; nil when it has neither.
+func (p *Process) Stdin() io.WriteCloser { return p.stdin }
+
+// Resize sets the size of the container's terminal, if it has one.
+func (p *Process) Resize(cols, rows uint16) error {
+	if p.tty == nil {
+		return nil
+	}
+	return pty.Setsize(p.tty, &pty.Winsize{Cols: cols, Rows: rows})
 }
 
 // PID is the container's process ID.
