@@ -20,8 +20,10 @@ NAME ?= minaks
 
 .PHONY: build up down test unit e2e bench lint host-deps clean
 
+# minaks embeds cmd/minaks-run, the small binary every container runs (tag minaks_embed).
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/minaks
+	$(GO) build -ldflags '-s -w' -o pkg/nodes/container/minaks-run ./cmd/minaks-run
+	$(GO) build -tags minaks_embed -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/minaks
 
 # Installs the host tools minaks drives (when root), or says what to install.
 host-deps:
@@ -58,6 +60,7 @@ bench: host-deps build
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/bare-apiserver ./test/bench/bare-apiserver
 	$(GO) run ./test/bench/upbench -minaks $(CURDIR)/$(BIN) -bare $(CURDIR)/bin/bare-apiserver $(BENCH_FLAGS)
 	$(GO) run ./test/bench/sandbench
+	$(GO) run ./test/bench/podbench -minaks $(CURDIR)/$(BIN)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

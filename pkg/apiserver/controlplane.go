@@ -313,8 +313,9 @@ func waitReady(ctx context.Context, cfg *rest.Config) error {
 // NodeCredentials are what a node agent acts and serves with.
 type NodeCredentials struct {
 	// Client acts as the node: system:node:<name> in system:nodes, so that the Node authorizer
-	// and NodeRestriction apply as to a kubelet.
-	Client kubernetes.Interface
+	// and NodeRestriction apply as to a kubelet. Events is the same identity with a rate limit of
+	// its own, as the kubelet's event client (eventRecordQPS).
+	Client, Events kubernetes.Interface
 	// Serving is the kubelet API's serving certificate (the node's name and addresses), and CA
 	// the cluster CA that its clients' certificates are checked against.
 	Serving tls.Certificate
@@ -341,7 +342,13 @@ func NodeCredentialsFactory(c *config.Cluster) (func(node string, ips []net.IP) 
 		cfg := rest.CopyConfig(base)
 		cfg.CertData, cfg.KeyData = cert, key
 		cfg.UserAgent = "minaks-node/" + node
+		// The kubelet's default rate limit (kubeAPIQPS 50, burst 100), not client-go's 5.
+		cfg.QPS, cfg.Burst = 50, 100
 		client, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		events, err := kubernetes.NewForConfig(cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -353,7 +360,7 @@ func NodeCredentialsFactory(c *config.Cluster) (func(node string, ips []net.IP) 
 		if err != nil {
 			return nil, err
 		}
-		return &NodeCredentials{Client: client, Serving: serving, CA: ca}, nil
+		return &NodeCredentials{Client: client, Events: events, Serving: serving, CA: ca}, nil
 	}, nil
 }
 

@@ -29,17 +29,23 @@ type envSource struct {
 // service link variables first, then envFrom, then env, with $(VAR) references expanded against
 // what came before. imageEnv (the image's ENV) comes first of all.
 func (e *envSource) containerEnv(ctx context.Context, pod *v1.Pod, c *v1.Container, imageEnv []string) ([]string, error) {
-	vars := map[string]string{}
+	// vars is the result; podVars what $(VAR) may refer to: not the image's environment,
+	// which the kubelet never sees.
+	vars, podVars := map[string]string{}, map[string]string{}
 	var order []string
-	set := func(k, v string) {
+	put := func(k, v string) {
 		if _, ok := vars[k]; !ok {
 			order = append(order, k)
 		}
 		vars[k] = v
 	}
+	set := func(k, v string) {
+		put(k, v)
+		podVars[k] = v
+	}
 	for _, kv := range imageEnv {
 		k, v, _ := strings.Cut(kv, "=")
-		set(k, v)
+		put(k, v)
 	}
 	svcVars, err := e.serviceEnv(pod)
 	if err != nil {
@@ -77,7 +83,7 @@ func (e *envSource) containerEnv(ctx context.Context, pod *v1.Pod, c *v1.Contain
 		}
 	}
 
-	mapping := expansion.MappingFuncFor(vars)
+	mapping := expansion.MappingFuncFor(podVars)
 	for _, ev := range c.Env {
 		if ev.ValueFrom == nil {
 			set(ev.Name, expansion.Expand(ev.Value, mapping))

@@ -99,25 +99,27 @@ type logStream struct {
 	buf  []byte
 }
 
+// Write writes every complete line, and cuts any line longer than logMaxLine into partial (P)
+// entries of logMaxLine, its last piece being the full (F) entry, as containerd does.
 func (s *logStream) Write(p []byte) (int, error) {
 	s.buf = append(s.buf, p...)
 	for {
 		i := bytes.IndexByte(s.buf, '\n')
-		if i < 0 {
-			break
+		if i < 0 && len(s.buf) < logMaxLine {
+			return len(p), nil
+		}
+		if i < 0 || i > logMaxLine {
+			if err := s.file.writeEntry(s.name, true, s.buf[:logMaxLine]); err != nil {
+				return 0, err
+			}
+			s.buf = s.buf[logMaxLine:]
+			continue
 		}
 		if err := s.file.writeEntry(s.name, false, s.buf[:i]); err != nil {
 			return 0, err
 		}
 		s.buf = s.buf[i+1:]
 	}
-	for len(s.buf) >= logMaxLine {
-		if err := s.file.writeEntry(s.name, true, s.buf[:logMaxLine]); err != nil {
-			return 0, err
-		}
-		s.buf = s.buf[logMaxLine:]
-	}
-	return len(p), nil
 }
 
 // Flush writes what is left of an unterminated last line, as a full entry.

@@ -79,6 +79,10 @@ func hostsFile(pod *v1.Pod, podIPs []netip.Addr) (string, error) {
 			"fe00::1\tip6-allnodes\n" +
 			"fe00::2\tip6-allrouters\n")
 		hostname, fqdn := podHostname(pod)
+		if fqdn != "" {
+			// setHostnameAsFQDN changes the container's hostname, not the hosts file.
+			hostname = strings.SplitN(fqdn, ".", 2)[0]
+		}
 		for _, ip := range podIPs {
 			if fqdn != "" && fqdn != hostname {
 				fmt.Fprintf(&b, "%s\t%s\t%s\n", ip, fqdn, hostname)

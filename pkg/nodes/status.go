@@ -86,6 +86,9 @@ func (w *podWorker) status(pod *v1.Pod) *v1.PodStatus {
 	// Conditions, keeping the transition times of those that did not change.
 	conds := []v1.PodCondition{{Type: v1.PodReadyToStartContainers, Status: v1.ConditionTrue}}
 	initialized := v1.PodCondition{Type: v1.PodInitialized, Status: v1.ConditionTrue}
+	if st.Phase == v1.PodSucceeded {
+		initialized.Reason = "PodCompleted"
+	}
 	if !initDone {
 		initialized = v1.PodCondition{Type: v1.PodInitialized, Status: v1.ConditionFalse, Reason: "ContainersNotInitialized",
 			Message: fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(initPending, " "))}
@@ -95,24 +98,36 @@ func (w *podWorker) status(pod *v1.Pod) *v1.PodStatus {
 	if len(unready) > 0 || st.Phase != v1.PodRunning {
 		ready = v1.PodCondition{Type: v1.ContainersReady, Status: v1.ConditionFalse, Reason: "ContainersNotReady",
 			Message: fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))}
-		if st.Phase == v1.PodSucceeded || st.Phase == v1.PodFailed {
+		switch st.Phase {
+		case v1.PodSucceeded:
 			ready.Reason, ready.Message = "PodCompleted", ""
+		case v1.PodFailed:
+			ready.Reason, ready.Message = "PodFailed", ""
 		}
 	}
 	conds = append(conds, ready)
 	podReady := ready
 	podReady.Type = v1.PodReady
 	if podReady.Status == v1.ConditionTrue {
-		// Readiness gates are conditions that others set on the pod.
+		// Readiness gates are conditions that others set on the pod (the kubelet's messages).
 		var notReady []string
 		for _, g := range pod.Spec.ReadinessGates {
-			if !hasCondition(pod, g.ConditionType) {
-				notReady = append(notReady, string(g.ConditionType))
+			found := false
+			for _, c := range pod.Status.Conditions {
+				if c.Type == g.ConditionType {
+					found = true
+					if c.Status != v1.ConditionTrue {
+						notReady = append(notReady, fmt.Sprintf("the status of pod readiness gate %q is not \"True\", but %v", g.ConditionType, c.Status))
+					}
+				}
+			}
+			if !found {
+				notReady = append(notReady, fmt.Sprintf("corresponding condition of pod readiness gate %q does not exist.", g.ConditionType))
 			}
 		}
 		if len(notReady) > 0 {
 			podReady = v1.PodCondition{Type: v1.PodReady, Status: v1.ConditionFalse, Reason: "ReadinessGatesNotReady",
-				Message: fmt.Sprintf("corresponding condition of pod readiness gate %q does not exist.", strings.Join(notReady, ", "))}
+				Message: strings.Join(notReady, ", ")}
 		}
 	}
 	conds = append(conds, podReady)

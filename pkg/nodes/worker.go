@@ -46,7 +46,7 @@ type runtime struct {
 	env      *envSource
 	dns      *dns.Configurer
 	recorder record.EventRecorder
-	// exe is the minaks binary, bind-mounted where built-in images expect their program.
+	// exe is the container binary, bind-mounted where built-in images expect their program.
 	exe string
 }
 
@@ -115,12 +115,12 @@ type ctr struct {
 // newRuntime prepares what the node's pod workers share: the event recorder (as component
 // "kubelet" on this node), the kubelet's DNS configurer, and the sources of environments.
 func newRuntime(ctx context.Context, a *Agent, services corelisters.ServiceLister) (*runtime, error) {
-	exe, err := os.Executable()
+	exe, err := container.Binary()
 	if err != nil {
 		return nil, err
 	}
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.Client.CoreV1().Events("")})
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.creds.Events.CoreV1().Events("")})
 	go func() {
 		<-ctx.Done()
 		broadcaster.Shutdown()
@@ -402,7 +402,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 	if c.image != nil {
 		imageEnv = c.image.Env
 	}
-	env, err := rt.env.containerEnv(ctx, pod, &c.spec, imageEnv)
+	env, err := rt.env.containerEnv(ctx, w.withAddresses(pod), &c.spec, imageEnv)
 	if err != nil {
 		return err
 	}
@@ -547,6 +547,23 @@ func (w *podWorker) runHook(pod *v1.Pod, c *ctr, proc *container.Process, h *v1.
 	return nil
 }
 
+// withAddresses is the pod with the addresses its status will report, for the downward API
+// before that status is written.
+func (w *podWorker) withAddresses(pod *v1.Pod) *v1.Pod {
+	p := pod.DeepCopy()
+	p.Status.PodIPs, p.Status.HostIPs = nil, nil
+	for _, ip := range w.podIPs {
+		p.Status.PodIPs = append(p.Status.PodIPs, v1.PodIP{IP: ip.String()})
+	}
+	in := w.rt.agent.ID.Instance
+	p.Status.HostIPs = append(p.Status.HostIPs, v1.HostIP{IP: in.IP.String()})
+	if in.IPv6.IsValid() {
+		p.Status.HostIPs = append(p.Status.HostIPs, v1.HostIP{IP: in.IPv6.String()})
+	}
+	p.Status.PodIP, p.Status.HostIP = p.Status.PodIPs[0].IP, p.Status.HostIPs[0].IP
+	return p
+}
+
 // argv is the container's command line: the pod's command and args over the image's
 // entrypoint and cmd, with $(VAR) references expanded.
 func (w *podWorker) argv(c *ctr, env []string) []string {
@@ -609,7 +626,7 @@ func (w *podWorker) setUpVolumes(ctx context.Context, pod *v1.Pod) error {
 	if w.vols == nil {
 		w.vols = &volumes{env: w.rt.env, dir: filepath.Join(w.rt.agent.podDir(string(pod.UID)), "volumes"), tokens: map[string]*authenticationv1.TokenRequestStatus{}}
 	}
-	w.vols.pod = pod
+	w.vols.pod = w.withAddresses(pod)
 	w.volumesAt = time.Now()
 	return w.vols.setUp(ctx)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/minaks/minaks/pkg/azlb"
 	"github.com/minaks/minaks/pkg/netstack"
 	"github.com/minaks/minaks/pkg/nodes"
+	"github.com/minaks/minaks/pkg/nodes/container"
 )
 
 // Files of the daemon inside the cluster's state directory.
@@ -189,6 +190,9 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			}
 			if pool.Credentials, err = apiserver.NodeCredentialsFactory(c); err != nil {
 				return err
+			}
+			if err := container.Install(c.Path("bin")); err != nil {
+				return fmt.Errorf("install the container binary: %w", err)
 			}
 			if err := pool.Start(ctx); err != nil {
 				return err

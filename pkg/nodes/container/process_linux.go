@@ -50,7 +50,7 @@ func Start(s *Spec, stdio IO) (*Process, error) {
 			return nil, err
 		}
 	}
-	self, err := os.Executable()
+	self, err := Binary()
 	if err != nil {
 		return nil, err
 	}
