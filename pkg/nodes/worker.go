@@ -75,8 +75,10 @@ type podWorker struct {
 	vols      *volumes
 	volErr    error
 	volumesAt time.Time
-	// volumesReady is whether every volume has been set up once.
+	// volumesReady is whether every volume has been set up once; volRetry the current wait
+	// between attempts until then.
 	volumesReady bool
+	volRetry     time.Duration
 	failed       bool
 	startTime    metav1.Time
 	lastStatus   *v1.PodStatus
@@ -249,11 +251,14 @@ func (w *podWorker) step(ctx context.Context) time.Duration {
 			}
 			w.volErr = err
 			if !w.volumesReady {
-				// Containers start only once every volume is there.
-				return 2 * time.Second
+				// Containers start only once every volume is there. Retry soon at first: the
+				// commonest failure is transient (NodeRestriction's view of a pod just bound
+				// lags, and refuses its token for a moment).
+				w.volRetry = min(max(2*w.volRetry, 100*time.Millisecond), 2*time.Second)
+				return w.volRetry
 			}
 		} else {
-			w.volErr, w.volumesReady = nil, true
+			w.volErr, w.volumesReady, w.volRetry = nil, true, 0
 		}
 	}
 
