@@ -342,8 +342,10 @@ func NodeCredentialsFactory(c *config.Cluster) (func(node string, ips []net.IP) 
 		cfg := rest.CopyConfig(base)
 		cfg.CertData, cfg.KeyData = cert, key
 		cfg.UserAgent = "minaks-node/" + node
-		// The kubelet's default rate limit (kubeAPIQPS 50, burst 100), not client-go's 5.
-		cfg.QPS, cfg.Burst = 50, 100
+		// Four times the kubelet's default rate limit (kubeAPIQPS 50, burst 100): these agents
+		// read configMaps and secrets with GETs where the kubelet watches, and with 50 a node
+		// taking 10 pods a second queued its own requests for seconds (make bench, podbench).
+		cfg.QPS, cfg.Burst = 200, 400
 		client, err := kubernetes.NewForConfig(cfg)
 		if err != nil {
 			return nil, err
