@@ -33,6 +33,10 @@ type Paths struct {
 	EtcdSocket                  string
 	ControllerManagerKubeconfig string
 	SchedulerKubeconfig         string
+	// EgressSelectorConfig sends the API server's "cluster" connections (kubelets, pods,
+	// services) to ClusterEgressSocket, an HTTP CONNECT proxy the daemon serves.
+	EgressSelectorConfig string
+	ClusterEgressSocket  string
 }
 
 // NewPaths lays the files out inside the cluster's state directory.
@@ -42,6 +46,8 @@ func NewPaths(c *config.Cluster) Paths {
 		EtcdSocket:                  c.Path("etcd.sock"),
 		ControllerManagerKubeconfig: c.Path("controller-manager.kubeconfig"),
 		SchedulerKubeconfig:         c.Path("scheduler.kubeconfig"),
+		EgressSelectorConfig:        c.Path("egress-selector.yaml"),
+		ClusterEgressSocket:         c.Path("egress.sock"),
 	}
 }
 
@@ -73,6 +79,7 @@ func APIServerArgs(c *config.Cluster, p Paths) Args {
 		"kubelet-client-certificate":         p.PKI.CertPath(pki.APIServerKubeletClient),
 		"kubelet-client-key":                 p.PKI.KeyPath(pki.APIServerKubeletClient),
 		"kubelet-preferred-address-types":    "InternalIP,Hostname",
+		"egress-selector-config-file":        p.EgressSelectorConfig,
 		"proxy-client-cert-file":             p.PKI.CertPath(pki.FrontProxyClient),
 		"proxy-client-key-file":              p.PKI.KeyPath(pki.FrontProxyClient),
 		"requestheader-client-ca-file":       p.PKI.CertPath(pki.FrontProxyCA),

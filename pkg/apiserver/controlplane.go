@@ -147,7 +147,17 @@ func (cp *ControlPlane) Prepare() error {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}
-	return nil
+	egress := fmt.Sprintf(`apiVersion: apiserver.k8s.io/v1beta1
+kind: EgressSelectorConfiguration
+egressSelections:
+- name: cluster
+  connection:
+    proxyProtocol: HTTPConnect
+    transport:
+      uds:
+        udsName: %s
+`, cp.paths.ClusterEgressSocket)
+	return os.WriteFile(cp.paths.EgressSelectorConfig, []byte(egress), 0o600)
 }
 
 // ClientKubeconfig returns a kubeconfig for the named client certificate, with entries named

@@ -39,12 +39,13 @@ func TestControlPlaneLifecycle(t *testing.T) {
 		t.Errorf("server version is not v1.37.2:\n%s", v)
 	}
 
-	// The controller-manager turns a Deployment into a ReplicaSet and Pods (Pending: no nodes yet).
+	// The controller-manager turns a Deployment into a ReplicaSet and Pods, which the scheduler
+	// binds and the nodes run.
 	c.mustKubectl("create", "deployment", "web", "--image=registry.k8s.io/pause:3.10", "--replicas=2")
-	eventually(t, 60*time.Second, "ReplicaSet and 2 Pods", func() error {
+	eventually(t, 60*time.Second, "ReplicaSet and 2 running Pods", func() error {
 		rs, _ := c.kubectl("get", "rs", "-l", "app=web", "-o", "name")
 		pods, _ := c.kubectl("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.phase}")
-		if !strings.HasPrefix(rs, "replicaset.apps/web-") || pods != "Pending Pending" {
+		if !strings.HasPrefix(rs, "replicaset.apps/web-") || pods != "Running Running" {
 			return fmt.Errorf("rs %q, pod phases %q", rs, pods)
 		}
 		return nil
@@ -267,6 +268,16 @@ func TestTwoClusters(t *testing.T) {
 		if saw, err := netnstest.Fetch(node, lanAddr, ""); err != nil || saw != lanGateway.String() {
 			t.Errorf("cluster %s: node → LAN host: seen from %q (%v), want the host's %s", c.name, saw, err, lanGateway)
 		}
+	}
+	// The API server reaches cluster b's kubelets although the host routes the subnet to a:
+	// its cluster egress goes through b's fabric.
+	b.mustKubectl("run", "hello", "--image=busybox", "--restart=Never", "--", "sh", "-c", "echo hello from $HOSTNAME; sleep 3600")
+	b.mustKubectl("wait", "--for=condition=Ready", "pod/hello", "--timeout=60s")
+	if out := b.mustKubectl("logs", "hello"); out != "hello from hello\n" {
+		t.Errorf("logs from cluster b: %q", out)
+	}
+	if out := b.mustKubectl("exec", "hello", "--", "hostname"); out != "hello\n" {
+		t.Errorf("exec in cluster b: %q", out)
 	}
 	a.mustKubectl("create", "namespace", "only-in-a")
 	if out, err := b.kubectl("get", "namespace", "only-in-a"); err == nil {

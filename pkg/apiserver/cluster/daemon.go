@@ -130,6 +130,9 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 		}
 	}()
 
+	if err := serveClusterEgress(ctx, apiserver.NewPaths(c).ClusterEgressSocket, netstack.FabricNS(c.Name)); err != nil {
+		return fmt.Errorf("cluster egress: %w", err)
+	}
 	runErr := make(chan error, 1)
 	go func() { runErr <- cp.Run(ctx) }()
 	// step runs one bring-up step, failing it if the control plane stops meanwhile.

@@ -1,0 +1,97 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/minaks/minaks/pkg/netstack/netns"
+)
+
+// serveClusterEgress is the API server's way into the cluster: its egress selector sends every
+// "cluster" connection (to kubelets for logs, exec and port-forward, to pods and services for
+// proxies and webhooks) as an HTTP CONNECT over the unix socket at path, and this proxy dials
+// the target from inside the cluster's fabric namespace, which reaches the nodes and pods. So
+// the API server needs no host route to them, which the host has for one cluster per subnet
+// only; it is the part Konnectivity plays on AKS.
+func serveClusterEgress(ctx context.Context, path, fabricNS string) error {
+	_ = os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return err
+	}
+	logger := klog.FromContext(ctx).WithValues("egress", "cluster")
+	go func() {
+		<-ctx.Done()
+		l.Close()
+	}()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				if err := connect(ctx, conn, fabricNS); err != nil && ctx.Err() == nil {
+					logger.V(2).Info("Cluster egress", "err", err)
+				}
+			}()
+		}
+	}()
+	return nil
+}
+
+// connect serves one CONNECT request and splices the two connections.
+func connect(ctx context.Context, conn net.Conn, fabricNS string) error {
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return err
+	}
+	if req.Method != http.MethodConnect {
+		_, _ = io.WriteString(conn, "HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+		return errors.New("not a CONNECT request")
+	}
+	// Only addresses: a name would be resolved inside the namespace switch, which must not
+	// happen (the API server asks for kubelets by InternalIP, for pods and services by IP).
+	if host, _, err := net.SplitHostPort(req.Host); err != nil || net.ParseIP(host) == nil {
+		_, _ = io.WriteString(conn, "HTTP/1.1 400 Bad Request\r\n\r\nminaks cluster egress takes IP addresses only")
+		return errors.New("not an IP address: " + req.Host)
+	}
+	var target net.Conn
+	err = netns.Do(fabricNS, func() (err error) {
+		target, err = (&net.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", req.Host)
+		return err
+	})
+	if err != nil {
+		_, _ = io.WriteString(conn, "HTTP/1.1 502 Bad Gateway\r\n\r\n"+err.Error())
+		return err
+	}
+	defer target.Close()
+	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		return err
+	}
+	done := make(chan struct{}, 2)
+	go func() {
+		_, _ = io.Copy(target, br) // what the reader buffered comes first
+		done <- struct{}{}
+	}()
+	go func() {
+		_, _ = io.Copy(conn, target)
+		done <- struct{}{}
+	}()
+	<-done
+	return nil
+}
