@@ -7,22 +7,12 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
-	"github.com/minaks/minaks/images"
-	_ "github.com/minaks/minaks/images/all"
-	"github.com/minaks/minaks/pkg/nodes/container"
+	"github.com/minaks/minaks/pkg/nodes/runner"
 )
 
 func main() {
-	if filepath.Base(os.Args[0]) == container.InitName {
-		err := container.Init()
-		fmt.Fprintf(os.Stderr, "minaks: cannot start the container: %v\n", err)
-		os.Exit(128)
-	}
-	if code, ok := images.Main(os.Args[0], os.Args[1:]); ok {
-		os.Exit(code)
-	}
+	runner.Run()
 	fmt.Fprintf(os.Stderr, "minaks-run: %q is not a built-in image's program\n", os.Args[0])
 	os.Exit(127)
 }

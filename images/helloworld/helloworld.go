@@ -150,12 +150,12 @@ func Handler(title string, out io.Writer) http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Server", "nginx")
-		rec := &recorder{ResponseWriter: w}
+		rec := &serve.Recorder{ResponseWriter: w}
 		mux.ServeHTTP(rec, r)
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		fmt.Fprintf(out, "%s - - [%s] \"%s %s %s\" %d %d \"%s\" \"%s\" \"-\"\n",
 			host, time.Now().Format("02/Jan/2006:15:04:05 -0700"), r.Method, r.RequestURI, r.Proto,
-			rec.status, rec.length, dash(r.Referer()), dash(r.UserAgent()))
+			rec.Status, rec.Length, dash(r.Referer()), dash(r.UserAgent()))
 	})
 }
 
@@ -170,27 +170,6 @@ func logoPNG() []byte {
 	var buf bytes.Buffer
 	png.Encode(&buf, img)
 	return buf.Bytes()
-}
-
-type recorder struct {
-	http.ResponseWriter
-	status, length int
-}
-
-func (r *recorder) WriteHeader(s int) {
-	if r.status == 0 {
-		r.status = s
-	}
-	r.ResponseWriter.WriteHeader(s)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	n, err := r.ResponseWriter.Write(b)
-	r.length += n
-	return n, err
 }
 
 func dash(s string) string {

@@ -166,12 +166,12 @@ func errorLog(level, msg string) {
 // access in nginx's "main" format.
 func Handler(root string, access io.Writer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &recorder{ResponseWriter: w}
+		rec := &serve.Recorder{ResponseWriter: w}
 		rec.Header().Set("Server", "nginx")
 		serveFile(rec, r, root)
 		fmt.Fprintf(access, "%s - - [%s] \"%s %s %s\" %d %d \"%s\" \"%s\" \"%s\"\n",
 			host(r.RemoteAddr), time.Now().Format("02/Jan/2006:15:04:05 -0700"),
-			r.Method, r.RequestURI, r.Proto, rec.status, rec.length,
+			r.Method, r.RequestURI, r.Proto, rec.Status, rec.Length,
 			dash(r.Referer()), dash(r.UserAgent()), dash(r.Header.Get("X-Forwarded-For")))
 	})
 }
@@ -250,28 +250,6 @@ func errorPage(w http.ResponseWriter, r *http.Request, code int) {
 	if r.Method != http.MethodHead {
 		io.WriteString(w, body)
 	}
-}
-
-// recorder remembers a response's status and body size for the access log.
-type recorder struct {
-	http.ResponseWriter
-	status, length int
-}
-
-func (r *recorder) WriteHeader(s int) {
-	if r.status == 0 {
-		r.status = s
-	}
-	r.ResponseWriter.WriteHeader(s)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	n, err := r.ResponseWriter.Write(b)
-	r.length += n
-	return n, err
 }
 
 func host(addr string) string {

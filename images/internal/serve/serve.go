@@ -61,3 +61,25 @@ func HTTP(ctx context.Context, srv *http.Server, ln net.Listener, certFile, keyF
 	}
 	return err
 }
+
+// Recorder remembers a response's status and body size, for access logs.
+type Recorder struct {
+	http.ResponseWriter
+	Status, Length int
+}
+
+func (r *Recorder) WriteHeader(s int) {
+	if r.Status == 0 {
+		r.Status = s
+	}
+	r.ResponseWriter.WriteHeader(s)
+}
+
+func (r *Recorder) Write(b []byte) (int, error) {
+	if r.Status == 0 {
+		r.Status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.Length += n
+	return n, err
+}

@@ -1,0 +1,27 @@
+// Package runner is the multi-call entry point of the binaries containers run (minaks-run,
+// and minaks itself without an embedded minaks-run): by argv[0], a container's init or a
+// built-in image's program.
+package runner
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/minaks/minaks/images"
+	_ "github.com/minaks/minaks/images/all" // every built-in image
+	"github.com/minaks/minaks/pkg/nodes/container"
+)
+
+// Run becomes what argv[0] names, a container's init or a built-in image's program, and then
+// exits; for any other name it returns.
+func Run() {
+	if filepath.Base(os.Args[0]) == container.InitName {
+		err := container.Init()
+		fmt.Fprintf(os.Stderr, "minaks: cannot start the container: %v\n", err)
+		os.Exit(128)
+	}
+	if code, ok := images.Main(os.Args[0], os.Args[1:]); ok {
+		os.Exit(code)
+	}
+}
