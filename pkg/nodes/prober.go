@@ -23,6 +23,9 @@ import (
 	"github.com/minaks/minaks/pkg/nodes/container"
 )
 
+// probeUnit is a second of probe timing (periodSeconds, initialDelaySeconds); tests shorten it.
+var probeUnit = time.Second
+
 // probeKind names a probe in events, as the kubelet does.
 type probeKind string
 
@@ -77,20 +80,27 @@ type prober struct {
 	c    *ctr
 	proc *container.Process
 	env  []string
+	// check and kill default to probe and stopping the process (tests replace them).
+	check func(context.Context, *v1.Probe) (bool, string)
+	kill  func(grace time.Duration)
 }
 
 // loop probes every period until ctx is done. A startup probe returns true on its first
 // success; liveness and startup kill the container after failureThreshold failures in a row.
 func (pr *prober) loop(ctx context.Context, kind probeKind, p *v1.Probe) bool {
-	period := seconds(p.PeriodSeconds, 10)
+	period := seconds(p.PeriodSeconds, 10) / time.Second * probeUnit
 	successes, failures := 0, 0
 	select {
 	case <-ctx.Done():
 		return false
-	case <-time.After(seconds(p.InitialDelaySeconds, 0)):
+	case <-time.After(seconds(p.InitialDelaySeconds, 0) / time.Second * probeUnit):
 	}
 	for {
-		ok, out := pr.probe(ctx, p)
+		check := pr.probe
+		if pr.check != nil {
+			check = pr.check
+		}
+		ok, out := check(ctx, p)
 		if ctx.Err() != nil {
 			return false
 		}
@@ -127,7 +137,11 @@ func (pr *prober) loop(ctx context.Context, kind probeKind, p *v1.Probe) bool {
 			if p.TerminationGracePeriodSeconds != nil {
 				grace = time.Duration(*p.TerminationGracePeriodSeconds) * time.Second
 			}
-			pr.proc.Stop(grace)
+			if pr.kill != nil {
+				pr.kill(grace)
+			} else {
+				pr.proc.Stop(grace)
+			}
 			return false
 		}
 		select {

@@ -37,7 +37,7 @@ func TestPodRuntime(t *testing.T) {
 		}
 	})
 
-	c.mustKubectl("wait", "--for=condition=Ready", "pod/files", "pod/env", "--timeout=60s")
+	c.mustKubectl("wait", "--for=condition=Ready", "pod/files", "pod/env", "pod/dns-default", "pod/dns-none", "--timeout=60s")
 	t.Run("logs", func(t *testing.T) {
 		c := c.in(t)
 		out := c.mustKubectl("logs", "files")
@@ -60,6 +60,37 @@ func TestPodRuntime(t *testing.T) {
 		}
 		if out := c.mustKubectl("logs", "env", "--tail=1"); strings.TrimSpace(out) != "MY_NODE="+c.podNode("env")+" FROM_CM=from-configmap KUBERNETES_SERVICE_HOST=10.0.0.1" {
 			t.Errorf("env: %q", out)
+		}
+	})
+
+	t.Run("init containers, dnsPolicy, logs -f", func(t *testing.T) {
+		c := c.in(t)
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/init", "--timeout=60s")
+		if out := c.mustKubectl("logs", "init"); out != "prepared by init-1, then init-2\n" {
+			t.Errorf("init containers: %q", out)
+		}
+		if out := c.mustKubectl("exec", "dns-default", "--", "cat", "/etc/resolv.conf"); !strings.Contains(out, "nameserver 168.63.129.16") || !strings.Contains(out, "internal.cloudapp.net") {
+			t.Errorf("dnsPolicy Default: %q", out)
+		}
+		if out := c.mustKubectl("exec", "dns-none", "--", "cat", "/etc/resolv.conf"); out != "search example.internal\nnameserver 10.0.0.53\noptions ndots:2\n" {
+			t.Errorf("dnsPolicy None: %q", out)
+		}
+		// kubectl logs -f follows until the container exits.
+		out := c.mustKubectl("logs", "-f", "counter")
+		if out != "1\n2\n3\n" {
+			t.Errorf("logs -f: %q", out)
+		}
+	})
+
+	t.Run("exec -it", func(t *testing.T) {
+		c := c.in(t)
+		if _, err := exec.LookPath("script"); err != nil {
+			t.Skip("needs script(1) for a terminal")
+		}
+		cmd := exec.Command("script", "-qec", fmt.Sprintf("%s --kubeconfig %s --context minaks-%s exec -it env -- sh -c 'tty; echo in-tty'", kubectlPath(), c.kubeconfig, c.name), "/dev/null")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "/dev/pts/") || !strings.Contains(string(out), "in-tty") {
+			t.Errorf("exec -it: %v, %q", err, out)
 		}
 	})
 
@@ -349,6 +380,39 @@ spec:
     readinessProbe:
       httpGet: {path: /healthz, port: 8080}
       periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: init}
+spec:
+  initContainers:
+  - {name: init-1, image: busybox, command: [sh, -c, 'echo -n "prepared by init-1" > /work/msg'], volumeMounts: [{name: work, mountPath: /work}]}
+  - {name: init-2, image: busybox, command: [sh, -c, 'echo ", then init-2" >> /work/msg'], volumeMounts: [{name: work, mountPath: /work}]}
+  containers:
+  - {name: main, image: busybox, command: [sh, -c, 'cat /work/msg; exec sleep 3600'], volumeMounts: [{name: work, mountPath: /work}]}
+  volumes: [{name: work, emptyDir: {}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: dns-default}
+spec:
+  dnsPolicy: Default
+  containers: [{name: main, image: busybox, command: [sleep, "3600"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: dns-none}
+spec:
+  dnsPolicy: None
+  dnsConfig: {nameservers: [10.0.0.53], searches: [example.internal], options: [{name: ndots, value: "2"}]}
+  containers: [{name: main, image: busybox, command: [sleep, "3600"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: counter}
+spec:
+  restartPolicy: Never
+  containers: [{name: main, image: busybox, command: [sh, -c, 'for i in 1 2 3; do echo $i; sleep 1; done']}]
 ---
 apiVersion: v1
 kind: Pod
