@@ -66,7 +66,7 @@ func TestPodRuntime(t *testing.T) {
 	t.Run("init containers, dnsPolicy, logs -f", func(t *testing.T) {
 		c := c.in(t)
 		c.mustKubectl("wait", "--for=condition=Ready", "pod/init", "--timeout=60s")
-		if out := c.mustKubectl("logs", "init"); out != "prepared by init-1, then init-2\n" {
+		if out := c.mustKubectl("logs", "init", "-c", "main"); out != "prepared by init-1, then init-2\n" {
 			t.Errorf("init containers: %q", out)
 		}
 		if out := c.mustKubectl("exec", "dns-default", "--", "cat", "/etc/resolv.conf"); !strings.Contains(out, "nameserver 168.63.129.16") || !strings.Contains(out, "internal.cloudapp.net") {
