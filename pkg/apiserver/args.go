@@ -109,6 +109,8 @@ func ControllerManagerArgs(c *config.Cluster, p Paths) Args {
 		"secure-port":                      "0",
 		"controllers":                      "*,bootstrapsigner,tokencleaner",
 		"use-service-account-credentials":  "true",
+		"kube-api-qps":                     "200",
+		"kube-api-burst":                   "400",
 		"root-ca-file":                     p.PKI.CertPath(pki.CA),
 		"service-account-private-key-file": p.PKI.KeyPath(pki.ServiceAccount),
 		"cluster-signing-cert-file":        p.PKI.CertPath(pki.CA),
