@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minaks/minaks/pkg/netstack"
 	"github.com/minaks/minaks/pkg/netstack/netnstest"
 )
 
@@ -218,10 +219,16 @@ func TestBadFlagsChangeNothing(t *testing.T) {
 	}
 	defer busy.Close()
 	busyPort := fmt.Sprint(busy.Addr().(*net.TCPAddr).Port)
-	for _, tc := range []struct {
+	type badFlags struct {
 		args []string
 		want string
-	}{
+	}
+	var kernel []badFlags
+	if !netstack.HasIPVS() {
+		// Like this VM's: IPVS mode is refused before anything is made.
+		kernel = append(kernel, badFlags{[]string{"--kube-proxy-config", `{"mode":"IPVS"}`}, "mode IPVS needs the kernel's IPVS"})
+	}
+	for _, tc := range append([]badFlags{
 		{[]string{"--api-port", busyPort}, "--api-port=" + busyPort + ": the port is in use"},
 		{[]string{"--pod-cidr", "10.224.0.0/16"}, "--pod-cidr=10.224.0.0/16"},
 		{[]string{"--network-plugin", "flannel"}, "--network-plugin=flannel"},
@@ -230,7 +237,7 @@ func TestBadFlagsChangeNothing(t *testing.T) {
 		{[]string{"--kube-proxy-config", `{"mode":"FAST"}`}, "--kube-proxy-config"},
 		{[]string{"--node-count", "-1"}, "--node-count=-1"},
 		{[]string{"--no-such-flag"}, "unknown flag: --no-such-flag"},
-	} {
+	}, kernel...) {
 		out, err := c.minaks("up", tc.args...)
 		if err == nil || !strings.Contains(out, tc.want) {
 			t.Errorf("up %v: err %v, output lacks %q:\n%s", tc.args, err, tc.want, out)

@@ -141,3 +141,32 @@ panic: boom
 		t.Errorf("logErrors = %q, want %q", got, want)
 	}
 }
+
+func TestCheckKernelIPVS(t *testing.T) {
+	defer func(orig func() bool) { kernelHasIPVS = orig }(kernelHasIPVS)
+	for _, tc := range []struct {
+		name   string
+		config string
+		ipvs   bool
+		err    string
+	}{
+		{"IPVS without the kernel's", `{"mode":"IPVS"}`, false, "--kube-proxy-config: mode IPVS needs the kernel's IPVS"},
+		{"IPVS with the kernel's", `{"mode":"IPVS"}`, true, ""},
+		{"IPTABLES never needs it", `{"mode":"IPTABLES"}`, false, ""},
+		{"kube-proxy disabled", `{"enabled":false,"mode":"IPVS"}`, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kernelHasIPVS = func() bool { return tc.ipvs }
+			o := config.NewOptions()
+			o.KubeProxyConfig = tc.config
+			c, err := o.Complete()
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = checkKernel(c)
+			if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("checkKernel: %v, want %q", err, tc.err)
+			}
+		})
+	}
+}

@@ -41,6 +41,18 @@ type UpOptions struct {
 	Progress Progress
 }
 
+// kernelHasIPVS reports whether the kernel offers IPVS; tests fake it.
+var kernelHasIPVS = netstack.HasIPVS
+
+// checkKernel refuses, before anything is made, a cluster the host's kernel cannot run.
+func checkKernel(c *config.Cluster) error {
+	if c.KubeProxy.IsEnabled() && c.KubeProxy.Mode == config.ProxyModeIPVS && !kernelHasIPVS() {
+		return &config.FlagError{Flag: "kube-proxy-config", Msg: "mode IPVS needs the kernel's IPVS (the ip_vs module), " +
+			"which this host does not have (no /proc/net/ip_vs, no IPVS netlink family); use mode IPTABLES, AKS's default, or NFTABLES"}
+	}
+	return nil
+}
+
 // kubeconfigTargetFile records, in the state directory, which kubeconfig `up` merged into.
 const kubeconfigTargetFile = "kubeconfig-target"
 
@@ -49,6 +61,9 @@ const kubeconfigTargetFile = "kubeconfig-target"
 func Up(o UpOptions) error {
 	c, err := o.Complete()
 	if err != nil {
+		return err
+	}
+	if err := checkKernel(c); err != nil {
 		return err
 	}
 	if os.Geteuid() != 0 {
