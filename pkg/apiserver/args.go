@@ -57,12 +57,13 @@ const ServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
 // APIServerArgs are the kube-apiserver arguments for a cluster.
 func APIServerArgs(c *config.Cluster, p Paths) Args {
 	return Args{
-		// Loopback only: the API is not reachable from the LAN. The endpoint reconciler is off
-		// until the fabric gives the API server an address pods can reach.
+		// Loopback only: the API is not reachable from the LAN. The cluster reaches it at the
+		// subnet's .2 in the fabric, forwarded to this listener, which it advertises: the lease
+		// endpoint reconciler publishes it as the endpoint of the kubernetes Service.
 		"bind-address":             "127.0.0.1",
-		"advertise-address":        "127.0.0.1",
+		"advertise-address":        c.Network.APIServerIP().String(),
 		"secure-port":              fmt.Sprint(c.APIPort),
-		"endpoint-reconciler-type": "none",
+		"endpoint-reconciler-type": "lease",
 
 		"etcd-servers": "unix://" + p.EtcdSocket,
 

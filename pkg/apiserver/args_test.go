@@ -31,8 +31,11 @@ func TestArgsParseUpstream(t *testing.T) {
 	if err := parseArgs("kube-apiserver", s.Flags(), APIServerArgs(c, p)); err != nil {
 		t.Error(err)
 	}
-	if s.GenericServerRunOptions.AdvertiseAddress.String() != "127.0.0.1" || s.SecureServing.BindAddress.String() != "127.0.0.1" || s.SecureServing.BindPort != 6443 {
+	if s.GenericServerRunOptions.AdvertiseAddress.String() != "10.224.0.2" || s.SecureServing.BindAddress.String() != "127.0.0.1" || s.SecureServing.BindPort != 6443 {
 		t.Errorf("apiserver serving: bind %v:%d advertise %v", s.SecureServing.BindAddress, s.SecureServing.BindPort, s.GenericServerRunOptions.AdvertiseAddress)
+	}
+	if s.EndpointReconcilerType != "lease" {
+		t.Errorf("endpoint reconciler %q", s.EndpointReconcilerType)
 	}
 	if s.Authentication.Anonymous.Allow {
 		t.Error("anonymous auth is on")

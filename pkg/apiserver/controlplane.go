@@ -120,7 +120,7 @@ func AdminKubeconfigPath(c *config.Cluster) string { return c.Path("kubeconfig")
 func ServingNames(c *config.Cluster) pki.ServingNames {
 	return pki.ServingNames{
 		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		IPs:      []net.IP{net.IPv4(127, 0, 0, 1), net.IP(c.Network.FirstServiceIP().AsSlice())},
+		IPs:      []net.IP{net.IPv4(127, 0, 0, 1), net.IP(c.Network.FirstServiceIP().AsSlice()), net.IP(c.Network.APIServerIP().AsSlice())},
 	}
 }
 

@@ -185,6 +185,9 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			if err := serveDNS(ctx, c, fabric); err != nil {
 				return err
 			}
+			if err := serveAPIEndpoint(ctx, fabric, netip.AddrPortFrom(c.Network.APIServerIP(), uint16(c.APIPort)), c.APIPort); err != nil {
+				return err
+			}
 			return serveIMDS(ctx, fabric, cloud)
 		}},
 		{fmt.Sprintf(stepNodes, c.NodeCount), func() (err error) {

@@ -4,14 +4,18 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"strconv"
 	"time"
 
 	"k8s.io/klog/v2"
 
+	"github.com/minaks/minaks/pkg/netstack"
 	"github.com/minaks/minaks/pkg/netstack/netns"
 )
 
@@ -83,15 +87,52 @@ func connect(ctx context.Context, conn net.Conn, fabricNS string) error {
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return err
 	}
+	splice(conn, br, target) // what the reader buffered comes first
+	return nil
+}
+
+// splice copies between a client (read through in) and a target until either side is done.
+func splice(client net.Conn, in io.Reader, target net.Conn) {
 	done := make(chan struct{}, 2)
 	go func() {
-		_, _ = io.Copy(target, br) // what the reader buffered comes first
+		_, _ = io.Copy(target, in)
 		done <- struct{}{}
 	}()
 	go func() {
-		_, _ = io.Copy(conn, target)
+		_, _ = io.Copy(client, target)
 		done <- struct{}{}
 	}()
 	<-done
+}
+
+// serveAPIEndpoint makes the API server reachable from the cluster at its advertised address,
+// the subnet's .2 in the fabric: a TCP forwarder to its loopback listener (TLS passes through;
+// the serving certificate names that address).
+func serveAPIEndpoint(ctx context.Context, fabric *netstack.Fabric, addr netip.AddrPort, apiPort int) error {
+	l, err := fabric.Listen(addr)
+	if err != nil {
+		return fmt.Errorf("API server endpoint %s: %w", addr, err)
+	}
+	go func() {
+		<-ctx.Done()
+		l.Close()
+	}()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				target, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(apiPort)))
+				if err != nil {
+					return
+				}
+				defer target.Close()
+				splice(conn, conn, target)
+			}()
+		}
+	}()
 	return nil
 }

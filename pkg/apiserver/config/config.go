@@ -119,6 +119,14 @@ func (n Network) AllocatesNodeCIDRs() bool {
 	return false
 }
 
+// APIServerIP is where the cluster network reaches the API server, and what it advertises as
+// the `kubernetes` Service's endpoint: the node subnet's .2. Azure keeps .0 to .3 of every
+// subnet from VMs, so no node ever has it; a private AKS cluster's API endpoint lives in the
+// VNet as well.
+func (n Network) APIServerIP() netip.Addr {
+	return netip.MustParsePrefix(n.SubnetCIDR).Masked().Addr().Next().Next()
+}
+
 // FirstServiceIP is the address of the `kubernetes` Service: the first address of the service range.
 func (n Network) FirstServiceIP() netip.Addr {
 	p := netip.MustParsePrefix(n.ServiceCIDRs[0])
