@@ -15,14 +15,16 @@ LDFLAGS := -s -w \
 	-X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION) \
 	-X k8s.io/client-go/pkg/version.gitMajor=1 \
 	-X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
-HOST_PACKAGES := iptables ipset conntrack iproute2
+HOST_PACKAGES := iptables ipset conntrack iproute2 nftables
 NAME ?= minaks
 
 .PHONY: build up down test unit e2e bench lint host-deps clean
 
-# minaks embeds cmd/minaks-run, the small binary every container runs (tag minaks_embed).
+# minaks embeds cmd/minaks-run, the small binary every container runs, and cmd/minaks-kube,
+# the kube-proxy and CoreDNS images' programs (tag minaks_embed).
 build:
 	$(GO) build -ldflags '-s -w' -o pkg/nodes/container/minaks-run ./cmd/minaks-run
+	$(GO) build -ldflags '$(LDFLAGS)' -o pkg/nodes/container/minaks-kube ./cmd/minaks-kube
 	$(GO) build -tags minaks_embed -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/minaks
 
 # Installs the host tools minaks drives (when root), or says what to install.

@@ -22,6 +22,10 @@ type Image struct {
 	// Program is the multi-call name the minaks binary runs the image as, e.g. "agnhost";
 	// empty for shell images.
 	Program string
+	// Binary names the multi-call binary that holds Program: "" for minaks-run, the small
+	// binary every container runs; KubeBinary for programs built on Kubernetes client
+	// libraries (kube-proxy, CoreDNS), kept out of minaks-run so that an idle pod stays small.
+	Binary string
 	// Aliases are further names that run Program, e.g. "agnhost-2".
 	Aliases []string
 	// Entrypoint and Cmd are the image config's ENTRYPOINT and CMD.
@@ -42,6 +46,10 @@ type Image struct {
 	// Description is one line for `minaks images`.
 	Description string
 }
+
+// KubeBinary is the binary (cmd/minaks-kube) of the images whose programs use Kubernetes
+// client libraries.
+const KubeBinary = "minaks-kube"
 
 var (
 	mu       sync.RWMutex

@@ -3,6 +3,7 @@ package main
 
 import (
 	"github.com/minaks/minaks/cmd/minaks/app"
+	_ "github.com/minaks/minaks/images/kube" // kube-proxy, CoreDNS
 	"github.com/minaks/minaks/pkg/nodes/runner"
 )
 

@@ -53,6 +53,9 @@ type Fabric struct {
 	// PodSubnet is the VNet's pod subnet (Azure CNI pod subnet), if any; the host routes it
 	// into the fabric like the node subnet.
 	PodSubnet netip.Prefix
+	// ServiceCIDRs are the cluster's service ranges: they exist only in kube-proxy's rules on
+	// the nodes, and the fabric drops what reaches it for them rather than send it to the host.
+	ServiceCIDRs []netip.Prefix
 	// HostRoute reports whether the host routes the VNet's subnets into this fabric. It is false
 	// when another cluster's fabric already owns one of them on this host.
 	HostRoute bool

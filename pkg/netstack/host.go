@@ -27,6 +27,22 @@ func egressChain() Chain {
 		Rules: []string{`-m comment --comment "the VNet's egress leaves with the fabric's edge address" -j MASQUERADE`}}
 }
 
+// serviceRangeChain keeps the service ranges inside the VNet: a packet for a service address no
+// node's kube-proxy rule caught (a node without kube-proxy, rules being rewritten) dies in the
+// fabric, as Azure drops traffic to addresses no VNet has, and never reaches the host's LAN.
+//
+//	-t filter -I FORWARD -j MINAKS-SERVICE-RANGE;  -A MINAKS-SERVICE-RANGE -d <range> -j DROP
+func serviceRangeChain(ranges []netip.Prefix, ipv6 bool) Chain {
+	c := Chain{Table: "filter", Name: "MINAKS-SERVICE-RANGE", From: "FORWARD", First: true, IPv6: ipv6,
+		Jump: []string{"-m", "comment", "--comment", "minaks: service addresses stay in the VNet"}}
+	for _, r := range ranges {
+		if r.Addr().Is6() == ipv6 {
+			c.Rules = append(c.Rules, fmt.Sprintf(`-d %s -m comment --comment "service range" -j DROP`, r))
+		}
+	}
+	return c
+}
+
 // hostChains are the host's half, two chains named after the cluster's edge link mk-<hash>:
 //
 //	-t filter -I FORWARD -m comment --comment "minaks: cluster <c>" -j MINAKS-FWD-<hash>
@@ -60,6 +76,14 @@ func hostChains(cluster string, fabricIP netip.Addr) []Chain {
 func (f *Fabric) ensureEgress(fabricIP netip.Addr) error {
 	if err := egressChain().Ensure(FabricNS(f.Cluster)); err != nil {
 		return err
+	}
+	if err := serviceRangeChain(f.ServiceCIDRs, false).Ensure(FabricNS(f.Cluster)); err != nil {
+		return err
+	}
+	if f.SubnetV6.IsValid() {
+		if err := serviceRangeChain(f.ServiceCIDRs, true).Ensure(FabricNS(f.Cluster)); err != nil {
+			return err
+		}
 	}
 	for _, c := range hostChains(f.Cluster, fabricIP) {
 		if err := c.Ensure(""); err != nil {

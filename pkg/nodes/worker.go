@@ -46,8 +46,6 @@ type runtime struct {
 	env      *envSource
 	dns      *dns.Configurer
 	recorder record.EventRecorder
-	// exe is the container binary, bind-mounted where built-in images expect their program.
-	exe string
 }
 
 // podWorker runs one pod's containers, as the kubelet's pod worker does: volumes, then init
@@ -117,10 +115,6 @@ type ctr struct {
 // newRuntime prepares what the node's pod workers share: the event recorder (as component
 // "kubelet" on this node), the kubelet's DNS configurer, and the sources of environments.
 func newRuntime(ctx context.Context, a *Agent, services corelisters.ServiceLister) (*runtime, error) {
-	exe, err := container.Binary()
-	if err != nil {
-		return nil, err
-	}
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.creds.Events.CoreV1().Events("")})
 	go func() {
@@ -133,7 +127,6 @@ func newRuntime(ctx context.Context, a *Agent, services corelisters.ServiceListe
 		env:      &envSource{client: a.Client, services: services, allocatable: a.ID.Status().Allocatable},
 		dns:      a.newDNSConfigurer(recorder),
 		recorder: recorder,
-		exe:      exe,
 	}, nil
 }
 
@@ -453,9 +446,14 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 		}
 		mounts = append(mounts, container.Mount{Source: src, Target: vm.MountPath, ReadOnly: vm.ReadOnly})
 	}
-	if c.image != nil {
+	if c.image != nil && len(c.image.Paths) > 0 {
+		// The image's program, where the image has it.
+		exe, err := container.Binary(c.image.Binary)
+		if err != nil {
+			return err
+		}
 		for _, p := range c.image.Paths {
-			mounts = append(mounts, container.Mount{Source: rt.exe, Target: p, ReadOnly: true})
+			mounts = append(mounts, container.Mount{Source: exe, Target: p, ReadOnly: true})
 		}
 	}
 	workingDir := c.spec.WorkingDir

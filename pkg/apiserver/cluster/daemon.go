@@ -43,6 +43,7 @@ const (
 	stepFabric       = "Creating the VNet fabric 🌐"
 	stepNodes        = "Creating %d nodes 🖥️"
 	stepNodesReady   = "Waiting for nodes to be Ready ⏳"
+	stepAddons       = "Starting kube-proxy and cluster DNS 🧭"
 	stepKubeconfig   = "Writing kubeconfig 📜"
 )
 
@@ -163,6 +164,9 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 	if c.Network.PodSubnetCIDR != "" {
 		fabric.PodSubnet = netip.MustParsePrefix(c.Network.PodSubnetCIDR)
 	}
+	for _, r := range c.Network.ServiceCIDRs {
+		fabric.ServiceCIDRs = append(fabric.ServiceCIDRs, netip.MustParsePrefix(r))
+	}
 	cloud := azlb.NewCloud(c, fabric)
 	pool := &nodes.Pool{Cluster: c, Cloud: cloud, Fabric: fabric}
 	var admin kubernetes.Interface
@@ -206,6 +210,7 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			return azlb.RunControllers(ctx, admin, cloud)
 		}},
 		{stepNodesReady, func() error { return nodes.WaitReady(ctx, admin, c) }},
+		{stepAddons, func() error { return startAddons(ctx, admin, c) }},
 	} {
 		if err := step(s.name, s.fn); err != nil {
 			stop()

@@ -7,45 +7,54 @@ import (
 	"sync"
 )
 
-// The binary containers run: minaks-run (cmd/minaks-run) when it is embedded (`make build`,
-// tag minaks_embed), installed by Install; otherwise the running executable itself, which
-// plays the same part at a higher memory cost per container.
+// The binaries containers run, by name: minaks-run (cmd/minaks-run), every container's init and
+// the small built-in images' programs, and minaks-kube (cmd/minaks-kube), the programs built on
+// Kubernetes libraries (kube-proxy, CoreDNS). `make build` embeds them (tag minaks_embed) and
+// Install writes them out; without them the running executable plays every part, at a higher
+// memory cost per container.
 var (
-	binaryMu   sync.Mutex
-	binaryPath string
+	binaryMu    sync.Mutex
+	binaryPaths = map[string]string{}
 )
 
-// Install writes the embedded container binary into dir (once; an identical file is kept) and
-// makes it the binary containers run. Without an embedded binary it does nothing.
+// RunBinary is the name of the binary every container's init is.
+const RunBinary = "minaks-run"
+
+// Install writes the embedded binaries into dir (an identical file is kept) and makes them the
+// ones containers run. Without embedded binaries it does nothing.
 func Install(dir string) error {
-	if len(embedded) == 0 {
-		return nil
+	for name, data := range embedded {
+		path := filepath.Join(dir, name)
+		if old, err := os.ReadFile(path); err != nil || !bytes.Equal(old, data) {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			tmp := path + ".tmp"
+			if err := os.WriteFile(tmp, data, 0o755); err != nil {
+				return err
+			}
+			if err := os.Rename(tmp, path); err != nil {
+				return err
+			}
+		}
+		binaryMu.Lock()
+		binaryPaths[name] = path
+		binaryMu.Unlock()
 	}
-	path := filepath.Join(dir, "minaks-run")
-	if old, err := os.ReadFile(path); err != nil || !bytes.Equal(old, embedded) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, embedded, 0o755); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
-	}
-	binaryMu.Lock()
-	binaryPath = path
-	binaryMu.Unlock()
 	return nil
 }
 
-// Binary is the executable containers run (and built-in images' programs are mounted from).
-func Binary() (string, error) {
+// Binary is the executable named name ("" for RunBinary): a container's init, or the binary a
+// built-in image's program is mounted from.
+func Binary(name string) (string, error) {
+	if name == "" {
+		name = RunBinary
+	}
 	binaryMu.Lock()
-	defer binaryMu.Unlock()
-	if binaryPath != "" {
-		return binaryPath, nil
+	path, ok := binaryPaths[name]
+	binaryMu.Unlock()
+	if ok {
+		return path, nil
 	}
 	return os.Executable()
 }

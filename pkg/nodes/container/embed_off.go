@@ -3,4 +3,4 @@
 package container
 
 // embedded is empty without the minaks_embed tag: containers run the minaks executable itself.
-var embedded []byte
+var embedded map[string][]byte

@@ -2,9 +2,18 @@
 
 package container
 
-import _ "embed"
+import (
+	_ "embed"
 
-// embedded is cmd/minaks-run, built by `make build` into this directory.
-//
-//go:embed minaks-run
-var embedded []byte
+	"github.com/minaks/minaks/images"
+)
+
+// cmd/minaks-run and cmd/minaks-kube, built by `make build` into this directory.
+var (
+	//go:embed minaks-run
+	minaksRun []byte
+	//go:embed minaks-kube
+	minaksKube []byte
+
+	embedded = map[string][]byte{RunBinary: minaksRun, images.KubeBinary: minaksKube}
+)

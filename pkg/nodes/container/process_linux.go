@@ -50,7 +50,7 @@ func Start(s *Spec, stdio IO) (*Process, error) {
 			return nil, err
 		}
 	}
-	self, err := Binary()
+	self, err := Binary(RunBinary)
 	if err != nil {
 		return nil, err
 	}

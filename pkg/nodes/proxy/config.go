@@ -3,7 +3,6 @@ package proxy
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -25,34 +24,28 @@ const (
 	MetricsPort = 10249
 )
 
-// Node is what a node's kube-proxy needs to know about its node.
-type Node struct {
-	Name       string
-	IP         netip.Addr
-	Kubeconfig string
-}
-
-// Configuration is the kube-proxy configuration of a node:
+// Configuration is the kube-proxy configuration every node's kube-proxy reads, with its node's
+// name from --hostname-override and its addresses from its Node:
 //   - mode from kubeProxyConfig (IPTABLES by default, as on AKS), its ipvsConfig mapped to
 //     kube-proxy's (RoundRobin → rr, LeastConnection → lc, timeouts);
 //   - what is "local" traffic as AKS says it: the pods' veths (interface prefix "azv") with
 //     Azure CNI in every mode, the cluster's pod range with kubenet;
-//   - health and metrics servers on the node's address, NodePorts on its primary address;
+//   - health and metrics servers on the node's addresses (0.0.0.0 in the node's network
+//     namespace), NodePorts on its primary address;
 //   - conntrack left as it is (maxPerCore 0, no timeouts): those sysctls are the host's.
-func Configuration(c *config.Cluster, n Node) (*kubeproxyv1alpha1.KubeProxyConfiguration, error) {
+func Configuration(c *config.Cluster) (*kubeproxyv1alpha1.KubeProxyConfiguration, error) {
 	kp := c.KubeProxy
 	cfg := &kubeproxyv1alpha1.KubeProxyConfiguration{
 		TypeMeta:           metav1.TypeMeta{APIVersion: kubeproxyv1alpha1.SchemeGroupVersion.String(), Kind: "KubeProxyConfiguration"},
-		HostnameOverride:   n.Name,
-		BindAddress:        n.IP.String(),
-		HealthzBindAddress: net.JoinHostPort(n.IP.String(), strconv.Itoa(HealthzPort)),
-		MetricsBindAddress: net.JoinHostPort(n.IP.String(), strconv.Itoa(MetricsPort)),
+		BindAddress:        "0.0.0.0",
+		HealthzBindAddress: net.JoinHostPort("0.0.0.0", strconv.Itoa(HealthzPort)),
+		MetricsBindAddress: net.JoinHostPort("0.0.0.0", strconv.Itoa(MetricsPort)),
 		Mode:               kubeproxyv1alpha1.ProxyMode(strings.ToLower(kp.Mode)),
 		NodePortAddresses:  []string{kubeproxyconfig.NodePortAddressesPrimary},
 		Conntrack:          kubeproxyv1alpha1.KubeProxyConntrackConfiguration{MaxPerCore: ptr.To[int32](0)},
 		ConfigSyncPeriod:   metav1.Duration{Duration: 15 * time.Minute},
 	}
-	cfg.ClientConnection.Kubeconfig = n.Kubeconfig
+	cfg.ClientConnection.Kubeconfig = configDir + "/" + kubeconfigKey
 	switch c.Network.CNI() {
 	case config.CNIKubenet:
 		cfg.DetectLocalMode = kubeproxyv1alpha1.LocalMode(kubeproxyconfig.LocalModeClusterCIDR)

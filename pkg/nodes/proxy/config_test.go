@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 )
 
 func TestConfiguration(t *testing.T) {
-	node := Node{Name: "aks-nodepool1-12345678-vmss000000", IP: netip.MustParseAddr("10.224.0.4"), Kubeconfig: "/state/kube-proxy.kubeconfig"}
 	for _, tc := range []struct {
 		name  string
 		set   func(*config.Options)
@@ -20,8 +18,8 @@ func TestConfiguration(t *testing.T) {
 		{"AKS default: iptables, Azure CNI local detection", nil, func(t *testing.T, y string) {
 			for _, want := range []string{
 				"mode: iptables", "detectLocalMode: InterfaceNamePrefix", "interfaceNamePrefix: azv", "clusterCIDR: 10.244.0.0/16",
-				"healthzBindAddress: 10.224.0.4:10256", "metricsBindAddress: 10.224.0.4:10249", "hostnameOverride: aks-nodepool1-12345678-vmss000000",
-				"- primary", "maxPerCore: 0", "kubeconfig: /state/kube-proxy.kubeconfig",
+				"healthzBindAddress: 0.0.0.0:10256", "metricsBindAddress: 0.0.0.0:10249", "bindAddress: 0.0.0.0",
+				"- primary", "maxPerCore: 0", "kubeconfig: /var/lib/kube-proxy/kubeconfig.conf",
 			} {
 				if !strings.Contains(y, want) {
 					t.Errorf("lacks %q:\n%s", want, y)
@@ -54,7 +52,7 @@ func TestConfiguration(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Configuration(configtest.Cluster(t, tc.set), node)
+			cfg, err := Configuration(configtest.Cluster(t, tc.set))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,7 +67,7 @@ func TestConfiguration(t *testing.T) {
 
 // TestConfigurationInvalid: kube-proxy's own validation stands behind the configuration.
 func TestConfigurationInvalid(t *testing.T) {
-	cfg, err := Configuration(configtest.Cluster(t, nil), Node{Name: "n", IP: netip.MustParseAddr("10.224.0.4")})
+	cfg, err := Configuration(configtest.Cluster(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

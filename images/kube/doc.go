@@ -1,0 +1,8 @@
+// Package kube registers the built-in images whose programs are built on Kubernetes libraries
+// (images.KubeBinary): import it for its side effect. cmd/minaks-kube is their binary; minaks
+// itself imports them too, to know them and to play them when nothing is embedded.
+package kube
+
+import (
+	_ "github.com/minaks/minaks/images/kubeproxy"
+)

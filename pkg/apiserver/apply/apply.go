@@ -1,0 +1,73 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	v1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+)
+
+// FieldManager is the field manager of what minaks applies.
+const FieldManager = "minaks"
+
+// Objects applies objs in order. Each is sent whole, with its kind and API version filled in;
+// minaks takes ownership of the fields it sets (force), as an add-on manager does.
+func Objects(ctx context.Context, client kubernetes.Interface, objs ...runtime.Object) error {
+	for _, obj := range objs {
+		if err := object(ctx, client, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func object(ctx context.Context, client kubernetes.Interface, obj runtime.Object) error {
+	gvks, _, err := scheme.Scheme.ObjectKinds(obj)
+	if err != nil {
+		return err
+	}
+	obj = obj.DeepCopyObject()
+	obj.GetObjectKind().SetGroupVersionKind(gvks[0])
+	meta, err := meta.Accessor(obj)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: ptr.To(true)}
+	ns, name := meta.GetNamespace(), meta.GetName()
+	switch obj.(type) {
+	case *v1.ServiceAccount:
+		_, err = client.CoreV1().ServiceAccounts(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *v1.ConfigMap:
+		_, err = client.CoreV1().ConfigMaps(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *v1.Service:
+		_, err = client.CoreV1().Services(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *rbacv1.ClusterRole:
+		_, err = client.RbacV1().ClusterRoles().Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *rbacv1.ClusterRoleBinding:
+		_, err = client.RbacV1().ClusterRoleBindings().Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *appsv1.DaemonSet:
+		_, err = client.AppsV1().DaemonSets(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *appsv1.Deployment:
+		_, err = client.AppsV1().Deployments(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
+	default:
+		return fmt.Errorf("apply: %T is not a kind minaks applies", obj)
+	}
+	if err != nil {
+		return fmt.Errorf("apply %s %s: %w", gvks[0].Kind, types.NamespacedName{Namespace: ns, Name: name}, err)
+	}
+	return nil
+}
