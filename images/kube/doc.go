@@ -4,5 +4,6 @@
 package kube
 
 import (
+	_ "github.com/minaks/minaks/images/coredns"
 	_ "github.com/minaks/minaks/images/kubeproxy"
 )

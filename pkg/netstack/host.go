@@ -28,16 +28,22 @@ func egressChain() Chain {
 }
 
 // serviceRangeChain keeps the service ranges inside the VNet: a packet for a service address no
-// node's kube-proxy rule caught (a node without kube-proxy, rules being rewritten) dies in the
-// fabric, as Azure drops traffic to addresses no VNet has, and never reaches the host's LAN.
+// node's kube-proxy rule caught (kube-proxy not started yet, a node without it) never reaches
+// the host's LAN. It is refused at once (unreachable), so that a client retries soon rather
+// than wait for a timeout: CoreDNS starting with its node's kube-proxy finds the API server
+// within a second.
 //
-//	-t filter -I FORWARD -j MINAKS-SERVICE-RANGE;  -A MINAKS-SERVICE-RANGE -d <range> -j DROP
+//	-t filter -I FORWARD -j MINAKS-SERVICE-RANGE;  -A MINAKS-SERVICE-RANGE -d <range> -j REJECT
 func serviceRangeChain(ranges []netip.Prefix, ipv6 bool) Chain {
 	c := Chain{Table: "filter", Name: "MINAKS-SERVICE-RANGE", From: "FORWARD", First: true, IPv6: ipv6,
 		Jump: []string{"-m", "comment", "--comment", "minaks: service addresses stay in the VNet"}}
+	reject := "icmp-net-unreachable"
+	if ipv6 {
+		reject = "icmp6-no-route"
+	}
 	for _, r := range ranges {
 		if r.Addr().Is6() == ipv6 {
-			c.Rules = append(c.Rules, fmt.Sprintf(`-d %s -m comment --comment "service range" -j DROP`, r))
+			c.Rules = append(c.Rules, fmt.Sprintf(`-d %s -m comment --comment "service range" -j REJECT --reject-with %s`, r, reject))
 		}
 	}
 	return c

@@ -89,7 +89,12 @@ type prober struct {
 // success; liveness and startup kill the container after failureThreshold failures in a row.
 func (pr *prober) loop(ctx context.Context, kind probeKind, p *v1.Probe) bool {
 	period := seconds(p.PeriodSeconds, 10) / time.Second * probeUnit
+	// A kubelet's pod sync probes a running container that is not ready yet at once (its
+	// manual trigger), and the first sync after the start follows the runtime's relist, a
+	// second later: a container not ready at its first readiness probe gets a second one then.
+	relist := min(period, probeUnit)
 	successes, failures := 0, 0
+	everReady := false
 	select {
 	case <-ctx.Done():
 		return false
@@ -122,6 +127,7 @@ func (pr *prober) loop(ctx context.Context, kind probeKind, p *v1.Probe) bool {
 			}
 		case readiness:
 			if successes >= needed {
+				everReady = true
 				pr.w.setFlags(pr.c, func() { pr.c.ready = true })
 			} else if failures >= threshold {
 				pr.w.setFlags(pr.c, func() { pr.c.ready = false })
@@ -144,10 +150,14 @@ func (pr *prober) loop(ctx context.Context, kind probeKind, p *v1.Probe) bool {
 			}
 			return false
 		}
+		next := period
+		if kind == readiness && !everReady && relist > 0 {
+			next, relist = relist, 0
+		}
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(period):
+		case <-time.After(next):
 		}
 	}
 }

@@ -82,3 +82,32 @@ func TestProbeStateMachine(t *testing.T) {
 		})
 	}
 }
+
+// TestReadinessRelist: a container not ready at its first readiness probe is probed again a
+// second later (the kubelet's pod sync after the runtime's relist), then every period.
+func TestReadinessRelist(t *testing.T) {
+	w := &podWorker{kick: make(chan struct{}, 1), rt: &runtime{recorder: record.NewFakeRecorder(100)}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var at []time.Duration
+	start := time.Now()
+	pr := &prober{w: w, pod: &v1.Pod{}, c: &ctr{},
+		check: func(context.Context, *v1.Probe) (bool, string) {
+			at = append(at, time.Since(start))
+			if len(at) == 4 {
+				cancel()
+			}
+			return false, "not yet"
+		},
+	}
+	probeUnit = 20 * time.Millisecond
+	defer func() { probeUnit = time.Second }()
+	pr.loop(ctx, readiness, &v1.Probe{PeriodSeconds: 10})
+	// Probes at 0, one unit (the relist), then every 10 units.
+	want := []time.Duration{0, probeUnit, 11 * probeUnit, 21 * probeUnit}
+	for i := range want {
+		if at[i] < want[i] || at[i] > want[i]+probeUnit/2+10*time.Millisecond {
+			t.Fatalf("probes at %v, want about %v", at, want)
+		}
+	}
+}

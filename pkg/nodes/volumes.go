@@ -170,7 +170,10 @@ func itemMode(item v1.KeyToPath, def os.FileMode) os.FileMode {
 func (v *volumes) configMapFiles(ctx context.Context, out map[string]file, cache map[string]*v1.ConfigMap, name string, items []v1.KeyToPath, opt *bool, def os.FileMode) error {
 	cm, err := v.env.configMap(ctx, v.pod.Namespace, name, cache)
 	if err != nil {
-		if apierrors.IsNotFound(err) && optional(opt) {
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("configmap %q: %w", name, err)
+		}
+		if optional(opt) {
 			return nil
 		}
 		return fmt.Errorf("configmap %q not found", name)
@@ -188,7 +191,10 @@ func (v *volumes) configMapFiles(ctx context.Context, out map[string]file, cache
 func (v *volumes) secretFiles(ctx context.Context, out map[string]file, cache map[string]*v1.Secret, name string, items []v1.KeyToPath, opt *bool, def os.FileMode) error {
 	s, err := v.env.secret(ctx, v.pod.Namespace, name, cache)
 	if err != nil {
-		if apierrors.IsNotFound(err) && optional(opt) {
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("secret %q: %w", name, err)
+		}
+		if optional(opt) {
 			return nil
 		}
 		return fmt.Errorf("secret %q not found", name)
@@ -339,9 +345,11 @@ func writeAtomic(dir string, files map[string]file) error {
 	for p := range files {
 		top[strings.SplitN(p, "/", 2)[0]] = true
 	}
+	// Only the links of keys gone go: anything else is not ours, such as the mount point of a
+	// volume mounted inside this one (removing it would unmount that volume in the container).
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if name := e.Name(); !strings.HasPrefix(name, "..") && !top[name] {
+		if name := e.Name(); !strings.HasPrefix(name, "..") && !top[name] && e.Type()&os.ModeSymlink != 0 {
 			_ = os.Remove(filepath.Join(dir, name))
 		}
 	}

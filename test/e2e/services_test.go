@@ -197,6 +197,40 @@ func testServices(t *testing.T, mode string) {
 		}
 	})
 
+	t.Run("UDP: a gone endpoint's conntrack entries are cleared", func(t *testing.T) {
+		// One socket, so one conntrack entry, bound to the first pod that answers.
+		var conn net.Conn
+		if err := netns.Do(podNS(client), func() (err error) {
+			conn, err = net.Dial("udp", net.JoinHostPort(ip, "81"))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ask := func() (string, error) {
+			buf := make([]byte, 512)
+			if _, err := io.WriteString(conn, "hostname"); err != nil {
+				return "", err
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			n, err := conn.Read(buf)
+			return string(buf[:n]), err
+		}
+		var first string
+		eventually(t, 10*time.Second, "a UDP answer", func() (err error) {
+			first, err = ask()
+			return err
+		})
+		c.mustKubectl("delete", "pod", first, "--wait=false")
+		eventually(t, 30*time.Second, "another pod answering on the same socket", func() error {
+			got, err := ask()
+			if err != nil || got == first {
+				return fmt.Errorf("answer %q, %v", got, err)
+			}
+			return nil
+		})
+	})
+
 	t.Run("endpoints follow pods: scale down, the Service forgets them", func(t *testing.T) {
 		c.mustKubectl("scale", "deployment/echo", "--replicas=1")
 		eventually(t, 30*time.Second, "one endpoint left", func() error {
@@ -232,11 +266,12 @@ func testServices(t *testing.T, mode string) {
 		if out, err := flush.CombinedOutput(); err != nil {
 			t.Fatalf("%v: %v\n%s", flush, err, out)
 		}
-		rules := exec.Command("ip", "netns", "exec", nodeNS(node), "iptables", "-t", "nat", "-S", "KUBE-SERVICES")
+		// What the services chain holds: a rule per Service port, or nftables's lookup in its map.
+		rules, rule := exec.Command("ip", "netns", "exec", nodeNS(node), "iptables", "-t", "nat", "-S", "KUBE-SERVICES"), "default/echo"
 		if mode == "NFTABLES" {
-			rules = exec.Command("ip", "netns", "exec", nodeNS(node), "nft", "list", "chain", "ip", "kube-proxy", "services")
+			rules, rule = exec.Command("ip", "netns", "exec", nodeNS(node), "nft", "list", "chain", "ip", "kube-proxy", "services"), "@service-ips"
 		}
-		if out, err := rules.CombinedOutput(); err != nil || strings.Contains(string(out), "default/echo") {
+		if out, err := rules.CombinedOutput(); err != nil || strings.Contains(string(out), rule) {
 			t.Fatalf("%v after the flush: %v\n%s", rules, err, out)
 		}
 		// Only a full sync, as at start, writes them again.
@@ -245,7 +280,7 @@ func testServices(t *testing.T, mode string) {
 		}
 		eventually(t, 60*time.Second, "kube-proxy back, its rules too", func() error {
 			rules := exec.Command(rules.Args[0], rules.Args[1:]...)
-			if out, err := rules.CombinedOutput(); err != nil || !strings.Contains(string(out), "default/echo") {
+			if out, err := rules.CombinedOutput(); err != nil || !strings.Contains(string(out), rule) {
 				return fmt.Errorf("%v: %v\n%s", rules, err, out)
 			}
 			_, err := hostname(nodeNS(node), net.JoinHostPort(ip, "80"))
@@ -255,6 +290,11 @@ func testServices(t *testing.T, mode string) {
 			t.Error("restartCount still 0")
 		}
 	})
+
+	c.mustMinaks("down")
+	if out, err := exec.Command("pgrep", "-x", "kube-proxy").Output(); err == nil {
+		t.Errorf("kube-proxy processes left after down: %s", out)
+	}
 }
 
 // udpAsk sends msg to addr over UDP from inside ns and returns the first reply.

@@ -8,28 +8,47 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 
+	"github.com/minaks/minaks/pkg/apiserver/addons"
 	"github.com/minaks/minaks/pkg/apiserver/config"
 	"github.com/minaks/minaks/pkg/apiserver/version"
 	"github.com/minaks/minaks/pkg/nodes/proxy"
 )
 
-// startAddons applies the add-ons AKS runs in kube-system and waits until they serve: the
-// kube-proxy DaemonSet ready on every node (each node's Service rules in sync).
+// startAddons applies the add-ons AKS runs in kube-system and waits until they serve: first
+// the kube-proxy DaemonSet, ready on every node (each node's Service rules in sync), then
+// CoreDNS, whose replicas then reach the API server through the kubernetes Service at once.
 func startAddons(ctx context.Context, client kubernetes.Interface, c *config.Cluster) error {
-	if !c.KubeProxy.IsEnabled() {
-		return nil
+	poll := func(ready func(ctx context.Context) bool) error {
+		return wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			return ready(ctx), nil
+		})
 	}
-	if err := proxy.Apply(ctx, client, c, version.Kubernetes()); err != nil {
+	if c.KubeProxy.IsEnabled() {
+		if err := proxy.Apply(ctx, client, c, version.Kubernetes()); err != nil {
+			return err
+		}
+		if err := poll(func(ctx context.Context) bool {
+			ds, err := client.AppsV1().DaemonSets(proxy.Namespace).Get(ctx, proxy.Name, metav1.GetOptions{})
+			return err == nil && daemonSetReady(ds, c.NodeCount)
+		}); err != nil {
+			return err
+		}
+	}
+	if err := addons.Apply(ctx, client, c); err != nil {
 		return err
 	}
-	return wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		ds, err := client.AppsV1().DaemonSets(proxy.Namespace).Get(ctx, proxy.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		return daemonSetReady(ds, c.NodeCount), nil
+	return poll(func(ctx context.Context) bool {
+		d, err := client.AppsV1().Deployments(addons.Namespace).Get(ctx, addons.CoreDNSName, metav1.GetOptions{})
+		return err == nil && deploymentReady(d)
 	})
+}
+
+// deploymentReady reports whether d's current generation has all its replicas ready.
+func deploymentReady(d *appsv1.Deployment) bool {
+	s, want := d.Status, ptr.Deref(d.Spec.Replicas, 1)
+	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas >= want && s.ReadyReplicas >= want
 }
 
 // daemonSetReady reports whether ds's current generation runs ready on at least n nodes.

@@ -71,9 +71,22 @@ func run(s *Spec) error {
 			return fmt.Errorf("bind-mount %s: %w", m, err)
 		}
 	}
+	var readOnly []string
 	for _, m := range s.Mounts {
-		if err := bind(rootfs, m); err != nil {
+		target, err := bind(rootfs, m)
+		if err != nil {
 			return err
+		}
+		if m.ReadOnly {
+			readOnly = append(readOnly, target)
+		}
+	}
+	// Read-only only once every mount is in place: a volume may be mounted inside another
+	// (CoreDNS's custom directory inside its config), and its mount point is made through the
+	// outer one, as runtimes do.
+	for _, target := range readOnly {
+		if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+			return fmt.Errorf("make %s read-only: %w", strings.TrimPrefix(target, rootfs), err)
 		}
 	}
 	if err := pivot(rootfs); err != nil {
@@ -105,23 +118,24 @@ func run(s *Spec) error {
 	return nil
 }
 
-// bind mounts m.Source at m.Target inside rootfs, making the target (a file or a directory,
-// like the source) in the container's writable layer when it does not exist. Symlinks on the
+// bind mounts m.Source at m.Target inside rootfs and returns the target's path, making the
+// target (a file or a directory, like the source) in the container's writable layer when it
+// does not exist. Symlinks on the
 // way are resolved inside rootfs, never on the host (/var/run is a symlink to /run); a target
 // that is itself a symlink (/etc/resolv.conf often is) is replaced by a plain file first.
-func bind(rootfs string, m Mount) error {
+func bind(rootfs string, m Mount) (string, error) {
 	st, err := os.Stat(m.Source)
 	if err != nil {
-		return fmt.Errorf("mount %s: %w", m.Target, err)
+		return "", fmt.Errorf("mount %s: %w", m.Target, err)
 	}
 	parent, err := securejoin.SecureJoin(rootfs, filepath.Dir(m.Target))
 	if err != nil {
-		return fmt.Errorf("mount %s: %w", m.Target, err)
+		return "", fmt.Errorf("mount %s: %w", m.Target, err)
 	}
 	target := filepath.Join(parent, filepath.Base(m.Target))
 	if fi, err := os.Lstat(target); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		if err := os.Remove(target); err != nil {
-			return fmt.Errorf("mount %s: %w", m.Target, err)
+			return "", fmt.Errorf("mount %s: %w", m.Target, err)
 		}
 	}
 	if st.IsDir() {
@@ -133,17 +147,12 @@ func bind(rootfs string, m Mount) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("mount point %s: %w", m.Target, err)
+		return "", fmt.Errorf("mount point %s: %w", m.Target, err)
 	}
 	if err := unix.Mount(m.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind-mount %s on %s: %w", m.Source, m.Target, err)
+		return "", fmt.Errorf("bind-mount %s on %s: %w", m.Source, m.Target, err)
 	}
-	if m.ReadOnly {
-		if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
-			return fmt.Errorf("make %s read-only: %w", m.Target, err)
-		}
-	}
-	return nil
+	return target, nil
 }
 
 // pivot makes rootfs the root and drops the old one (`pivot_root`, then a lazy unmount).
