@@ -63,6 +63,7 @@ bench: host-deps build
 	$(GO) run ./test/bench/upbench -minaks $(CURDIR)/$(BIN) -bare $(CURDIR)/bin/bare-apiserver $(BENCH_FLAGS)
 	$(GO) run ./test/bench/sandbench
 	$(GO) run ./test/bench/podbench -minaks $(CURDIR)/$(BIN)
+	$(GO) run ./test/bench/proxybench -minaks $(CURDIR)/$(BIN)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

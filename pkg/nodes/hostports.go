@@ -63,7 +63,7 @@ func (s *Sandboxes) syncHostPorts() error {
 	s.hostPorts = true
 	jump := []string{"-m", "addrtype", "--dst-type", "LOCAL", "-m", "comment", "--comment", "minaks: pods' hostPorts"}
 	for _, from := range []string{"PREROUTING", "OUTPUT"} {
-		c := netstack.Chain{Table: "nat", Name: hostPortChain, Rules: rules, From: from, Jump: jump}
+		c := netstack.NodeChain(netstack.Chain{Table: "nat", Name: hostPortChain, Rules: rules, From: from, Jump: jump})
 		if err := c.Ensure(s.agent.NS()); err != nil {
 			return err
 		}

@@ -68,8 +68,13 @@ func newSandboxes(a *Agent) (*Sandboxes, error) {
 	case config.CNIKubenet:
 		nonMasquerade = []string{n.PodCIDRs[0], n.VNetCIDR}
 	}
+	if err := netstack.IPTablesHintChain(false).Ensure(a.NS()); err != nil {
+		return nil, err
+	}
 	if n.CNI() == config.CNINone {
-		return nil, nil
+		// No pod network until the user installs a CNI: only hostNetwork pods run (kube-proxy),
+		// as with a kubelet whose network plugin is not ready. ipam stays nil.
+		return s, nil
 	}
 	s.ipam = NewIPAM(in.PodFirst, in.PodLast)
 	switch n.CNI() {
@@ -163,7 +168,7 @@ func (s *Sandboxes) Run(ctx context.Context) {
 	// After a restart, pods keep the addresses their status reports.
 	for _, obj := range s.store.List() {
 		pod := obj.(*v1.Pod)
-		if ip, err := netip.ParseAddr(pod.Status.PodIP); err == nil && !pod.Spec.HostNetwork {
+		if ip, err := netip.ParseAddr(pod.Status.PodIP); err == nil && !pod.Spec.HostNetwork && s.ipam != nil {
 			if err := s.ipam.Reserve(ip, string(pod.UID)); err != nil {
 				logger.Info("Pod address not kept", "pod", klog.KObj(pod), "ip", ip, "reason", err)
 			}
@@ -247,6 +252,9 @@ func (s *Sandboxes) sync(ctx context.Context, key string) error {
 	podIPs := []netip.Addr{in.IP}
 	if in.IPv6.IsValid() {
 		podIPs = append(podIPs, in.IPv6)
+	}
+	if !pod.Spec.HostNetwork && s.ipam == nil {
+		return nil // no pod network (--network-plugin none): the pod waits for one
 	}
 	if !pod.Spec.HostNetwork {
 		ip, err := s.ipam.Allocate(uid)
@@ -340,12 +348,14 @@ func (s *Sandboxes) teardown(key, uid string, deleted bool) error {
 	if err := netstack.DetachPod(s.podNS(uid)); err != nil {
 		return err
 	}
-	if ip, ok := s.ipam.AddressOf(uid); ok && s.routePerPod {
-		if err := s.agent.Fabric.UnroutePodRange(netip.PrefixFrom(ip, 32)); err != nil {
-			return err
+	if s.ipam != nil {
+		if ip, ok := s.ipam.AddressOf(uid); ok && s.routePerPod {
+			if err := s.agent.Fabric.UnroutePodRange(netip.PrefixFrom(ip, 32)); err != nil {
+				return err
+			}
 		}
+		s.ipam.Release(uid)
 	}
-	s.ipam.Release(uid)
 	if deleted {
 		if w := s.workers[uid]; w != nil {
 			if err := os.RemoveAll(s.agent.podLogDir(w.pod)); err != nil {

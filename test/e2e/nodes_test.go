@@ -168,8 +168,10 @@ func TestNodesPerNetworkPlugin(t *testing.T) {
 func TestNodesLeaveNothing(t *testing.T) {
 	c := newTestCluster(t)
 	c.mustMinaks("up", "--node-count", "2")
-	if names, _ := netns.List("minaks." + c.name + "."); len(names) != 3 {
-		t.Errorf("namespaces %v, want the fabric and 2 nodes", names)
+	// The fabric, the nodes, and a sandbox per pod: CoreDNS's two (kube-proxy's pods have the
+	// node's network).
+	if names, _ := netns.List("minaks." + c.name + "."); len(names) != 5 {
+		t.Errorf("namespaces %v, want the fabric, 2 nodes and CoreDNS's 2 pods", names)
 	}
 	// A stopped cluster is deallocated: no namespaces, links or routes while it is stopped.
 	c.mustMinaks("stop")

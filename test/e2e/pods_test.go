@@ -208,9 +208,16 @@ func TestPodNetworking(t *testing.T) {
 				if ps := c.pods("app=sandbox"); len(ps) > 0 {
 					return fmt.Errorf("%d pods left", len(ps))
 				}
+				// What stays: the veths of the node's other pods (CoreDNS's).
+				others := 0
+				for _, pod := range strings.Fields(c.mustKubectl("get", "pods", "-A", "--field-selector", "spec.nodeName="+b.node, "-o", "jsonpath={range .items[*]}{.metadata.name}/{.spec.hostNetwork} {end}")) {
+					if !strings.HasSuffix(pod, "/true") {
+						others++
+					}
+				}
 				out, _ := c.minaks("exec", b.node, "--", "cat", "/proc/net/dev")
-				if strings.Contains(out, "azv") {
-					return fmt.Errorf("veths left on %s:\n%s", b.node, out)
+				if n := strings.Count(out, "azv"); n != others {
+					return fmt.Errorf("%d veths on %s, its other pods have %d:\n%s", n, b.node, others, out)
 				}
 				return nil
 			})

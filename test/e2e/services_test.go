@@ -249,9 +249,23 @@ func testServices(t *testing.T, mode string) {
 		})
 	})
 
+	t.Run("a node's shell sees the node's rules", func(t *testing.T) {
+		// iptables in minaks exec is the nodes' backend, whatever the host's default.
+		out := c.mustMinaks("exec", nodes.Items[0].Metadata.Name, "--", "iptables-save", "-t", "nat")
+		want := []string{"IP-MASQ-AGENT"}
+		if mode == "IPTABLES" {
+			want = append(want, "KUBE-SERVICES", "default/echo:http")
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("iptables-save on the node lacks %q:\n%s", w, out)
+			}
+		}
+	})
+
 	t.Run("a killed kube-proxy is restarted and its rules come back", func(t *testing.T) {
 		node := nodes.Items[0].Metadata.Name
-		flush := exec.Command("ip", "netns", "exec", nodeNS(node), "iptables", "-t", "nat", "-F", "KUBE-SERVICES")
+		flush := exec.Command("ip", "netns", "exec", nodeNS(node), "iptables-legacy", "-t", "nat", "-F", "KUBE-SERVICES")
 		if mode == "NFTABLES" {
 			flush = exec.Command("ip", "netns", "exec", nodeNS(node), "nft", "flush", "chain", "ip", "kube-proxy", "services")
 		}
@@ -267,7 +281,7 @@ func testServices(t *testing.T, mode string) {
 			t.Fatalf("%v: %v\n%s", flush, err, out)
 		}
 		// What the services chain holds: a rule per Service port, or nftables's lookup in its map.
-		rules, rule := exec.Command("ip", "netns", "exec", nodeNS(node), "iptables", "-t", "nat", "-S", "KUBE-SERVICES"), "default/echo"
+		rules, rule := exec.Command("ip", "netns", "exec", nodeNS(node), "iptables-legacy", "-t", "nat", "-S", "KUBE-SERVICES"), "default/echo"
 		if mode == "NFTABLES" {
 			rules, rule = exec.Command("ip", "netns", "exec", nodeNS(node), "nft", "list", "chain", "ip", "kube-proxy", "services"), "@service-ips"
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/minaks/minaks/pkg/apiserver"
 	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/netstack"
 	"github.com/minaks/minaks/pkg/netstack/netns"
 	"github.com/minaks/minaks/pkg/nodes"
 )
@@ -64,6 +66,28 @@ func newNodesCommand() *cobra.Command {
 	return cmd
 }
 
+// nodeTools makes dir hold the node's iptables commands and puts it first in the PATH.
+func nodeTools(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, tool := range netstack.NodeIPTablesTools() {
+		path, err := exec.LookPath(tool)
+		if err != nil {
+			continue // the host has no such tool: the node shell has none either
+		}
+		link := filepath.Join(dir, name)
+		if target, err := os.Readlink(link); err == nil && target == path {
+			continue
+		}
+		_ = os.Remove(link)
+		if err := os.Symlink(path, link); err != nil {
+			return err
+		}
+	}
+	return os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
 func newExecCommand() *cobra.Command {
 	o := config.NewOptions()
 	cmd := &cobra.Command{
@@ -71,7 +95,9 @@ func newExecCommand() *cobra.Command {
 		Short: "Run a command in a node's network namespace",
 		Long: `Run a command in a node's network namespace, as 'ip netns exec' would: the node's eth0,
 routes and iptables rules, its hostname, and its /etc/resolv.conf (Azure DNS, 168.63.129.16)
-over the host's filesystem. Without a command, runs $SHELL.`,
+over the host's filesystem. iptables, ip6tables and their -save and -restore are the node's
+backend (legacy, as on AKS's Ubuntu nodes), whatever the host's default. Without a command,
+runs $SHELL.`,
 		Example: `  minaks exec aks-nodepool1-12345678-vmss000000 -- ip route
   minaks exec aks-nodepool1-12345678-vmss000000 -- iptables-save`,
 		Args: cobra.MinimumNArgs(1),
@@ -83,6 +109,9 @@ over the host's filesystem. Without a command, runs $SHELL.`,
 			ns := nodes.NodeNSName(c.Name, args[0])
 			if !netns.Exists(ns) {
 				return fmt.Errorf("node %q of cluster %q has no network namespace (%s); see 'minaks nodes'", args[0], c.Name, ns)
+			}
+			if err := nodeTools(c.Path("bin", "node")); err != nil {
+				return err
 			}
 			argv := args[1:]
 			if len(argv) == 0 {

@@ -367,7 +367,7 @@ func fullSync(ctx context.Context, c *cluster, services int) error {
 	if err != nil {
 		return fmt.Errorf("kube-proxy's full sync after restart: %w", err)
 	}
-	dump, err := netns.Run(ns, "", "iptables-save")
+	dump, err := netns.Run(ns, "", "iptables-legacy-save")
 	if err != nil {
 		return err
 	}
