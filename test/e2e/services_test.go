@@ -42,7 +42,7 @@ func testServices(t *testing.T, mode string) {
 	}
 	c.mustKubectl("apply", "-f", manifest)
 	c.mustKubectl("wait", "--for=condition=Available", "deployment/echo", "--timeout=60s")
-	c.mustKubectl("wait", "--for=condition=Ready", "pod/client", "pod/lonely", "--timeout=60s")
+	c.mustKubectl("wait", "--for=condition=Ready", "pod/client", "pod/lonely", "pod/lingering", "--timeout=60s")
 
 	nodes := c.nodes()
 	nodeIP := map[string]string{}
@@ -195,6 +195,10 @@ func testServices(t *testing.T, mode string) {
 		if !strings.Contains(out, `"name": "client"`) {
 			t.Errorf("in-cluster API call: %.300s", out)
 		}
+		// The endpoint the API server advertises: its address in the VNet, not loopback.
+		if ep := c.mustKubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=kubernetes", "-o", "jsonpath={.items[0].endpoints[*].addresses[*]}"); ep != "10.224.0.2" {
+			t.Errorf("kubernetes Service endpoints %q, want 10.224.0.2", ep)
+		}
 	})
 
 	t.Run("UDP: a gone endpoint's conntrack entries are cleared", func(t *testing.T) {
@@ -246,6 +250,25 @@ func testServices(t *testing.T, mode string) {
 				return fmt.Errorf("answers from %v", seen)
 			}
 			return nil
+		})
+	})
+
+	t.Run("a terminating endpoint serves while there is no other", func(t *testing.T) {
+		c.mustKubectl("delete", "pod", "lingering", "--wait=false")
+		eventually(t, 20*time.Second, "the endpoint terminating", func() error {
+			out := c.mustKubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=lingering", "-o", "jsonpath={.items[0].endpoints[0].conditions}")
+			if !strings.Contains(out, `"terminating":true`) || !strings.Contains(out, `"serving":true`) {
+				return fmt.Errorf("conditions %s", out)
+			}
+			return nil
+		})
+		// Not ready any more, but serving and the only one: kube-proxy still sends to it.
+		eventually(t, 10*time.Second, "the terminating pod answering", func() error {
+			name, err := hostname(podNS(client), net.JoinHostPort(clusterIP("lingering"), "80"))
+			if err == nil && name != "lingering" {
+				err = fmt.Errorf("answer from %q", name)
+			}
+			return err
 		})
 	})
 
@@ -460,6 +483,24 @@ kind: Service
 metadata: {name: lonely}
 spec:
   selector: {app: lonely}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: lingering, labels: {app: lingering}}
+spec:
+  terminationGracePeriodSeconds: 120
+  containers:
+  - name: netexec
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: [netexec, --http-port=8080]
+    lifecycle: {preStop: {exec: {command: [sleep, "120"]}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lingering}
+spec:
+  selector: {app: lingering}
   ports: [{port: 80, targetPort: 8080}]
 ---
 apiVersion: v1

@@ -189,7 +189,7 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			if err := serveDNS(ctx, c, fabric); err != nil {
 				return err
 			}
-			if err := serveAPIEndpoint(ctx, fabric, netip.AddrPortFrom(c.Network.APIServerIP(), uint16(c.APIPort)), c.APIPort); err != nil {
+			if err := serveAPIEndpoint(ctx, fabric, netip.AddrPortFrom(c.Network.APIServerIP(), uint16(c.APIPort))); err != nil {
 				return err
 			}
 			return serveIMDS(ctx, fabric, cloud)

@@ -106,9 +106,9 @@ func splice(client net.Conn, in io.Reader, target net.Conn) {
 }
 
 // serveAPIEndpoint makes the API server reachable from the cluster at its advertised address,
-// the subnet's .2 in the fabric: a TCP forwarder to its loopback listener (TLS passes through;
-// the serving certificate names that address).
-func serveAPIEndpoint(ctx context.Context, fabric *netstack.Fabric, addr netip.AddrPort, apiPort int) error {
+// the subnet's .2 in the fabric: a TCP forwarder to its loopback listener on the same port
+// (TLS passes through; the serving certificate names that address).
+func serveAPIEndpoint(ctx context.Context, fabric *netstack.Fabric, addr netip.AddrPort) error {
 	l, err := fabric.Listen(addr)
 	if err != nil {
 		return fmt.Errorf("API server endpoint %s: %w", addr, err)
@@ -125,7 +125,7 @@ func serveAPIEndpoint(ctx context.Context, fabric *netstack.Fabric, addr netip.A
 			}
 			go func() {
 				defer conn.Close()
-				target, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(apiPort)))
+				target, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(addr.Port()))))
 				if err != nil {
 					return
 				}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 
@@ -52,7 +53,7 @@ func Objects(c *config.Cluster, kubeVersion string) ([]runtime.Object, error) {
 	}
 	kubeconfig, err := clientcmd.Write(clientcmdapi.Config{
 		Clusters: map[string]*clientcmdapi.Cluster{"default": {
-			Server:               (&url.URL{Scheme: "https", Host: c.Network.APIServerIP().String() + ":" + strconv.Itoa(c.APIPort)}).String(),
+			Server:               (&url.URL{Scheme: "https", Host: net.JoinHostPort(c.Network.APIServerIP().String(), strconv.Itoa(c.APIPort))}).String(),
 			CertificateAuthority: saDir + "/ca.crt",
 		}},
 		AuthInfos:      map[string]*clientcmdapi.AuthInfo{"default": {TokenFile: saDir + "/token"}},
