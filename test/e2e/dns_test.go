@@ -19,7 +19,9 @@ import (
 // nodes, and coredns-custom changes its configuration without a restart.
 func TestClusterDNS(t *testing.T) {
 	c := newTestCluster(t)
-	c.mustMinaks("up", "--node-count", "2")
+	// The world's DNS, for this test: Azure DNS in the fabric forwards to it.
+	upstream := serveZone(t, "", "127.0.0.1:0", "upstream.example.", "192.168.77.8")
+	c.mustMinaks("up", "--node-count", "2", "--upstream-dns", upstream)
 
 	// up returned: CoreDNS is ready.
 	if out := c.mustKubectl("-n", "kube-system", "get", "deployment", "coredns", "-o", "jsonpath={.status.readyReplicas}"); out != "2" {
@@ -86,6 +88,8 @@ func TestClusterDNS(t *testing.T) {
 		{"web-0.web-headless.default.svc.cluster.local.", dns.TypeA, []string{c.pods("statefulset.kubernetes.io/pod-name=web-0")[0].ip}},
 		{"ext.default.svc.cluster.local.", dns.TypeCNAME, []string{"CNAME example.internal."}},
 		{strings.ReplaceAll(client.ip, ".", "-") + ".default.pod.cluster.local.", dns.TypeA, []string{client.ip}},
+		// Anything else: CoreDNS → the node's resolver, Azure DNS at 168.63.129.16 → upstream.
+		{"www.upstream.example.", dns.TypeA, []string{"192.168.77.8"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, ns := range []string{podNS, nodeNS} {
@@ -164,8 +168,9 @@ func query(ns, server, name string, qtype uint16) (*dns.Msg, error) {
 	return in, nil
 }
 
-// serveZone answers A queries under zone with ip, on addr inside ns, until the test ends.
-func serveZone(t *testing.T, ns, addr, zone, ip string) {
+// serveZone answers A queries under zone with ip, on addr inside ns (the host when empty),
+// until the test ends, and returns the address it listens on.
+func serveZone(t *testing.T, ns, addr, zone, ip string) string {
 	t.Helper()
 	var pc net.PacketConn
 	if err := netns.Do(ns, func() (err error) {
@@ -186,6 +191,7 @@ func serveZone(t *testing.T, ns, addr, zone, ip string) {
 	srv := &dns.Server{PacketConn: pc, Handler: mux}
 	go func() { _ = srv.ActivateAndServe() }()
 	t.Cleanup(func() { _ = srv.Shutdown() })
+	return pc.LocalAddr().String()
 }
 
 const dnsManifest = `
