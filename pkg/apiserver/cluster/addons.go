@@ -19,7 +19,8 @@ import (
 // startAddons applies the add-ons AKS runs in kube-system and waits until they serve: first
 // the kube-proxy DaemonSet, ready on every node (each node's Service rules in sync), then
 // CoreDNS, whose replicas then reach the API server through the kubernetes Service at once
-// (with --network-plugin none, CoreDNS's pods wait for the user's CNI and up does not).
+// (with --network-plugin none or kube-proxy disabled, CoreDNS waits for what the user brings
+// instead, and up does not).
 func startAddons(ctx context.Context, client kubernetes.Interface, c *config.Cluster) error {
 	poll := func(ready func(ctx context.Context) bool) error {
 		return wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
@@ -40,8 +41,10 @@ func startAddons(ctx context.Context, client kubernetes.Interface, c *config.Clu
 	if err := addons.Apply(ctx, client, c); err != nil {
 		return err
 	}
-	if c.Network.CNI() == config.CNINone {
-		return nil // no pod network until the user installs a CNI: CoreDNS waits, as on AKS
+	if c.Network.CNI() == config.CNINone || !c.KubeProxy.IsEnabled() {
+		// No pod network until the user installs a CNI, or no Service implementation until
+		// the user installs one in kube-proxy's place: CoreDNS waits for it, as on AKS.
+		return nil
 	}
 	return poll(func(ctx context.Context) bool {
 		d, err := client.AppsV1().Deployments(addons.Namespace).Get(ctx, addons.CoreDNSName, metav1.GetOptions{})
