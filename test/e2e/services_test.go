@@ -42,6 +42,7 @@ func testServices(t *testing.T, mode string) {
 	}
 	c.mustKubectl("apply", "-f", manifest)
 	c.mustKubectl("wait", "--for=condition=Available", "deployment/echo", "--timeout=60s")
+	c.mustKubectl("wait", "--for=condition=Ready", "pod", "-l", "app=echo", "--timeout=60s")
 	c.mustKubectl("wait", "--for=condition=Ready", "pod/client", "pod/lonely", "pod/lingering", "--timeout=60s")
 
 	nodes := c.nodes()
@@ -93,15 +94,20 @@ func testServices(t *testing.T, mode string) {
 	ip := clusterIP("echo")
 	t.Run("ClusterIP from pods and nodes, named target port, every endpoint", func(t *testing.T) {
 		for _, from := range []string{podNS(client), nodeNS(nodes.Items[0].Metadata.Name)} {
-			seen := spread(t, from, net.JoinHostPort(ip, "80"), 30)
-			for name := range seen {
-				if _, ok := echoNames[name]; !ok {
-					t.Errorf("answer from %q, not an echo pod", name)
+			seen := map[string]bool{}
+			// The last pod's endpoint may be a sync (up to kube-proxy's minSyncPeriod) behind.
+			eventually(t, 10*time.Second, "every endpoint answering from "+from, func() error {
+				for name := range spread(t, from, net.JoinHostPort(ip, "80"), 20) {
+					if _, ok := echoNames[name]; !ok {
+						t.Fatalf("answer from %q, not an echo pod", name)
+					}
+					seen[name] = true
 				}
-			}
-			if len(seen) != len(echo) {
-				t.Errorf("from %s: %d of %d endpoints answered: %v", from, len(seen), len(echo), seen)
-			}
+				if len(seen) != len(echo) {
+					return fmt.Errorf("%d of %d endpoints answered: %v", len(seen), len(echo), seen)
+				}
+				return nil
+			})
 		}
 	})
 
