@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -318,7 +317,11 @@ func testServices(t *testing.T, mode string) {
 			t.Fatalf("%v after the flush: %v\n%s", rules, err, out)
 		}
 		// Only a full sync, as at start, writes them again.
-		if err := syscall.Kill(kubeProxyPID(t, nodeNS(node)), syscall.SIGKILL); err != nil {
+		pid, err := netnstest.PID(nodeNS(node), "kube-proxy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, 60*time.Second, "kube-proxy back, its rules too", func() error {
@@ -393,31 +396,6 @@ func hostSourceTo(t *testing.T, ip string) string {
 		t.Fatalf("ip route get: %s, %v", out, err)
 	}
 	return r[0].PrefSrc
-}
-
-// kubeProxyPID finds the kube-proxy process whose network namespace is ns.
-func kubeProxyPID(t *testing.T, ns string) int {
-	t.Helper()
-	want, err := os.Stat("/run/netns/" + ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if strings.TrimSpace(string(comm)) != "kube-proxy" {
-			continue
-		}
-		if st, err := os.Stat(filepath.Join("/proc", e.Name(), "ns", "net")); err == nil && os.SameFile(st, want) {
-			return pid
-		}
-	}
-	t.Fatalf("no kube-proxy process in %s", ns)
-	return 0
 }
 
 const servicesManifest = `

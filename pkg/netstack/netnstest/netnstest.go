@@ -1,8 +1,13 @@
 package netnstest
 
 import (
+	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,4 +80,28 @@ func Fetch(ns, addr, request string) (string, error) {
 	}
 	b, err := io.ReadAll(c)
 	return string(b), err
+}
+
+// PID returns the process named comm (its /proc/PID/comm) whose network namespace is the
+// named one, such as a node's kube-proxy.
+func PID(ns, comm string) (int, error) {
+	want, err := os.Stat(netns.Path(ns))
+	if err != nil {
+		return 0, err
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		name, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if strings.TrimSpace(string(name)) != comm {
+			continue
+		}
+		if st, err := os.Stat(filepath.Join("/proc", e.Name(), "ns", "net")); err == nil && os.SameFile(st, want) {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s process in %s", comm, ns)
 }

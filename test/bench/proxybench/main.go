@@ -47,6 +47,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/pkg/netstack/netnstest"
 )
 
 func main() {
@@ -337,7 +338,7 @@ func probeAll(ctx context.Context, c *cluster, ip string, start time.Time) (time
 func fullSync(ctx context.Context, c *cluster, services int) error {
 	node := c.nodes[0]
 	ns := nodeNS(node)
-	pid, err := kubeProxyPID(ns)
+	pid, err := netnstest.PID(ns, "kube-proxy")
 	if err != nil {
 		return err
 	}
@@ -353,7 +354,7 @@ func fullSync(ctx context.Context, c *cluster, services int) error {
 	}
 	var proxySync time.Duration
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
-		if newPID, err := kubeProxyPID(ns); err != nil || newPID == pid {
+		if newPID, err := netnstest.PID(ns, "kube-proxy"); err != nil || newPID == pid {
 			return false, nil
 		}
 		sum, count, err := metric(nodeIP, "kubeproxy_sync_full_proxy_rules_duration_seconds")
@@ -436,29 +437,6 @@ func metric(nodeIP, name string) (sum, count float64, err error) {
 		return v
 	}
 	return read("_sum"), read("_count"), nil
-}
-
-// kubeProxyPID finds the kube-proxy process in the network namespace ns.
-func kubeProxyPID(ns string) (int, error) {
-	want, err := os.Stat(netns.Path(ns))
-	if err != nil {
-		return 0, err
-	}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if strings.TrimSpace(string(comm)) != "kube-proxy" {
-			continue
-		}
-		if st, err := os.Stat(filepath.Join("/proc", e.Name(), "ns", "net")); err == nil && os.SameFile(st, want) {
-			return pid, nil
-		}
-	}
-	return 0, fmt.Errorf("no kube-proxy in %s", ns)
 }
 
 // dataPath measures, from the client pod, new connections per second and single-stream
