@@ -36,6 +36,17 @@ func serveClusterEgress(ctx context.Context, path, fabricNS string) error {
 		return err
 	}
 	logger := klog.FromContext(ctx).WithValues("egress", "cluster")
+	serveConns(ctx, l, func(conn net.Conn) {
+		if err := connect(ctx, conn, fabricNS); err != nil && ctx.Err() == nil {
+			logger.V(2).Info("Cluster egress", "err", err)
+		}
+	})
+	return nil
+}
+
+// serveConns hands every connection l accepts to handle, each in its own goroutine, until ctx
+// is done, which closes l.
+func serveConns(ctx context.Context, l net.Listener, handle func(net.Conn)) {
 	go func() {
 		<-ctx.Done()
 		l.Close()
@@ -46,14 +57,9 @@ func serveClusterEgress(ctx context.Context, path, fabricNS string) error {
 			if err != nil {
 				return
 			}
-			go func() {
-				if err := connect(ctx, conn, fabricNS); err != nil && ctx.Err() == nil {
-					logger.V(2).Info("Cluster egress", "err", err)
-				}
-			}()
+			go handle(conn)
 		}
 	}()
-	return nil
 }
 
 // connect serves one CONNECT request and splices the two connections.
@@ -113,26 +119,15 @@ func serveAPIEndpoint(ctx context.Context, fabric *netstack.Fabric, addr netip.A
 	if err != nil {
 		return fmt.Errorf("API server endpoint %s: %w", addr, err)
 	}
-	go func() {
-		<-ctx.Done()
-		l.Close()
-	}()
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				target, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(addr.Port()))))
-				if err != nil {
-					return
-				}
-				defer target.Close()
-				splice(conn, conn, target)
-			}()
+	loopback := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(addr.Port())))
+	serveConns(ctx, l, func(conn net.Conn) {
+		defer conn.Close()
+		target, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", loopback)
+		if err != nil {
+			return
 		}
-	}()
+		defer target.Close()
+		splice(conn, conn, target)
+	})
 	return nil
 }
