@@ -3,6 +3,7 @@ package azlb
 import (
 	"context"
 	"fmt"
+	"net/netip"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +23,7 @@ type Cloud struct {
 	cluster *config.Cluster
 	vmss    *ScaleSet
 	routes  *routeTable
+	lbs     *LoadBalancers
 }
 
 var (
@@ -37,7 +39,18 @@ func NewCloud(c *config.Cluster, fabric *netstack.Fabric) *Cloud {
 	if c.Network.CNI() == config.CNIKubenet && fabric != nil {
 		cloud.routes = &routeTable{cloud: cloud, fabric: fabric}
 	}
+	if fabric != nil {
+		cloud.lbs = newLoadBalancers(cloud, fabric)
+	}
 	return cloud
+}
+
+// Resolve answers the DNS names Azure holds for the cluster: its public IPs' labels.
+func (c *Cloud) Resolve(name string) (netip.Addr, bool) {
+	if c.lbs == nil {
+		return netip.Addr{}, false
+	}
+	return c.lbs.Resolve(name)
 }
 
 // ScaleSet is the cluster's node pool.
@@ -46,7 +59,7 @@ func (c *Cloud) ScaleSet() *ScaleSet { return c.vmss }
 func (c *Cloud) Initialize(cloudprovider.ControllerClientBuilder, <-chan struct{}) {}
 func (c *Cloud) ProviderName() string                                              { return ProviderName }
 func (c *Cloud) HasClusterID() bool                                                { return true }
-func (c *Cloud) LoadBalancer() (cloudprovider.LoadBalancer, bool)                  { return nil, false }
+func (c *Cloud) LoadBalancer() (cloudprovider.LoadBalancer, bool)                  { return c.lbs, c.lbs != nil }
 func (c *Cloud) Instances() (cloudprovider.Instances, bool)                        { return nil, false }
 func (c *Cloud) InstancesV2() (cloudprovider.InstancesV2, bool)                    { return c, true }
 func (c *Cloud) Zones() (cloudprovider.Zones, bool)                                { return c, true }

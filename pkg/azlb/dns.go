@@ -12,13 +12,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
 	"k8s.io/klog/v2"
 )
 
-// DNS is Azure-provided DNS at 168.63.129.16, the resolver of every node: it forwards queries,
-// unchanged, to the upstream resolvers (by default the host's), over UDP and TCP.
+// DNS is Azure-provided DNS at 168.63.129.16, the resolver of every node: it answers the DNS
+// names of the cluster's public IPs (<label>.<region>.cloudapp.azure.com) itself and forwards
+// every other query, unchanged, to the upstream resolvers (by default the host's), over UDP
+// and TCP.
 type DNS struct {
 	Upstreams []string
+	// Local resolves the names Azure itself holds (nil: none).
+	Local func(name string) (netip.Addr, bool)
 }
 
 // HostResolvers reads the nameservers of a resolv.conf as IP:53.
@@ -91,8 +96,12 @@ func (d *DNS) ServeTCP(ctx context.Context, l net.Listener) {
 	}
 }
 
-// exchange sends a query to the upstreams in turn until one answers.
+// exchange answers a query for a local name, or sends it to the upstreams in turn until one
+// answers.
 func (d *DNS) exchange(network string, query []byte) ([]byte, error) {
+	if reply := d.answerLocal(query); reply != nil {
+		return reply, nil
+	}
 	var errs []error
 	for _, up := range d.Upstreams {
 		conn, err := net.DialTimeout(network, up, dnsTimeout)
@@ -135,4 +144,37 @@ func writeTCPMessage(w io.Writer, msg []byte) error {
 	b := binary.BigEndian.AppendUint16(nil, uint16(len(msg)))
 	_, err := w.Write(append(b, msg...))
 	return err
+}
+
+// localTTL is the TTL of the public IPs' DNS records, as Azure DNS gives them.
+const localTTL = 10
+
+// answerLocal answers a query for a name Local holds: its A record (other types: no data).
+func (d *DNS) answerLocal(query []byte) []byte {
+	if d.Local == nil {
+		return nil
+	}
+	var m dns.Msg
+	if m.Unpack(query) != nil || len(m.Question) != 1 {
+		return nil
+	}
+	q := m.Question[0]
+	a, ok := d.Local(strings.ToLower(strings.TrimSuffix(q.Name, ".")))
+	if !ok {
+		return nil
+	}
+	reply := new(dns.Msg)
+	reply.SetReply(&m)
+	reply.Authoritative = true
+	if q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY {
+		reply.Answer = append(reply.Answer, &dns.A{
+			Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: localTTL},
+			A:   net.IP(a.AsSlice()),
+		})
+	}
+	b, err := reply.Pack()
+	if err != nil {
+		return nil
+	}
+	return b
 }

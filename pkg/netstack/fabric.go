@@ -56,6 +56,10 @@ type Fabric struct {
 	// ServiceCIDRs are the cluster's service ranges: they exist only in kube-proxy's rules on
 	// the nodes, and the fabric drops what reaches it for them rather than send it to the host.
 	ServiceCIDRs []netip.Prefix
+	// PublicIPRange is the emulated public address space: the host routes the cluster's
+	// frontends and outbound IPs from it into the fabric (RouteHostAddrs) and lets the world
+	// beyond it reach them.
+	PublicIPRange netip.Prefix
 	// HostRoute reports whether the host routes the VNet's subnets into this fabric. It is false
 	// when another cluster's fabric already owns one of them on this host.
 	HostRoute bool
@@ -352,4 +356,71 @@ func (f *Fabric) inFabricOn(addr netip.Addr, fn func() error) error {
 		return err
 	}
 	return netns.Do(ns, fn)
+}
+
+// RouteHostAddrs makes the host route exactly addrs (public frontends, outbound IPs) into the
+// fabric, one /32 each, and removes the /32 routes to it that are no longer wanted:
+//
+//	ip route replace 203.0.113.5/32 via 169.254.x.y+2 dev mk-<hash> src 169.254.x.y+1
+func (f *Fabric) RouteHostAddrs(addrs []netip.Addr) error {
+	host, err := netlink.NewHandle()
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	link, err := linkByName(host, HostLinkName(f.Cluster))
+	if err != nil || link == nil {
+		return fmt.Errorf("host link of cluster %s: %w", f.Cluster, errors.Join(err, errors.New("not found")))
+	}
+	hostIP := f.Edge.Addr().Next()
+	want := map[netip.Addr]bool{}
+	for _, a := range addrs {
+		want[a] = true
+		if err := ensureRoute(host, &netlink.Route{
+			LinkIndex: link.Attrs().Index,
+			Dst:       ipNet(netip.PrefixFrom(a, 32)),
+			Gw:        net.IP(hostIP.Next().AsSlice()),
+			Src:       net.IP(hostIP.AsSlice()),
+		}); err != nil {
+			return fmt.Errorf("ip route replace %s/32 dev %s: %w", a, link.Attrs().Name, err)
+		}
+	}
+	routes, err := retryDump(func() ([]netlink.Route, error) { return host.RouteList(link, unix.AF_INET) })
+	if err != nil {
+		return err
+	}
+	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
+		ones, _ := r.Dst.Mask.Size()
+		ip, _ := netip.AddrFromSlice(r.Dst.IP.To4())
+		if ones == 32 && !want[ip] {
+			if err := host.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("ip route del %s: %w", r.Dst, err)
+			}
+		}
+	}
+	return nil
+}
+
+// HostAddrOwner names the cluster whose fabric the host routes addr to as a single address
+// (a frontend or outbound IP), "" when none does.
+func HostAddrOwner(addr netip.Addr) (string, error) {
+	host, err := netlink.NewHandle()
+	if err != nil {
+		return "", err
+	}
+	defer host.Close()
+	routes, err := retryDump(func() ([]netlink.Route, error) {
+		return host.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: ipNet(netip.PrefixFrom(addr, 32))}, netlink.RT_FILTER_DST)
+	})
+	if err != nil || len(routes) == 0 {
+		return "", err
+	}
+	l, err := host.LinkByIndex(routes[0].LinkIndex)
+	if err != nil {
+		return "", err
+	}
+	return edgeOwner(l), nil
 }

@@ -49,7 +49,7 @@ func TestFabricAndNodes(t *testing.T) {
 		if got, _ := os.ReadFile(forwardingSysctl); string(got) != string(forwarding) {
 			t.Errorf("ip_forward is %q after RemoveCluster, was %q", got, forwarding)
 		}
-		for _, c := range hostChains(cluster, netip.Addr{}) {
+		for _, c := range hostChains(cluster, netip.Addr{}, netip.Prefix{}) {
 			if out, err := netns.Run("", "", "iptables-save", "-t", c.Table); err != nil || strings.Contains(string(out), c.Name) {
 				t.Errorf("%s chain %s left (%v)", c.Table, c.Name, err)
 			}
@@ -73,7 +73,7 @@ func TestFabricAndNodes(t *testing.T) {
 	if got, _ := os.ReadFile(forwardingSysctl); string(got) != "1\n" {
 		t.Errorf("host ip_forward = %q with a cluster up", got)
 	}
-	for _, c := range hostChains(cluster, netip.Addr{}) {
+	for _, c := range hostChains(cluster, netip.Addr{}, netip.Prefix{}) {
 		if _, err := netns.Run("", "", c.jumpRule("-C")...); err != nil {
 			t.Errorf("no jump to %s: %v", c.Name, err)
 		}

@@ -53,13 +53,17 @@ func serviceRangeChain(ranges []netip.Prefix, ipv6 bool) Chain {
 //
 //	-t filter -I FORWARD -m comment --comment "minaks: cluster <c>" -j MINAKS-FWD-<hash>
 //	  -o mk-<hash> -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT   replies come in
+//	  -o mk-<hash> -d <public IP range> -j ACCEPT                         public frontends take connections
 //	  -o mk-<hash> -j DROP                                                nothing else does
 //	  -i mk-<hash> ! -o mk-+ -j ACCEPT                                    the VNet goes out (not into other clusters)
 //	-t nat -A POSTROUTING -m comment --comment "minaks: cluster <c>" -j MINAKS-NAT-<hash>
 //	  -s <fabric's edge address> ! -o mk-<hash> -j MASQUERADE
+//	  -s <public IP range> ! -o mk-+ -j MASQUERADE                         outbound IPs, beyond the host
 //
-// RemoveCluster removes them knowing only the cluster's name (fabricIP is then unset).
-func hostChains(cluster string, fabricIP netip.Addr) []Chain {
+// The cluster's outbound IPs stay as they are toward the host itself and other clusters' public
+// frontends: only what leaves the host is masqueraded, as nothing beyond it routes them back.
+// RemoveCluster removes them knowing only the cluster's name (the addresses are then unset).
+func hostChains(cluster string, fabricIP netip.Addr, public netip.Prefix) []Chain {
 	edge := HostLinkName(cluster)
 	hash := strings.TrimPrefix(edge, "mk-")
 	jump := []string{"-m", "comment", "--comment", "minaks: cluster " + cluster}
@@ -67,12 +71,16 @@ func hostChains(cluster string, fabricIP netip.Addr) []Chain {
 	if fabricIP.IsValid() {
 		nat = append(nat, fmt.Sprintf(`-s %s/32 ! -o %s -m comment --comment "minaks %s: the VNet's egress leaves with the host's address" -j MASQUERADE`, fabricIP, edge, cluster))
 	}
+	fwd := []string{fmt.Sprintf(`-o %s -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "minaks %s: replies to the VNet's egress" -j ACCEPT`, edge, cluster)}
+	if public.IsValid() {
+		fwd = append(fwd, fmt.Sprintf(`-d %s -o %s -m comment --comment "minaks %s: public frontends take connections" -j ACCEPT`, public, edge, cluster))
+		nat = append(nat, fmt.Sprintf(`-s %s ! -o mk-+ -m comment --comment "minaks %s: outbound IPs leave the host with its address" -j MASQUERADE`, public, cluster))
+	}
+	fwd = append(fwd,
+		fmt.Sprintf(`-o %s -m comment --comment "minaks %s: the VNet takes no connections from beyond the host" -j DROP`, edge, cluster),
+		fmt.Sprintf(`-i %s ! -o mk-+ -m comment --comment "minaks %s: the VNet's egress" -j ACCEPT`, edge, cluster))
 	return []Chain{
-		{Table: "filter", Name: "MINAKS-FWD-" + hash, From: "FORWARD", Jump: jump, First: true, Rules: []string{
-			fmt.Sprintf(`-o %s -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "minaks %s: replies to the VNet's egress" -j ACCEPT`, edge, cluster),
-			fmt.Sprintf(`-o %s -m comment --comment "minaks %s: the VNet takes no connections from beyond the host" -j DROP`, edge, cluster),
-			fmt.Sprintf(`-i %s ! -o mk-+ -m comment --comment "minaks %s: the VNet's egress" -j ACCEPT`, edge, cluster),
-		}},
+		{Table: "filter", Name: "MINAKS-FWD-" + hash, From: "FORWARD", Jump: jump, First: true, Rules: fwd},
 		{Table: "nat", Name: "MINAKS-NAT-" + hash, From: "POSTROUTING", Jump: jump, Rules: nat},
 	}
 }
@@ -91,7 +99,7 @@ func (f *Fabric) ensureEgress(fabricIP netip.Addr) error {
 			return err
 		}
 	}
-	for _, c := range hostChains(f.Cluster, fabricIP) {
+	for _, c := range hostChains(f.Cluster, fabricIP, f.PublicIPRange) {
 		if err := c.Ensure(""); err != nil {
 			return err
 		}
@@ -102,7 +110,7 @@ func (f *Fabric) ensureEgress(fabricIP netip.Addr) error {
 // removeHostEgress removes the cluster's host chains.
 func removeHostEgress(cluster string) error {
 	var errs []error
-	for _, c := range hostChains(cluster, netip.Addr{}) {
+	for _, c := range hostChains(cluster, netip.Addr{}, netip.Prefix{}) {
 		errs = append(errs, c.Remove(""))
 	}
 	return errors.Join(errs...)

@@ -300,7 +300,7 @@ func makeLANHost(t *testing.T, cluster string) (ns string, host, gateway netip.A
 	used, err := netlink.RouteList(nil, netlink.FAMILY_V4)
 	must(err)
 	var p netip.Prefix
-	for _, cand := range []string{"198.51.100.0/30", "203.0.113.252/30", "198.18.255.252/30", "192.0.2.252/30"} {
+	for _, cand := range []string{"203.0.113.252/30", "198.18.255.252/30", "192.0.2.252/30"} {
 		c := netip.MustParsePrefix(cand)
 		free := true
 		for _, r := range used {

@@ -157,7 +157,7 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 		return func() error { <-ch; return nil }
 	}
 
-	fabric := &netstack.Fabric{Cluster: c.Name, Subnet: netip.MustParsePrefix(c.Network.SubnetCIDR)}
+	fabric := &netstack.Fabric{Cluster: c.Name, Subnet: netip.MustParsePrefix(c.Network.SubnetCIDR), PublicIPRange: c.Network.PublicRange()}
 	if c.Network.DualStack() {
 		fabric.SubnetV6 = netip.MustParsePrefix(c.Network.SubnetCIDRv6)
 	}
@@ -186,7 +186,7 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			if err := isolatePods(c, cloud, fabric); err != nil {
 				return err
 			}
-			if err := serveDNS(ctx, c, fabric); err != nil {
+			if err := serveDNS(ctx, c, fabric, cloud); err != nil {
 				return err
 			}
 			if err := serveAPIEndpoint(ctx, fabric, netip.AddrPortFrom(c.Network.APIServerIP(), uint16(c.APIPort))); err != nil {
@@ -322,7 +322,7 @@ func serveIMDS(ctx context.Context, fabric *netstack.Fabric, cloud *azlb.Cloud) 
 }
 
 // serveDNS serves Azure DNS on 168.63.129.16:53 (UDP and TCP) in the fabric until ctx is done.
-func serveDNS(ctx context.Context, c *config.Cluster, fabric *netstack.Fabric) error {
+func serveDNS(ctx context.Context, c *config.Cluster, fabric *netstack.Fabric, cloud *azlb.Cloud) error {
 	upstreams := c.Network.UpstreamDNS
 	if len(upstreams) == 0 {
 		var err error
@@ -330,7 +330,7 @@ func serveDNS(ctx context.Context, c *config.Cluster, fabric *netstack.Fabric) e
 			klog.FromContext(ctx).Info("Azure DNS has no upstream: names outside the cluster will not resolve", "err", err)
 		}
 	}
-	dns := &azlb.DNS{Upstreams: upstreams}
+	dns := &azlb.DNS{Upstreams: upstreams, Local: cloud.Resolve}
 	addr := netip.AddrPortFrom(netstack.WireServer, 53)
 	pc, err := fabric.ListenPacket(addr)
 	if err != nil {

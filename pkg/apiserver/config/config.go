@@ -88,6 +88,24 @@ type Network struct {
 	OutboundType    string `json:"outboundType"`
 	LoadBalancerSKU string `json:"loadBalancerSku"`
 	MaxPods         int    `json:"maxPods"`
+
+	// PublicIPRange is the emulated Azure public address space: Service frontends and the
+	// managed outbound IPs come from it.
+	PublicIPRange string `json:"publicIPRange,omitempty"`
+	// ManagedOutboundIPCount, OutboundPorts (SNAT ports per node, 0 automatic) and
+	// IdleTimeout (minutes) shape aksOutboundRule with outbound type loadBalancer.
+	ManagedOutboundIPCount int `json:"loadBalancerManagedOutboundIPCount,omitempty"`
+	OutboundPorts          int `json:"loadBalancerOutboundPorts,omitempty"`
+	IdleTimeout            int `json:"loadBalancerIdleTimeout,omitempty"`
+}
+
+// PublicRange is the emulated public address space (the default for clusters made before it
+// was configurable).
+func (n Network) PublicRange() netip.Prefix {
+	if p, err := netip.ParsePrefix(n.PublicIPRange); err == nil {
+		return p
+	}
+	return netip.MustParsePrefix(DefaultPublicIPRange)
 }
 
 // CNI returns the effective pod networking mode.

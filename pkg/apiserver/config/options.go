@@ -28,6 +28,9 @@ const (
 	DefaultDNSServiceIP  = "10.0.0.10"
 	DefaultVNetCIDR      = "10.224.0.0/12"
 	DefaultSubnetCIDR    = "10.224.0.0/16"
+	// DefaultPublicIPRange is where the emulated Azure public IPs come from: TEST-NET-2 (RFC
+	// 5737), documentation space that is never routed on the internet.
+	DefaultPublicIPRange = "198.51.100.0/24"
 	// The IPv6 space of a dual-stack managed VNet and its subnet: minaks's choice of unique
 	// local addresses, spelling out the IPv4 ones.
 	DefaultVNetCIDRv6   = "fd00:10:224::/48"
@@ -87,7 +90,12 @@ type Options struct {
 	OutboundType      string
 	LoadBalancerSKU   string
 	MaxPods           int
-	KubeProxyConfig   string
+
+	PublicIPRange          string
+	ManagedOutboundIPCount int
+	OutboundPorts          int
+	IdleTimeout            int
+	KubeProxyConfig        string
 
 	EnableAppRouting                 bool
 	AppRoutingDefaultNginxController string
@@ -138,6 +146,10 @@ func (o *Options) AddClusterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DNSServiceIP, "dns-service-ip", o.DNSServiceIP, "cluster DNS address inside the service range (default 10.0.0.10)")
 	fs.StringVar(&o.OutboundType, "outbound-type", o.OutboundType, "loadBalancer, managedNATGateway, userAssignedNATGateway, userDefinedRouting, none or block (default loadBalancer)")
 	fs.StringVar(&o.LoadBalancerSKU, "load-balancer-sku", o.LoadBalancerSKU, "standard (default)")
+	fs.IntVar(&o.ManagedOutboundIPCount, "load-balancer-managed-outbound-ip-count", o.ManagedOutboundIPCount, "managed outbound public IPs of the load balancer, 1-100 (default 1; outbound type loadBalancer)")
+	fs.IntVar(&o.OutboundPorts, "load-balancer-outbound-ports", o.OutboundPorts, "SNAT ports per node, 0 (automatic: 1024 per node up to 50 nodes) or a multiple of 8 up to 64000")
+	fs.IntVar(&o.IdleTimeout, "load-balancer-idle-timeout", o.IdleTimeout, "idle timeout of outbound flows in minutes, 4-100 (default 30)")
+	fs.StringVar(&o.PublicIPRange, "public-ip-range", o.PublicIPRange, "range the emulated Azure public IPs come from, routed from the host into the cluster (default "+DefaultPublicIPRange+")")
 	fs.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "maximum pods per node (default: overlay 250, kubenet 110, azure 30)")
 	fs.StringVar(&o.KubeProxyConfig, "kube-proxy-config", o.KubeProxyConfig, "kube-proxy configuration: a JSON file (or inline JSON) {enabled, mode, ipvsConfig}")
 	fs.BoolVar(&o.EnableAppRouting, "enable-app-routing", o.EnableAppRouting, "enable the application routing add-on (managed NGINX ingress)")
@@ -490,6 +502,54 @@ func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
 		errs.add("load-balancer-sku", o.LoadBalancerSKU, "the Basic load balancer is retired on AKS; use standard")
 	default:
 		errs.add("load-balancer-sku", o.LoadBalancerSKU, "must be standard")
+	}
+
+	// The emulated public address space, and the outbound rule's shape (AKS's limits).
+	n.PublicIPRange = o.PublicIPRange
+	if n.PublicIPRange == "" {
+		n.PublicIPRange = DefaultPublicIPRange
+	}
+	if r, err := netip.ParsePrefix(n.PublicIPRange); err != nil || !r.Addr().Is4() {
+		errs.add("public-ip-range", o.PublicIPRange, "must be an IPv4 CIDR, e.g. %s", DefaultPublicIPRange)
+	} else {
+		n.PublicIPRange = r.Masked().String()
+		switch {
+		case r.Bits() < 16 || r.Bits() > 29:
+			errs.add("public-ip-range", o.PublicIPRange, "must be between a /16 and a /29")
+		case r.Addr().IsPrivate() || r.Addr().IsLoopback() || r.Addr().IsLinkLocalUnicast() || r.Addr().IsMulticast():
+			errs.add("public-ip-range", o.PublicIPRange, "must be public-looking address space (private, loopback, link-local and multicast ranges are taken); the default %s is documentation space", DefaultPublicIPRange)
+		}
+		for _, other := range slices.Concat(pods, svcs, vnets) {
+			if r.Overlaps(other) {
+				errs.add("public-ip-range", o.PublicIPRange, "overlaps the cluster range %s", other)
+			}
+		}
+	}
+	n.ManagedOutboundIPCount, n.OutboundPorts, n.IdleTimeout = o.ManagedOutboundIPCount, o.OutboundPorts, o.IdleTimeout
+	if n.OutboundType != "loadBalancer" {
+		for flag, v := range map[string]int{"load-balancer-managed-outbound-ip-count": o.ManagedOutboundIPCount, "load-balancer-outbound-ports": o.OutboundPorts, "load-balancer-idle-timeout": o.IdleTimeout} {
+			if v != 0 {
+				errs.add(flag, fmt.Sprint(v), "needs --outbound-type loadBalancer")
+			}
+		}
+	} else {
+		if n.ManagedOutboundIPCount == 0 {
+			n.ManagedOutboundIPCount = 1
+		}
+		if n.IdleTimeout == 0 {
+			n.IdleTimeout = 30
+		}
+		if n.ManagedOutboundIPCount < 1 || n.ManagedOutboundIPCount > 100 {
+			errs.add("load-balancer-managed-outbound-ip-count", fmt.Sprint(o.ManagedOutboundIPCount), "must be between 1 and 100")
+		}
+		if n.OutboundPorts < 0 || n.OutboundPorts > 64000 || n.OutboundPorts%8 != 0 {
+			errs.add("load-balancer-outbound-ports", fmt.Sprint(o.OutboundPorts), "must be 0 (automatic) or a multiple of 8 between 8 and 64000")
+		} else if n.OutboundPorts*o.NodeCount > 64000*n.ManagedOutboundIPCount {
+			errs.add("load-balancer-outbound-ports", fmt.Sprint(o.OutboundPorts), "%d ports × %d nodes exceed the %d SNAT ports of %d outbound IPs", n.OutboundPorts, o.NodeCount, 64000*n.ManagedOutboundIPCount, n.ManagedOutboundIPCount)
+		}
+		if n.IdleTimeout < 4 || n.IdleTimeout > 100 {
+			errs.add("load-balancer-idle-timeout", fmt.Sprint(o.IdleTimeout), "must be between 4 and 100 (minutes)")
+		}
 	}
 
 	// Max pods per node: AKS defaults by mode, 10..250.

@@ -19,6 +19,7 @@ func TestCompleteDefaults(t *testing.T) {
 		IPFamilies: []string{"IPv4"}, PodCIDRs: []string{"10.244.0.0/16"}, ServiceCIDRs: []string{"10.0.0.0/16"},
 		DNSServiceIP: "10.0.0.10", VNetCIDR: "10.224.0.0/12", SubnetCIDR: "10.224.0.0/16",
 		OutboundType: "loadBalancer", LoadBalancerSKU: "standard", MaxPods: 250,
+		PublicIPRange: "198.51.100.0/24", ManagedOutboundIPCount: 1, IdleTimeout: 30,
 	}
 	if diff := cmp.Diff(want, c.Network); diff != "" {
 		t.Errorf("network (-want +got):\n%s", diff)
@@ -138,6 +139,15 @@ func TestCompleteRejects(t *testing.T) {
 		{"pod subnet outside vnet", func(o *Options) { o.NetworkPlugin, o.PodSubnetCIDR = "azure", "10.100.0.0/16" }, []string{"--pod-subnet-cidr=10.100.0.0/16", "VNet"}},
 		{"pod subnet on node subnet", func(o *Options) { o.NetworkPlugin, o.PodSubnetCIDR = "azure", "10.224.128.0/17" }, []string{"--pod-subnet-cidr=10.224.128.0/17", "node subnet"}},
 		{"upstream dns", func(o *Options) { o.UpstreamDNS = []string{"dns.example"} }, []string{"--upstream-dns=dns.example"}},
+		{"public range not a cidr", func(o *Options) { o.PublicIPRange = "public" }, []string{"--public-ip-range=public", "IPv4 CIDR"}},
+		{"public range private", func(o *Options) { o.PublicIPRange = "192.168.0.0/24" }, []string{"--public-ip-range=192.168.0.0/24", "public-looking"}},
+		{"public range size", func(o *Options) { o.PublicIPRange = "198.51.100.0/30" }, []string{"--public-ip-range=198.51.100.0/30", "/29"}},
+		{"public range overlaps", func(o *Options) { o.PodCIDR, o.PublicIPRange = "20.0.0.0/16", "20.0.0.0/24" }, []string{"--public-ip-range=20.0.0.0/24", "overlaps the cluster range 20.0.0.0/16"}},
+		{"outbound ip count", func(o *Options) { o.ManagedOutboundIPCount = 101 }, []string{"--load-balancer-managed-outbound-ip-count=101", "between 1 and 100"}},
+		{"outbound ports multiple of 8", func(o *Options) { o.OutboundPorts = 1000 + 1 }, []string{"--load-balancer-outbound-ports=1001", "multiple of 8"}},
+		{"outbound ports exceed", func(o *Options) { o.OutboundPorts, o.NodeCount = 64000, 2 }, []string{"--load-balancer-outbound-ports=64000", "exceed"}},
+		{"idle timeout", func(o *Options) { o.IdleTimeout = 3 }, []string{"--load-balancer-idle-timeout=3", "between 4 and 100"}},
+		{"outbound flags need loadBalancer", func(o *Options) { o.OutboundType, o.OutboundPorts = "none", 1024 }, []string{"--load-balancer-outbound-ports=1024", "--outbound-type loadBalancer"}},
 		{"ardnc without app routing", func(o *Options) { o.AppRoutingDefaultNginxController = "Internal" }, []string{"--app-routing-default-nginx-controller=Internal", "--enable-app-routing"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

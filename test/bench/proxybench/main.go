@@ -33,7 +33,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,6 +47,7 @@ import (
 
 	"github.com/minaks/minaks/pkg/netstack/netns"
 	"github.com/minaks/minaks/pkg/netstack/netnstest"
+	"github.com/minaks/minaks/test/bench/internal/load"
 )
 
 func main() {
@@ -479,12 +479,12 @@ func dataPath(ctx context.Context, c *cluster) error {
 			addr       string
 			conns, bps *[]float64
 		}{{direct, &connDirect, &tputDirect}, {viaService, &connSvc, &tputSvc}} {
-			n, err := connRate(podNS(c.client), t.addr, 3*time.Second)
+			n, err := load.ConnRate(podNS(c.client), t.addr, 3*time.Second)
 			if err != nil {
 				return err
 			}
 			*t.conns = append(*t.conns, n)
-			bps, err := throughput(podNS(c.client), t.addr, 3*time.Second)
+			bps, err := load.Throughput(podNS(c.client), t.addr, 3*time.Second)
 			if err != nil {
 				return err
 			}
@@ -497,64 +497,4 @@ func dataPath(ctx context.Context, c *cluster) error {
 	fmt.Printf("%-50s %13.2f Gb/s %13.2f Gb/s %7.0f%%\n", "single-stream throughput", med(tputDirect)/1e9, med(tputSvc)/1e9, 100*med(tputSvc)/med(tputDirect))
 	fmt.Printf("target: pod -> ClusterIP connection rate >= 90%% of pod -> pod\n")
 	return nil
-}
-
-// connRate opens and closes connections to addr from ns with 4 clients for d and returns the
-// rate.
-func connRate(ns, addr string, d time.Duration) (float64, error) {
-	var total atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, 4)
-	deadline := time.Now().Add(d)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errc <- netns.Do(ns, func() error {
-				for time.Now().Before(deadline) {
-					conn, err := net.DialTimeout("tcp", addr, time.Second)
-					if err != nil {
-						return err
-					}
-					// Close with a reset, as load generators do, so that TIME_WAIT does not
-					// run out of ports.
-					_ = conn.(*net.TCPConn).SetLinger(0)
-					conn.Close()
-					total.Add(1)
-				}
-				return nil
-			})
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		if err != nil {
-			return 0, err
-		}
-	}
-	return float64(total.Load()) / d.Seconds(), nil
-}
-
-// throughput writes to addr from ns over one connection for d and returns bits per second.
-func throughput(ns, addr string, d time.Duration) (float64, error) {
-	var sent int64
-	err := netns.Do(ns, func() error {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		buf := make([]byte, 256<<10)
-		start := time.Now()
-		for time.Since(start) < d {
-			n, err := conn.Write(buf)
-			sent += int64(n)
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return float64(sent) * 8 / d.Seconds(), err
 }

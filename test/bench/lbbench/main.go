@@ -1,0 +1,401 @@
+// Command lbbench measures the emulated Azure Standard Load Balancer on a 3-node cluster:
+//
+//   - provisioning: from a Service of type LoadBalancer's creation to its external IP in the
+//     status, and to the first successful HTTP request through it from the host, over -samples
+//     Services created one at a time (AKS takes minutes; the target is 200 ms / 500 ms p99);
+//   - probe failure detection: from a backend's failure (its Service's endpoints removed, so
+//     every node's NodePort refuses) to the probe marking it down, next to Azure's
+//     interval × numberOfProbes;
+//   - the data path: new connections per second and single-stream throughput from the host
+//     through the external IP, next to the host through a NodePort and pod → pod in the same run.
+//
+// The cluster lives in a temporary state directory and is removed at the end; traffic stays in
+// the cluster's namespaces and the host's routes into them.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+
+	"github.com/minaks/minaks/pkg/azlb"
+	"github.com/minaks/minaks/pkg/azlb/dataplane"
+	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/test/bench/internal/load"
+)
+
+func main() {
+	minaks := flag.String("minaks", "bin/minaks", "minaks binary")
+	samples := flag.Int("samples", 100, "Services whose provisioning is measured")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "lbbench: run as root (minaks up needs it)")
+		os.Exit(1)
+	}
+	if err := bench(*minaks, *samples); err != nil {
+		fmt.Fprintln(os.Stderr, "lbbench:", err)
+		os.Exit(1)
+	}
+}
+
+const name = "lbbench"
+
+type cluster struct {
+	api      kubernetes.Interface
+	stateDir string
+	// backend is an agnhost netexec pod (HTTP on 8080) on the first node; client a pause pod
+	// on the second.
+	backend, client *v1.Pod
+}
+
+func bench(minaks string, samples int) (err error) {
+	root, err := os.MkdirTemp("", "minaks-lbbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	kubeconfig := filepath.Join(root, "kubeconfig")
+	common := []string{"--name", name, "--state-dir", filepath.Join(root, "state"), "--kubeconfig", kubeconfig}
+	if out, err := exec.Command(minaks, append([]string{"up", "--node-count", "3"}, common...)...).CombinedOutput(); err != nil {
+		return fmt.Errorf("minaks up: %v: %s", err, out)
+	}
+	defer func() {
+		if out, derr := exec.Command(minaks, append([]string{"down"}, common...)...).CombinedOutput(); derr != nil && err == nil {
+			err = fmt.Errorf("minaks down: %v: %s", derr, out)
+		}
+	}()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = 1000, 2000
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	c := &cluster{api: client, stateDir: filepath.Join(root, "state", name)}
+	if err := c.setUp(ctx); err != nil {
+		return err
+	}
+	if err := c.dataPath(ctx); err != nil {
+		return err
+	}
+	if err := c.provisioning(ctx, samples); err != nil {
+		return err
+	}
+	return c.probeDetection(ctx)
+}
+
+func (c *cluster) setUp(ctx context.Context) error {
+	nodes, err := c.api.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(nodes.Items, func(a, b v1.Node) int { return compare(a.Name, b.Name) })
+	pod := func(name, node, image string, args ...string) *v1.Pod {
+		return &v1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: v1.PodSpec{NodeName: node, TerminationGracePeriodSeconds: ptr.To[int64](0),
+				Containers: []v1.Container{{Name: "c", Image: image, Args: args}}},
+		}
+	}
+	for _, p := range []*v1.Pod{
+		pod("backend", nodes.Items[0].Name, "registry.k8s.io/e2e-test-images/agnhost:2.53", "netexec", "--http-port=8080", "--udp-port=-1"),
+		pod("client", nodes.Items[1].Name, "registry.k8s.io/pause:3.10"),
+	} {
+		if _, err := c.api.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+	}
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		for _, name := range []string{"backend", "client"} {
+			p, err := c.api.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			if err != nil || p.Status.PodIP == "" || !ready(p) {
+				return false, nil
+			}
+			if name == "backend" {
+				c.backend = p
+			} else {
+				c.client = p
+			}
+		}
+		return true, nil
+	})
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func ready(p *v1.Pod) bool {
+	for _, cond := range p.Status.Conditions {
+		if cond.Type == v1.PodReady {
+			return cond.Status == v1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func podNS(p *v1.Pod) string { return "minaks." + name + ".pod-" + string(p.UID) }
+
+// createLB creates a Service of type LoadBalancer on port 80 whose endpoint is the backend
+// pod's targetPort (an EndpointSlice made first, so that only the load balancer is measured).
+func (c *cluster) createLB(ctx context.Context, svcName string, targetPort int, annotations map[string]string) (*v1.Service, error) {
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: svcName, Labels: map[string]string{discoveryv1.LabelServiceName: svcName}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{c.backend.Status.PodIP}, NodeName: &c.backend.Spec.NodeName,
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports: []discoveryv1.EndpointPort{{Name: ptr.To(""), Port: ptr.To(int32(targetPort)), Protocol: ptr.To(v1.ProtocolTCP)}},
+	}
+	if _, err := c.api.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+		return nil, err
+	}
+	svc := &v1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: svcName, Annotations: annotations},
+		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer,
+			Ports: []v1.ServicePort{{Port: 80, TargetPort: intstr.FromInt(targetPort)}}},
+	}
+	return c.api.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
+}
+
+// externalIP waits for the Service's external IP.
+func (c *cluster) externalIP(ctx context.Context, svcName string) (string, error) {
+	var ip string
+	err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		s, err := c.api.CoreV1().Services("default").Get(ctx, svcName, metav1.GetOptions{})
+		if err != nil || len(s.Status.LoadBalancer.Ingress) == 0 {
+			return false, nil
+		}
+		ip = s.Status.LoadBalancer.Ingress[0].IP
+		return true, nil
+	})
+	return ip, err
+}
+
+// provisioning creates n Services one at a time and reports create → external IP and
+// create → first HTTP 200 through it from the host.
+func (c *cluster) provisioning(ctx context.Context, n int) error {
+	var toIP, toHTTP []time.Duration
+	httpc := &http.Client{Timeout: 200 * time.Millisecond}
+	for i := range n {
+		svcName := fmt.Sprintf("lb-%d", i)
+		start := time.Now()
+		if _, err := c.createLB(ctx, svcName, 8080, nil); err != nil {
+			return err
+		}
+		ip, err := c.externalIP(ctx, svcName)
+		if err != nil {
+			return fmt.Errorf("%s: no external IP: %w", svcName, err)
+		}
+		toIP = append(toIP, time.Since(start))
+		err = wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+			resp, err := httpc.Get("http://" + ip + "/hostname")
+			if err != nil {
+				return false, nil
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK, nil
+		})
+		if err != nil {
+			return fmt.Errorf("%s (%s) never answered: %w", svcName, ip, err)
+		}
+		toHTTP = append(toHTTP, time.Since(start))
+	}
+	pct := func(v []time.Duration, p float64) time.Duration {
+		slices.Sort(v)
+		return v[min(len(v)-1, int(float64(len(v))*p))].Round(time.Millisecond)
+	}
+	fmt.Printf("\n%-58s %10s %10s %10s\n", fmt.Sprintf("Service type=LoadBalancer provisioning (%d Services)", n), "p50", "p99", "target p99")
+	fmt.Printf("%-58s %10v %10v %10s\n", "created -> status.loadBalancer.ingress set", pct(toIP, 0.5), pct(toIP, 0.99), "200ms")
+	fmt.Printf("%-58s %10v %10v %10s\n", "created -> first HTTP 200 through it from the host", pct(toHTTP, 0.5), pct(toHTTP, 0.99), "500ms")
+	fmt.Printf("baseline: AKS provisions an Azure load balancer rule and public IP in minutes\n")
+	return nil
+}
+
+// probeDetection removes the endpoints of a Service with the default probe (TCP on the
+// NodePort, 5 s × 2) and reports when every backend was marked down.
+func (c *cluster) probeDetection(ctx context.Context) error {
+	const svcName = "probed"
+	if _, err := c.createLB(ctx, svcName, 8080, nil); err != nil {
+		return err
+	}
+	ip, err := c.externalIP(ctx, svcName)
+	if err != nil {
+		return err
+	}
+	if err := c.waitProbes(ctx, ip, dataplane.Up); err != nil {
+		return err
+	}
+	var results []time.Duration
+	for range 3 {
+		start := time.Now()
+		if err := c.api.DiscoveryV1().EndpointSlices("default").Delete(ctx, svcName, metav1.DeleteOptions{}); err != nil {
+			return err
+		}
+		if err := c.waitProbes(ctx, ip, dataplane.Down); err != nil {
+			return err
+		}
+		results = append(results, time.Since(start))
+		// Back up for the next round.
+		slice := &discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: svcName, Labels: map[string]string{discoveryv1.LabelServiceName: svcName}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{c.backend.Status.PodIP}, NodeName: &c.backend.Spec.NodeName,
+				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+			Ports: []discoveryv1.EndpointPort{{Name: ptr.To(""), Port: ptr.To(int32(8080)), Protocol: ptr.To(v1.ProtocolTCP)}},
+		}
+		if _, err := c.api.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+		if err := c.waitProbes(ctx, ip, dataplane.Up); err != nil {
+			return err
+		}
+	}
+	slices.Sort(results)
+	fmt.Printf("\n%-58s %10s %10s %14s\n", "probe failure detection (TCP on the NodePort, 3 rounds)", "min", "max", "Azure")
+	fmt.Printf("%-58s %10v %10v %14s\n", "endpoints removed -> every backend down",
+		results[0].Round(100*time.Millisecond), results[len(results)-1].Round(100*time.Millisecond), "5s x 2 = 10s")
+	fmt.Printf("(kube-proxy removes the NodePort's endpoint up to its minSyncPeriod, 1 s, after the change)\n")
+	return nil
+}
+
+// waitProbes waits until every probe of the Service at ip is in state, from the status file.
+func (c *cluster) waitProbes(ctx context.Context, ip, state string) error {
+	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		b, err := os.ReadFile(filepath.Join(c.stateDir, azlb.StatusFile))
+		if err != nil {
+			return false, nil
+		}
+		var st azlb.Status
+		if json.Unmarshal(b, &st) != nil {
+			return false, nil
+		}
+		base := ""
+		for _, s := range st.Services {
+			if s.FrontendIP == ip {
+				base = s.Base
+			}
+		}
+		n := 0
+		for _, h := range st.Health {
+			if base != "" && len(h.Probe) >= len(base) && h.Probe[:len(base)] == base {
+				n++
+				if h.State != state {
+					return false, nil
+				}
+			}
+		}
+		return n > 0, nil
+	})
+}
+
+// dataPath compares the host through the external IP, the host through a NodePort, and pod →
+// pod, to a sink in the backend pod's namespace.
+func (c *cluster) dataPath(ctx context.Context) error {
+	const port = 9000
+	var l net.Listener
+	if err := netns.Do(podNS(c.backend), func() (err error) {
+		l, err = net.Listen("tcp", net.JoinHostPort(c.backend.Status.PodIP, strconv.Itoa(port)))
+		return err
+	}); err != nil {
+		return err
+	}
+	defer l.Close()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				_, _ = io.Copy(io.Discard, conn)
+				conn.Close()
+			}()
+		}
+	}()
+	svc, err := c.createLB(ctx, "datapath", port, nil)
+	if err != nil {
+		return err
+	}
+	ip, err := c.externalIP(ctx, svc.Name)
+	if err != nil {
+		return err
+	}
+	if svc, err = c.api.CoreV1().Services("default").Get(ctx, svc.Name, metav1.GetOptions{}); err != nil {
+		return err
+	}
+	node, err := c.api.CoreV1().Nodes().Get(ctx, c.backend.Spec.NodeName, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	viaLB := net.JoinHostPort(ip, "80")
+	if err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		conn, err := net.DialTimeout("tcp", viaLB, 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil, nil
+	}); err != nil {
+		return fmt.Errorf("%s never answered: %w", viaLB, err)
+	}
+	paths := []struct {
+		what, ns, addr string
+	}{
+		{"pod -> pod", podNS(c.client), net.JoinHostPort(c.backend.Status.PodIP, strconv.Itoa(port))},
+		{"host -> NodePort", "", net.JoinHostPort(node.Status.Addresses[0].Address, strconv.Itoa(int(svc.Spec.Ports[0].NodePort)))},
+		{"host -> external IP", "", viaLB},
+	}
+	conns := make([][]float64, len(paths))
+	tput := make([][]float64, len(paths))
+	for range 3 {
+		for i, p := range paths {
+			n, err := load.ConnRate(p.ns, p.addr, 3*time.Second)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p.what, err)
+			}
+			conns[i] = append(conns[i], n)
+			bps, err := load.Throughput(p.ns, p.addr, 3*time.Second)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p.what, err)
+			}
+			tput[i] = append(tput[i], bps)
+		}
+	}
+	med := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
+	fmt.Printf("\n%-44s %14s %18s %20s %7s\n", "data path (median of 3 rounds)", paths[0].what, paths[1].what, paths[2].what, "LB/pod")
+	fmt.Printf("%-44s %14.0f %18.0f %20.0f %6.0f%%\n", "new TCP connections per second (4 clients)",
+		med(conns[0]), med(conns[1]), med(conns[2]), 100*med(conns[2])/med(conns[0]))
+	fmt.Printf("%-44s %9.2f Gb/s %13.2f Gb/s %15.2f Gb/s %6.0f%%\n", "single-stream throughput",
+		med(tput[0])/1e9, med(tput[1])/1e9, med(tput[2])/1e9, 100*med(tput[2])/med(tput[0]))
+	fmt.Printf("target: through the external IP >= 90%% of pod -> pod\n")
+	return nil
+}

@@ -1,0 +1,568 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/minaks/minaks/pkg/azlb"
+	"github.com/minaks/minaks/pkg/azlb/dataplane"
+	"github.com/minaks/minaks/pkg/netstack"
+	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/pkg/netstack/netnstest"
+)
+
+// TestLoadBalancer drives Services of type LoadBalancer through the emulated Azure Standard
+// Load Balancer with real packets: from the host, and from a host beyond it (the LAN test host,
+// whose address is neither the host's nor the VNet's).
+func TestLoadBalancer(t *testing.T) {
+	c := newTestCluster(t)
+	c.mustMinaks("up")
+	lan, lanIP, lanGateway := makeLANHost(t, c.name)
+
+	manifest := filepath.Join(t.TempDir(), "lb.yaml")
+	if err := os.WriteFile(manifest, []byte(strings.ReplaceAll(lbManifest, "LAN_HOST", lanIP.String())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.mustKubectl("apply", "-f", manifest)
+	c.mustKubectl("wait", "--for=condition=Available", "deployment/web", "deployment/liveness", "--timeout=60s")
+	c.mustKubectl("wait", "--for=condition=Ready", "pod", "-l", "app=web", "--timeout=60s")
+	c.mustKubectl("wait", "--for=condition=Ready", "pod/client", "--timeout=60s")
+
+	public := netip.MustParsePrefix("198.51.100.0/24")
+	subnet := netip.MustParsePrefix("10.224.0.0/16")
+	externalIP := func(svc string) netip.Addr {
+		t.Helper()
+		var ip netip.Addr
+		eventually(t, 10*time.Second, "external IP of "+svc, func() error {
+			out, err := c.kubectl("get", "svc", svc, "-o", "jsonpath={.status.loadBalancer.ingress[0].ip} {.status.loadBalancer.ingress[0].ipMode}")
+			if err != nil {
+				return err
+			}
+			addr, mode, _ := strings.Cut(out, " ")
+			if ip, err = netip.ParseAddr(addr); err != nil {
+				return fmt.Errorf("no external IP yet: %q", out)
+			}
+			if mode != "VIP" {
+				return fmt.Errorf("ipMode %q, want VIP", mode)
+			}
+			return nil
+		})
+		return ip
+	}
+	hostname := func(ns string, addr string) (string, error) {
+		out, err := netnstest.Fetch(ns, addr, "GET /hostname HTTP/1.0\r\n\r\n")
+		if err != nil {
+			return "", err
+		}
+		_, body, ok := strings.Cut(out, "\r\n\r\n")
+		if !ok || body == "" {
+			return "", fmt.Errorf("no HTTP answer: %q", out)
+		}
+		return body, nil
+	}
+	webPods := map[string]string{} // pod → node
+	for _, p := range c.pods("app=web") {
+		webPods[p.name] = p.node
+	}
+	answers := func(ns string, vip netip.Addr, port int) error {
+		name, err := hostname(ns, net.JoinHostPort(vip.String(), strconv.Itoa(port)))
+		if err != nil {
+			return err
+		}
+		if _, ok := webPods[name]; !ok {
+			return fmt.Errorf("answer %q is not a web pod", name)
+		}
+		return nil
+	}
+	nodeNS := func(node string) string { return "minaks." + c.name + "." + node }
+	nodes := c.nodes()
+	// placed returns the nodes whose conntrack has a flow from src to dst (and dport).
+	placed := func(src string, dst string, dport int) map[string]int {
+		out := map[string]int{}
+		for _, n := range nodes.Items {
+			b, err := netns.Run(nodeNS(n.Metadata.Name), "", "conntrack", "-L", "-p", "tcp", "-s", src, "-d", dst, "--dport", strconv.Itoa(dport))
+			if err != nil {
+				t.Fatalf("conntrack in %s: %v", n.Metadata.Name, err)
+			}
+			if k := strings.Count(string(b), "src="+src); k > 0 {
+				out[n.Metadata.Name] = k
+			}
+		}
+		return out
+	}
+	// status is the daemon's view, as `minaks lb` reads it.
+	status := func() azlb.Status {
+		t.Helper()
+		var st azlb.Status
+		b, err := os.ReadFile(filepath.Join(c.stateDir, c.name, azlb.StatusFile))
+		if err == nil {
+			err = json.Unmarshal(b, &st)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+
+	web := externalIP("web")
+	t.Run("external IP from the public range, answering from the host and beyond", func(t *testing.T) {
+		if !public.Contains(web) {
+			t.Fatalf("external IP %s not in %s", web, public)
+		}
+		eventually(t, 10*time.Second, "web through "+web.String(), func() error {
+			if err := answers("", web, 80); err != nil {
+				return fmt.Errorf("from the host: %w", err)
+			}
+			return answers(lan, web, 80)
+		})
+	})
+
+	t.Run("floating IP: the node sees the frontend IP; 5-tuple spreads flows over nodes", func(t *testing.T) {
+		for range 15 {
+			if err := answers(lan, web, 80); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := placed(lanIP.String(), web.String(), 80)
+		if len(got) < 2 {
+			t.Errorf("15 connections to %s reached nodes %v with the frontend IP as destination, want at least 2 nodes", web, got)
+		}
+	})
+
+	t.Run("floating IP off: DNAT to the node's NodePort", func(t *testing.T) {
+		vip := externalIP("web-nofloat")
+		eventually(t, 10*time.Second, "web-nofloat", func() error { return answers(lan, vip, 80) })
+		if got := placed(lanIP.String(), vip.String(), 80); len(got) != 0 {
+			t.Errorf("nodes saw the frontend IP %s as destination: %v", vip, got)
+		}
+		nodePort, _ := strconv.Atoi(c.mustKubectl("get", "svc", "web-nofloat", "-o", "jsonpath={.spec.ports[0].nodePort}"))
+		total := 0
+		for _, n := range nodes.Items {
+			for _, k := range placed(lanIP.String(), n.Status.Addresses[0].Address, nodePort) {
+				total += k
+			}
+		}
+		if total == 0 {
+			t.Errorf("no node saw a flow to its own NodePort %d", nodePort)
+		}
+	})
+
+	t.Run("SourceIP distribution keeps a client on one node", func(t *testing.T) {
+		vip := externalIP("web-affinity")
+		eventually(t, 10*time.Second, "web-affinity", func() error { return answers(lan, vip, 80) })
+		for range 15 {
+			if err := answers(lan, vip, 80); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := placed(lanIP.String(), vip.String(), 80); len(got) != 1 {
+			t.Errorf("one client's flows to %s reached nodes %v, want one", vip, got)
+		}
+	})
+
+	t.Run("externalTrafficPolicy Local: client IP kept, only nodes with an endpoint pass the probe", func(t *testing.T) {
+		vip := externalIP("web-local")
+		eventually(t, 15*time.Second, "client IP through web-local", func() error {
+			out, err := netnstest.Fetch(lan, net.JoinHostPort(vip.String(), "80"), "GET /clientip HTTP/1.0\r\n\r\n")
+			if err != nil {
+				return err
+			}
+			if _, body, _ := strings.Cut(out, "\r\n\r\n"); !strings.HasPrefix(body, lanIP.String()+":") {
+				return fmt.Errorf("client IP %q, want %s", body, lanIP)
+			}
+			return nil
+		})
+		withPod := map[string]bool{}
+		for _, node := range webPods {
+			withPod[node] = true
+		}
+		eventually(t, 15*time.Second, "probe states of web-local", func() error {
+			st := status()
+			base := ""
+			for _, s := range st.Services {
+				if s.Name == "web-local" {
+					base = s.Base
+				}
+			}
+			n := 0
+			for _, h := range st.Health {
+				if !strings.HasPrefix(h.Probe, base) || base == "" {
+					continue
+				}
+				n++
+				if want := withPod[h.Backend]; (h.State == dataplane.Up) != want {
+					return fmt.Errorf("probe %s on %s is %s (%s); node has a web pod: %v", h.Probe, h.Backend, h.State, h.Detail, want)
+				}
+			}
+			if n != len(nodes.Items) {
+				return fmt.Errorf("%d probe states for web-local, want %d", n, len(nodes.Items))
+			}
+			return nil
+		})
+	})
+
+	t.Run("loadBalancerSourceRanges: other sources blocked", func(t *testing.T) {
+		vip := externalIP("web-ranges")
+		eventually(t, 10*time.Second, "web-ranges from the allowed host", func() error { return answers(lan, vip, 80) })
+		if err := answers("", vip, 80); err == nil {
+			t.Errorf("the host (not in loadBalancerSourceRanges) reached %s", vip)
+		}
+	})
+
+	t.Run("UDP", func(t *testing.T) {
+		vip := externalIP("web-udp")
+		got, err := udpAsk(lan, net.JoinHostPort(vip.String(), "5353"), "hostname")
+		if _, ok := webPods[got]; err != nil || !ok {
+			t.Errorf("UDP through %s: %q, %v", vip, got, err)
+		}
+	})
+
+	t.Run("DNS label answered by Azure DNS", func(t *testing.T) {
+		vip := externalIP("web-udp")
+		eventually(t, 10*time.Second, "the public IP's DNS name", func() error {
+			m, err := query(nodeNS(nodes.Items[0].Metadata.Name), "168.63.129.16:53", "minaks-e2e-web.eastus.cloudapp.azure.com.", dns.TypeA)
+			if err != nil {
+				return err
+			}
+			if len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != vip.String() {
+				return fmt.Errorf("answer %v, want %s", m.Answer, vip)
+			}
+			return nil
+		})
+	})
+
+	t.Run("internal load balancer: a subnet IP", func(t *testing.T) {
+		vip := externalIP("web-internal")
+		if !subnet.Contains(vip) {
+			t.Fatalf("internal frontend %s not in %s", vip, subnet)
+		}
+		eventually(t, 10*time.Second, "web-internal from the host", func() error { return answers("", vip, 80) })
+		if err := answers(lan, vip, 80); err == nil {
+			t.Errorf("internal frontend %s reachable from beyond the host", vip)
+		}
+	})
+
+	t.Run("two Services share one IP on different ports", func(t *testing.T) {
+		a, b := externalIP("shared-a"), externalIP("shared-b")
+		if a != b || a.String() != "198.51.100.200" {
+			t.Fatalf("shared-a %s, shared-b %s, want both 198.51.100.200", a, b)
+		}
+		eventually(t, 10*time.Second, "both ports", func() error {
+			if err := answers(lan, a, 8001); err != nil {
+				return err
+			}
+			return answers(lan, a, 8002)
+		})
+	})
+
+	t.Run("an HTTP probe on / that answers 404 takes every backend out; the probe path brings it back", func(t *testing.T) {
+		vip := externalIP("liveness")
+		addr := net.JoinHostPort(vip.String(), "80")
+		get := func() error {
+			out, err := netnstest.Fetch(lan, addr, "GET /started HTTP/1.0\r\n\r\n")
+			if err == nil && !strings.HasPrefix(out, "HTTP/1.0 200") {
+				err = fmt.Errorf("answer %q", out)
+			}
+			return err
+		}
+		eventually(t, 15*time.Second, "every backend down", func() error {
+			st := status()
+			base := ""
+			for _, s := range st.Services {
+				if s.Name == "liveness" {
+					base = s.Base
+				}
+			}
+			n := 0
+			for _, h := range st.Health {
+				if base != "" && strings.HasPrefix(h.Probe, base) {
+					n++
+					if h.State != dataplane.Down {
+						return fmt.Errorf("%s is %s on %s (%s)", h.Probe, h.State, h.Backend, h.Detail)
+					}
+				}
+			}
+			if n == 0 {
+				return fmt.Errorf("no probe state for liveness")
+			}
+			if get() == nil {
+				return fmt.Errorf("%s still answers", addr)
+			}
+			return nil
+		})
+		c.mustKubectl("annotate", "svc", "liveness", "service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path=/started")
+		eventually(t, 15*time.Second, "answering again with the probe on /started", get)
+	})
+
+	t.Run("bad annotation: SyncLoadBalancerFailed, nothing changes", func(t *testing.T) {
+		before := status()
+		eventually(t, 15*time.Second, "SyncLoadBalancerFailed on bad", func() error {
+			out, err := c.kubectl("get", "events", "--field-selector", "involvedObject.name=bad,reason=SyncLoadBalancerFailed", "-o", "jsonpath={.items[*].message}")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(out, "service.beta.kubernetes.io/azure-load-balancer-tcp-idle-timeout") {
+				return fmt.Errorf("events: %q", out)
+			}
+			return nil
+		})
+		if ip := c.mustKubectl("get", "svc", "bad", "-o", "jsonpath={.status.loadBalancer.ingress}"); ip != "" {
+			t.Errorf("bad got an external IP: %s", ip)
+		}
+		after := status()
+		if len(after.Model.PublicIPAddresses) != len(before.Model.PublicIPAddresses) {
+			t.Errorf("public IPs changed: %d → %d", len(before.Model.PublicIPAddresses), len(after.Model.PublicIPAddresses))
+		}
+		c.mustKubectl("annotate", "--overwrite", "svc", "bad", "service.beta.kubernetes.io/azure-load-balancer-tcp-idle-timeout=10")
+		vip := externalIP("bad")
+		eventually(t, 10*time.Second, "bad fixed", func() error { return answers(lan, vip, 80) })
+	})
+
+	t.Run("pod egress leaves with the outbound IP, within its node's SNAT ports", func(t *testing.T) {
+		st := status()
+		var outbound netip.Addr
+		for _, p := range st.Model.PublicIPAddresses {
+			if p.Tags["aks-managed-type"] == "aks-slb-managed-outbound-ip" {
+				outbound = netip.MustParseAddr(p.IPAddress)
+			}
+		}
+		if !public.Contains(outbound) {
+			t.Fatalf("no managed outbound IP in %v", st.Model.PublicIPAddresses)
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(lanGateway.String(), "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		from := make(chan net.Addr, 1)
+		go func() {
+			if conn, err := l.Accept(); err == nil {
+				from <- conn.RemoteAddr()
+				conn.Close()
+			}
+		}()
+		client := c.pods("role=client")[0]
+		_, _ = netnstest.Fetch("minaks."+c.name+".pod-"+client.uid, l.Addr().String(), "hi\n")
+		select {
+		case a := <-from:
+			ap := netip.MustParseAddrPort(a.String())
+			if ap.Addr() != outbound {
+				t.Errorf("pod's connection came from %s, want the outbound IP %s", ap.Addr(), outbound)
+			}
+			id, _ := strconv.ParseInt(client.node[len(client.node)-6:], 36, 32)
+			first := dataplane.FirstSNATPort + int(id)*azlb.DefaultOutboundPorts(len(nodes.Items))
+			if p := int(ap.Port()); p < first || p >= first+azlb.DefaultOutboundPorts(len(nodes.Items)) {
+				t.Errorf("source port %d outside node %s's SNAT block %d+%d", p, client.node, first, azlb.DefaultOutboundPorts(len(nodes.Items)))
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no connection from the pod")
+		}
+	})
+
+	t.Run("deleting the Service removes its frontend, rules and public IP", func(t *testing.T) {
+		c.mustKubectl("delete", "svc", "web")
+		eventually(t, 10*time.Second, "web's frontend gone", func() error {
+			if owner, _ := netstack.HostAddrOwner(web); owner != "" {
+				return fmt.Errorf("host still routes %s to cluster %s", web, owner)
+			}
+			for _, p := range status().Model.PublicIPAddresses {
+				if p.IPAddress == web.String() {
+					return fmt.Errorf("public IP %s still there", p.Name)
+				}
+			}
+			out, err := netns.Run(netstack.FabricNS(c.name), "", "nft", "list", "map", "ip", dataplane.Table, "rules")
+			if err != nil {
+				return err
+			}
+			if strings.Contains(string(out), web.String()+" . tcp . 80") {
+				return fmt.Errorf("rule still in the fabric: %s", out)
+			}
+			return nil
+		})
+		if err := answers(lan, web, 80); err == nil {
+			t.Errorf("%s still answers", web)
+		}
+	})
+
+	t.Run("minaks lb list and show", func(t *testing.T) {
+		out := c.mustMinaks("lb", "list")
+		for _, want := range []string{"default/web-local", "kubernetes-internal", "aksOutboundRule"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("lb list lacks %q:\n%s", want, out)
+			}
+		}
+		var all struct {
+			azlb.Model
+			Health []azlb.BackendHealth `json:"health"`
+		}
+		if err := json.Unmarshal([]byte(c.mustMinaks("lb", "show", "--all", "-o", "json")), &all); err != nil {
+			t.Fatal(err)
+		}
+		if len(all.LoadBalancers) != 2 || len(all.Health) == 0 {
+			t.Errorf("lb show --all: %d load balancers, %d probe states; want kubernetes and kubernetes-internal, and probes", len(all.LoadBalancers), len(all.Health))
+		}
+		show := c.mustMinaks("lb", "show", "default/web-udp", "-o", "json")
+		uid := strings.ReplaceAll(c.mustKubectl("get", "svc", "web-udp", "-o", "jsonpath={.metadata.uid}"), "-", "")
+		if !strings.Contains(show, `"a`+uid[:31]+`-UDP-5353"`) {
+			t.Errorf("lb show lacks rule a%s-UDP-5353:\n%s", uid[:31], show)
+		}
+	})
+
+	c.mustMinaks("down")
+	out, _ := netns.Run("", "", "ip", "route", "show")
+	if strings.Contains(string(out), "198.51.100.") {
+		t.Errorf("host routes left after down:\n%s", out)
+	}
+}
+
+const lbManifest = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: netexec
+        image: registry.k8s.io/e2e-test-images/agnhost:2.53
+        args: [netexec, --http-port=8080, --udp-port=8081]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: liveness}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: liveness}}
+  template:
+    metadata: {labels: {app: liveness}}
+    spec:
+      containers:
+      - name: liveness
+        image: registry.k8s.io/e2e-test-images/agnhost:2.53
+        args: [liveness]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, labels: {role: client}}
+spec:
+  containers:
+  - {name: pause, image: registry.k8s.io/pause:3.10}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-nofloat
+  annotations: {service.beta.kubernetes.io/azure-disable-load-balancer-floating-ip: "true"}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-affinity}
+spec:
+  type: LoadBalancer
+  sessionAffinity: ClientIP
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-local}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-ranges}
+spec:
+  type: LoadBalancer
+  loadBalancerSourceRanges: [LAN_HOST/32]
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-udp
+  annotations: {service.beta.kubernetes.io/azure-dns-label-name: minaks-e2e-web}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 5353, targetPort: 8081, protocol: UDP}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-internal
+  annotations: {service.beta.kubernetes.io/azure-load-balancer-internal: "true"}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: shared-a
+  annotations: {service.beta.kubernetes.io/azure-load-balancer-ipv4: 198.51.100.200}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 8001, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: shared-b
+  annotations: {service.beta.kubernetes.io/azure-load-balancer-ipv4: 198.51.100.200}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 8002, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: liveness
+  annotations: {service.beta.kubernetes.io/azure-load-balancer-health-probe-protocol: http}
+spec:
+  type: LoadBalancer
+  selector: {app: liveness}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: bad
+  annotations: {service.beta.kubernetes.io/azure-load-balancer-tcp-idle-timeout: "200"}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`
