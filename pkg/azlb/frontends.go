@@ -39,7 +39,8 @@ func (l *LoadBalancers) assign(svc *v1.Service, cfg *ServiceConfig) (*ServiceLB,
 		}
 		for _, r := range cfg.Rules {
 			for _, o := range other.Config.Rules {
-				if r.Protocol == o.Protocol && (r.Port == o.Port || r.Port == 0 || o.Port == 0) {
+				sameProtocol := r.Protocol == o.Protocol || r.Protocol == "All" || o.Protocol == "All"
+				if sameProtocol && (r.Port == o.Port || r.Port == 0 || o.Port == 0) {
 					return nil, fmt.Errorf("frontend IP %s: port %d/%s is already used by service %s; Services share a frontend IP only on different ports", s.FrontendIP, r.Port, r.Protocol, ok)
 				}
 			}

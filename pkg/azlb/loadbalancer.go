@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
+	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/klog/v2"
 
 	"github.com/minaks/minaks/pkg/azlb/dataplane"
@@ -131,15 +133,10 @@ func (l *LoadBalancers) trigger() {
 
 func key(svc *v1.Service) string { return svc.Namespace + "/" + svc.Name }
 
-// GetLoadBalancerName is the Service's base name, a<uid>.
+// GetLoadBalancerName is the Service's base name: "a" + its UID without dashes, cut to 32
+// characters.
 func (l *LoadBalancers) GetLoadBalancerName(_ context.Context, _ string, svc *v1.Service) string {
-	return baseName(svc)
-}
-
-// baseName is "a" + the UID without dashes, cut to 32 characters.
-func baseName(svc *v1.Service) string {
-	b := "a" + strings.ReplaceAll(string(svc.UID), "-", "")
-	return b[:min(len(b), 32)]
+	return cloudprovider.DefaultLoadBalancerName(svc)
 }
 
 // GetLoadBalancer reports the Service's load balancer status, if it has one.
@@ -259,7 +256,7 @@ func (l *LoadBalancers) syncLocked() error {
 		OutboundPorts:       int32(l.cloud.cluster.Network.OutboundPorts),
 		OutboundIdleTimeout: int32(l.cloud.cluster.Network.IdleTimeout),
 	}
-	for _, k := range slices.Sorted(mapKeys(l.services)) {
+	for _, k := range slices.Sorted(maps.Keys(l.services)) {
 		in.Services = append(in.Services, *l.services[k])
 	}
 	l.model = Build(in)
@@ -276,23 +273,13 @@ func (l *LoadBalancers) syncLocked() error {
 	return err
 }
 
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // writeStatus saves the model, the Services and the probe states for `minaks lb` (atomically).
 func (l *LoadBalancers) writeStatus() {
 	st := Status{}
 	if l.model != nil {
 		st.Model = *l.model
 	}
-	for _, k := range slices.Sorted(mapKeys(l.services)) {
+	for _, k := range slices.Sorted(maps.Keys(l.services)) {
 		s := l.services[k]
 		lb := "kubernetes"
 		if s.Config.Internal {
@@ -304,14 +291,14 @@ func (l *LoadBalancers) writeStatus() {
 			PublicIP: s.PublicIPName, Error: l.errors[k],
 		})
 	}
-	for _, k := range slices.Sorted(mapKeys(l.errors)) {
+	for _, k := range slices.Sorted(maps.Keys(l.errors)) {
 		if _, ok := l.services[k]; !ok {
 			ns, name, _ := strings.Cut(k, "/")
 			st.Services = append(st.Services, ServiceStatus{Namespace: ns, Name: name, Error: l.errors[k]})
 		}
 	}
 	health := l.prober.Health()
-	for _, k := range slices.SortedFunc(mapKeys(health), func(a, b dataplane.Key) int {
+	for _, k := range slices.SortedFunc(maps.Keys(health), func(a, b dataplane.Key) int {
 		return strings.Compare(a.LoadBalancer+"/"+a.Probe+"/"+a.Backend, b.LoadBalancer+"/"+b.Probe+"/"+b.Backend)
 	}) {
 		h := health[k]

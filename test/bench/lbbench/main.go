@@ -16,16 +16,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -33,13 +34,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
 	"github.com/minaks/minaks/pkg/azlb"
 	"github.com/minaks/minaks/pkg/azlb/dataplane"
-	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/test/bench/internal/benchcluster"
 	"github.com/minaks/minaks/test/bench/internal/load"
 )
 
@@ -60,42 +59,22 @@ func main() {
 const name = "lbbench"
 
 type cluster struct {
-	api      kubernetes.Interface
-	stateDir string
+	*benchcluster.Cluster
 	// backend is an agnhost netexec pod (HTTP on 8080) on the first node; client a pause pod
 	// on the second.
 	backend, client *v1.Pod
 }
 
 func bench(minaks string, samples int) (err error) {
-	root, err := os.MkdirTemp("", "minaks-lbbench-")
+	bc, err := benchcluster.Up(minaks, name, 1000, 2000)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(root)
-	kubeconfig := filepath.Join(root, "kubeconfig")
-	common := []string{"--name", name, "--state-dir", filepath.Join(root, "state"), "--kubeconfig", kubeconfig}
-	if out, err := exec.Command(minaks, append([]string{"up", "--node-count", "3"}, common...)...).CombinedOutput(); err != nil {
-		return fmt.Errorf("minaks up: %v: %s", err, out)
-	}
-	defer func() {
-		if out, derr := exec.Command(minaks, append([]string{"down"}, common...)...).CombinedOutput(); derr != nil && err == nil {
-			err = fmt.Errorf("minaks down: %v: %s", derr, out)
-		}
-	}()
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return err
-	}
-	cfg.QPS, cfg.Burst = 1000, 2000
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
+	defer func() { err = errors.Join(err, bc.Down()) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	c := &cluster{api: client, stateDir: filepath.Join(root, "state", name)}
-	if err := c.setUp(ctx); err != nil {
+	c := &cluster{Cluster: bc}
+	if c.backend, c.client, err = c.BackendAndClient(ctx); err != nil {
 		return err
 	}
 	if err := c.dataPath(ctx); err != nil {
@@ -107,75 +86,10 @@ func bench(minaks string, samples int) (err error) {
 	return c.probeDetection(ctx)
 }
 
-func (c *cluster) setUp(ctx context.Context) error {
-	nodes, err := c.api.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
-	slices.SortFunc(nodes.Items, func(a, b v1.Node) int { return compare(a.Name, b.Name) })
-	pod := func(name, node, image string, args ...string) *v1.Pod {
-		return &v1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: v1.PodSpec{NodeName: node, TerminationGracePeriodSeconds: ptr.To[int64](0),
-				Containers: []v1.Container{{Name: "c", Image: image, Args: args}}},
-		}
-	}
-	for _, p := range []*v1.Pod{
-		pod("backend", nodes.Items[0].Name, "registry.k8s.io/e2e-test-images/agnhost:2.53", "netexec", "--http-port=8080", "--udp-port=-1"),
-		pod("client", nodes.Items[1].Name, "registry.k8s.io/pause:3.10"),
-	} {
-		if _, err := c.api.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
-			return err
-		}
-	}
-	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		for _, name := range []string{"backend", "client"} {
-			p, err := c.api.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
-			if err != nil || p.Status.PodIP == "" || !ready(p) {
-				return false, nil
-			}
-			if name == "backend" {
-				c.backend = p
-			} else {
-				c.client = p
-			}
-		}
-		return true, nil
-	})
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func ready(p *v1.Pod) bool {
-	for _, cond := range p.Status.Conditions {
-		if cond.Type == v1.PodReady {
-			return cond.Status == v1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func podNS(p *v1.Pod) string { return "minaks." + name + ".pod-" + string(p.UID) }
-
 // createLB creates a Service of type LoadBalancer on port 80 whose endpoint is the backend
 // pod's targetPort (an EndpointSlice made first, so that only the load balancer is measured).
 func (c *cluster) createLB(ctx context.Context, svcName string, targetPort int, annotations map[string]string) (*v1.Service, error) {
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: svcName, Labels: map[string]string{discoveryv1.LabelServiceName: svcName}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{c.backend.Status.PodIP}, NodeName: &c.backend.Spec.NodeName,
-			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
-		Ports: []discoveryv1.EndpointPort{{Name: ptr.To(""), Port: ptr.To(int32(targetPort)), Protocol: ptr.To(v1.ProtocolTCP)}},
-	}
-	if _, err := c.api.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+	if err := c.createEndpoints(ctx, svcName, targetPort); err != nil {
 		return nil, err
 	}
 	svc := &v1.Service{
@@ -183,14 +97,27 @@ func (c *cluster) createLB(ctx context.Context, svcName string, targetPort int, 
 		Spec: v1.ServiceSpec{Type: v1.ServiceTypeLoadBalancer,
 			Ports: []v1.ServicePort{{Port: 80, TargetPort: intstr.FromInt(targetPort)}}},
 	}
-	return c.api.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
+	return c.API.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
+}
+
+// createEndpoints makes the Service's EndpointSlice: the backend pod's targetPort.
+func (c *cluster) createEndpoints(ctx context.Context, svcName string, targetPort int) error {
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: svcName, Labels: map[string]string{discoveryv1.LabelServiceName: svcName}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{c.backend.Status.PodIP}, NodeName: &c.backend.Spec.NodeName,
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports: []discoveryv1.EndpointPort{{Name: ptr.To(""), Port: ptr.To(int32(targetPort)), Protocol: ptr.To(v1.ProtocolTCP)}},
+	}
+	_, err := c.API.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{})
+	return err
 }
 
 // externalIP waits for the Service's external IP.
 func (c *cluster) externalIP(ctx context.Context, svcName string) (string, error) {
 	var ip string
 	err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		s, err := c.api.CoreV1().Services("default").Get(ctx, svcName, metav1.GetOptions{})
+		s, err := c.API.CoreV1().Services("default").Get(ctx, svcName, metav1.GetOptions{})
 		if err != nil || len(s.Status.LoadBalancer.Ingress) == 0 {
 			return false, nil
 		}
@@ -252,31 +179,24 @@ func (c *cluster) probeDetection(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := c.waitProbes(ctx, ip, dataplane.Up); err != nil {
+	if err := c.waitProbes(ip, dataplane.Up); err != nil {
 		return err
 	}
 	var results []time.Duration
 	for range 3 {
 		start := time.Now()
-		if err := c.api.DiscoveryV1().EndpointSlices("default").Delete(ctx, svcName, metav1.DeleteOptions{}); err != nil {
+		if err := c.API.DiscoveryV1().EndpointSlices("default").Delete(ctx, svcName, metav1.DeleteOptions{}); err != nil {
 			return err
 		}
-		if err := c.waitProbes(ctx, ip, dataplane.Down); err != nil {
+		if err := c.waitProbes(ip, dataplane.Down); err != nil {
 			return err
 		}
 		results = append(results, time.Since(start))
 		// Back up for the next round.
-		slice := &discoveryv1.EndpointSlice{
-			ObjectMeta:  metav1.ObjectMeta{Name: svcName, Labels: map[string]string{discoveryv1.LabelServiceName: svcName}},
-			AddressType: discoveryv1.AddressTypeIPv4,
-			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{c.backend.Status.PodIP}, NodeName: &c.backend.Spec.NodeName,
-				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
-			Ports: []discoveryv1.EndpointPort{{Name: ptr.To(""), Port: ptr.To(int32(8080)), Protocol: ptr.To(v1.ProtocolTCP)}},
-		}
-		if _, err := c.api.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+		if err := c.createEndpoints(ctx, svcName, 8080); err != nil {
 			return err
 		}
-		if err := c.waitProbes(ctx, ip, dataplane.Up); err != nil {
+		if err := c.waitProbes(ip, dataplane.Up); err != nil {
 			return err
 		}
 	}
@@ -289,9 +209,9 @@ func (c *cluster) probeDetection(ctx context.Context) error {
 }
 
 // waitProbes waits until every probe of the Service at ip is in state, from the status file.
-func (c *cluster) waitProbes(ctx context.Context, ip, state string) error {
-	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
-		b, err := os.ReadFile(filepath.Join(c.stateDir, azlb.StatusFile))
+func (c *cluster) waitProbes(ip, state string) error {
+	return wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		b, err := os.ReadFile(filepath.Join(c.StateDir, azlb.StatusFile))
 		if err != nil {
 			return false, nil
 		}
@@ -307,7 +227,7 @@ func (c *cluster) waitProbes(ctx context.Context, ip, state string) error {
 		}
 		n := 0
 		for _, h := range st.Health {
-			if base != "" && len(h.Probe) >= len(base) && h.Probe[:len(base)] == base {
+			if base != "" && strings.HasPrefix(h.Probe, base) {
 				n++
 				if h.State != state {
 					return false, nil
@@ -322,26 +242,11 @@ func (c *cluster) waitProbes(ctx context.Context, ip, state string) error {
 // pod, to a sink in the backend pod's namespace.
 func (c *cluster) dataPath(ctx context.Context) error {
 	const port = 9000
-	var l net.Listener
-	if err := netns.Do(podNS(c.backend), func() (err error) {
-		l, err = net.Listen("tcp", net.JoinHostPort(c.backend.Status.PodIP, strconv.Itoa(port)))
-		return err
-	}); err != nil {
+	l, err := load.Sink(c.PodNS(c.backend), net.JoinHostPort(c.backend.Status.PodIP, strconv.Itoa(port)))
+	if err != nil {
 		return err
 	}
 	defer l.Close()
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				_, _ = io.Copy(io.Discard, conn)
-				conn.Close()
-			}()
-		}
-	}()
 	svc, err := c.createLB(ctx, "datapath", port, nil)
 	if err != nil {
 		return err
@@ -350,10 +255,10 @@ func (c *cluster) dataPath(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if svc, err = c.api.CoreV1().Services("default").Get(ctx, svc.Name, metav1.GetOptions{}); err != nil {
+	if svc, err = c.API.CoreV1().Services("default").Get(ctx, svc.Name, metav1.GetOptions{}); err != nil {
 		return err
 	}
-	node, err := c.api.CoreV1().Nodes().Get(ctx, c.backend.Spec.NodeName, metav1.GetOptions{})
+	node, err := c.API.CoreV1().Nodes().Get(ctx, c.backend.Spec.NodeName, metav1.GetOptions{})
 	if err != nil {
 		return err
 	}
@@ -370,7 +275,7 @@ func (c *cluster) dataPath(ctx context.Context) error {
 	paths := []struct {
 		what, ns, addr string
 	}{
-		{"pod -> pod", podNS(c.client), net.JoinHostPort(c.backend.Status.PodIP, strconv.Itoa(port))},
+		{"pod -> pod", c.PodNS(c.client), net.JoinHostPort(c.backend.Status.PodIP, strconv.Itoa(port))},
 		{"host -> NodePort", "", net.JoinHostPort(node.Status.Addresses[0].Address, strconv.Itoa(int(svc.Spec.Ports[0].NodePort)))},
 		{"host -> external IP", "", viaLB},
 	}

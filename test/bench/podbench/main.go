@@ -7,11 +7,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,7 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/minaks/minaks/test/bench/internal/benchcluster"
 )
 
 func main() {
@@ -41,30 +41,12 @@ func main() {
 }
 
 func bench(minaks string, n int, rate float64) (err error) {
-	root, err := os.MkdirTemp("", "minaks-podbench-")
+	bc, err := benchcluster.Up(minaks, "podbench", 100, 200)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(root)
-	kubeconfig := filepath.Join(root, "kubeconfig")
-	common := []string{"--name", "podbench", "--state-dir", filepath.Join(root, "state"), "--kubeconfig", kubeconfig}
-	if out, err := exec.Command(minaks, append([]string{"up", "--node-count", "3"}, common...)...).CombinedOutput(); err != nil {
-		return fmt.Errorf("minaks up: %v: %s", err, out)
-	}
-	defer func() {
-		if out, derr := exec.Command(minaks, append([]string{"down"}, common...)...).CombinedOutput(); derr != nil && err == nil {
-			err = fmt.Errorf("minaks down: %v: %s", derr, out)
-		}
-	}()
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return err
-	}
-	cfg.QPS, cfg.Burst = 100, 200
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
+	defer func() { err = errors.Join(err, bc.Down()) }()
+	client := bc.API
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 

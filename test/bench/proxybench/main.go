@@ -41,12 +41,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
 	"github.com/minaks/minaks/pkg/netstack/netns"
 	"github.com/minaks/minaks/pkg/netstack/netnstest"
+	"github.com/minaks/minaks/test/bench/internal/benchcluster"
 	"github.com/minaks/minaks/test/bench/internal/load"
 )
 
@@ -69,42 +68,22 @@ func main() {
 const name = "proxybench"
 
 type cluster struct {
-	api   kubernetes.Interface
-	nodes []v1.Node
+	*benchcluster.Cluster
 	// backend is an agnhost netexec pod (HTTP on 8080) on the first node; client a pause pod
 	// on the second, whose namespace the data path is measured from.
 	backend, client *v1.Pod
 }
 
 func bench(minaks string, services, big, samples int) (err error) {
-	root, err := os.MkdirTemp("", "minaks-proxybench-")
+	bc, err := benchcluster.Up(minaks, name, 1000, 2000)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(root)
-	kubeconfig := filepath.Join(root, "kubeconfig")
-	common := []string{"--name", name, "--state-dir", filepath.Join(root, "state"), "--kubeconfig", kubeconfig}
-	if out, err := exec.Command(minaks, append([]string{"up", "--node-count", "3"}, common...)...).CombinedOutput(); err != nil {
-		return fmt.Errorf("minaks up: %v: %s", err, out)
-	}
-	defer func() {
-		if out, derr := exec.Command(minaks, append([]string{"down"}, common...)...).CombinedOutput(); derr != nil && err == nil {
-			err = fmt.Errorf("minaks down: %v: %s", derr, out)
-		}
-	}()
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return err
-	}
-	cfg.QPS, cfg.Burst = 1000, 2000
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
+	defer func() { err = errors.Join(err, bc.Down()) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	c, err := setUp(ctx, client)
-	if err != nil {
+	c := &cluster{Cluster: bc}
+	if c.backend, c.client, err = c.BackendAndClient(ctx); err != nil {
 		return err
 	}
 
@@ -142,58 +121,6 @@ func bench(minaks string, services, big, samples int) (err error) {
 	}
 	return nil
 }
-
-// setUp finds the nodes and starts the backend and client pods.
-func setUp(ctx context.Context, client kubernetes.Interface) (*cluster, error) {
-	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(nodes.Items, func(a, b v1.Node) int { return strings.Compare(a.Name, b.Name) })
-	c := &cluster{api: client, nodes: nodes.Items}
-	pod := func(name, node, image string, args ...string) *v1.Pod {
-		return &v1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: v1.PodSpec{NodeName: node, TerminationGracePeriodSeconds: ptr.To[int64](0),
-				Containers: []v1.Container{{Name: "c", Image: image, Args: args}}},
-		}
-	}
-	for _, p := range []*v1.Pod{
-		pod("backend", c.nodes[0].Name, "registry.k8s.io/e2e-test-images/agnhost:2.53", "netexec", "--http-port=8080", "--udp-port=-1"),
-		pod("client", c.nodes[1].Name, "registry.k8s.io/pause:3.10"),
-	} {
-		if _, err := client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
-			return nil, err
-		}
-	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		for _, name := range []string{"backend", "client"} {
-			p, err := client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
-			if err != nil || p.Status.PodIP == "" || !ready(p) {
-				return false, nil
-			}
-			if name == "backend" {
-				c.backend = p
-			} else {
-				c.client = p
-			}
-		}
-		return true, nil
-	})
-	return c, err
-}
-
-func ready(p *v1.Pod) bool {
-	for _, cond := range p.Status.Conditions {
-		if cond.Type == v1.PodReady {
-			return cond.Status == v1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func nodeNS(n v1.Node) string { return "minaks." + name + "." + n.Name }
-func podNS(p *v1.Pod) string  { return "minaks." + name + ".pod-" + string(p.UID) }
 
 // serviceIP is the i-th benchmark Service's ClusterIP, set explicitly so that probers know it
 // before the Service exists: 10.0.128.0/17 of the default 10.0.0.0/16 range.
@@ -250,14 +177,14 @@ func createServiceAt(ctx context.Context, c *cluster, svcName, ip string, target
 			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
 		Ports: []discoveryv1.EndpointPort{{Name: ptr.To(""), Port: ptr.To(int32(targetPort)), Protocol: ptr.To(v1.ProtocolTCP)}},
 	}
-	if _, err := c.api.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+	if _, err := c.API.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
 		return err
 	}
 	svc := &v1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: svcName},
 		Spec:       v1.ServiceSpec{ClusterIP: ip, Ports: []v1.ServicePort{{Port: 80, TargetPort: intstr.FromInt(targetPort)}}},
 	}
-	_, err := c.api.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
+	_, err := c.API.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
 	return err
 }
 
@@ -302,11 +229,11 @@ func probeAll(ctx context.Context, c *cluster, ip string, start time.Time) (time
 		wg   sync.WaitGroup
 		errs []error
 	)
-	for _, n := range c.nodes {
+	for _, n := range c.Nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := netns.Do(nodeNS(n), func() error {
+			err := netns.Do(c.NodeNS(n), func() error {
 				d := net.Dialer{Timeout: 20 * time.Millisecond}
 				for ctx.Err() == nil && time.Since(start) < 2*time.Minute {
 					conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, "80"))
@@ -336,8 +263,8 @@ func probeAll(ctx context.Context, c *cluster, ip string, start time.Time) (time
 // fullSync restarts the first node's kube-proxy, reads how long its first (full) sync took
 // from its metrics, and restores the node's rules into an empty namespace with each tool.
 func fullSync(ctx context.Context, c *cluster, services int) error {
-	node := c.nodes[0]
-	ns := nodeNS(node)
+	node := c.Nodes[0]
+	ns := c.NodeNS(node)
 	pid, err := netnstest.PID(ns, "kube-proxy")
 	if err != nil {
 		return err
@@ -443,27 +370,11 @@ func metric(nodeIP, name string) (sum, count float64, err error) {
 // throughput to a ClusterIP and directly to the pod behind it, alternating three rounds.
 func dataPath(ctx context.Context, c *cluster) error {
 	const port = 9000
-	// A sink in the backend pod's namespace: accepts, reads everything, closes.
-	var l net.Listener
-	if err := netns.Do(podNS(c.backend), func() (err error) {
-		l, err = net.Listen("tcp", net.JoinHostPort(c.backend.Status.PodIP, strconv.Itoa(port)))
-		return err
-	}); err != nil {
+	l, err := load.Sink(c.PodNS(c.backend), net.JoinHostPort(c.backend.Status.PodIP, strconv.Itoa(port)))
+	if err != nil {
 		return err
 	}
 	defer l.Close()
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				_, _ = io.Copy(io.Discard, conn)
-				conn.Close()
-			}()
-		}
-	}()
 	const svcIP = "10.0.127.250" // below every bulk Service's
 	if err := createServiceAt(ctx, c, "datapath", svcIP, port); err != nil {
 		return err
@@ -479,12 +390,12 @@ func dataPath(ctx context.Context, c *cluster) error {
 			addr       string
 			conns, bps *[]float64
 		}{{direct, &connDirect, &tputDirect}, {viaService, &connSvc, &tputSvc}} {
-			n, err := load.ConnRate(podNS(c.client), t.addr, 3*time.Second)
+			n, err := load.ConnRate(c.PodNS(c.client), t.addr, 3*time.Second)
 			if err != nil {
 				return err
 			}
 			*t.conns = append(*t.conns, n)
-			bps, err := load.Throughput(podNS(c.client), t.addr, 3*time.Second)
+			bps, err := load.Throughput(c.PodNS(c.client), t.addr, 3*time.Second)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@
 package load
 
 import (
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -69,4 +70,29 @@ func Throughput(ns, addr string, d time.Duration) (float64, error) {
 		return nil
 	})
 	return float64(sent) * 8 / d.Seconds(), err
+}
+
+// Sink listens on addr inside ns and reads every connection to its end: the far end of
+// ConnRate and Throughput. Close the listener to stop it.
+func Sink(ns, addr string) (net.Listener, error) {
+	var l net.Listener
+	if err := netns.Do(ns, func() (err error) {
+		l, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				_, _ = io.Copy(io.Discard, conn)
+				conn.Close()
+			}()
+		}
+	}()
+	return l, nil
 }
