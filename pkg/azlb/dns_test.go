@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // fakeResolver answers every A query on loopback with 192.0.2.55.
@@ -117,5 +120,39 @@ func TestHostResolvers(t *testing.T) {
 	_ = os.WriteFile(path, []byte("search x\n"), 0o644)
 	if _, err := HostResolvers(path); err == nil {
 		t.Error("no nameserver accepted")
+	}
+}
+
+// TestDNSLocalNames answers a public IP's DNS name itself and forwards the rest.
+func TestDNSLocalNames(t *testing.T) {
+	d := &DNS{Upstreams: []string{fakeResolver(t)}, Local: func(name string) (netip.Addr, bool) {
+		if name == "myapp.eastus.cloudapp.azure.com" {
+			return netip.MustParseAddr("198.51.100.7"), true
+		}
+		return netip.Addr{}, false
+	}}
+	ask := func(name string, qtype uint16) *dns.Msg {
+		t.Helper()
+		q := new(dns.Msg)
+		q.SetQuestion(name, qtype)
+		b, _ := q.Pack()
+		reply, err := d.exchange("udp", b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m dns.Msg
+		if err := m.Unpack(reply); err != nil {
+			t.Fatal(err)
+		}
+		return &m
+	}
+	if m := ask("MyApp.eastus.cloudapp.azure.com.", dns.TypeA); len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != "198.51.100.7" || !m.Authoritative {
+		t.Errorf("local A: %v", m)
+	}
+	if m := ask("myapp.eastus.cloudapp.azure.com.", dns.TypeAAAA); len(m.Answer) != 0 || m.Rcode != dns.RcodeSuccess {
+		t.Errorf("local AAAA: %v, want no data", m)
+	}
+	if m := ask("example.test.", dns.TypeA); len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != "192.0.2.55" {
+		t.Errorf("forwarded: %v", m)
 	}
 }

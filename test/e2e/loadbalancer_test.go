@@ -211,6 +211,65 @@ func TestLoadBalancer(t *testing.T) {
 		})
 	})
 
+	t.Run("idle timeout: a flow that timed out gets a reset, or nothing without TCP reset", func(t *testing.T) {
+		fabric := netstack.FabricNS(c.name)
+		for _, tc := range []struct {
+			svc   string
+			reset bool
+		}{{"web", true}, {"web-affinity", false}} {
+			vip := externalIP(tc.svc)
+			var conn net.Conn
+			if err := netns.Do(lan, func() (err error) {
+				conn, err = net.DialTimeout("tcp", net.JoinHostPort(vip.String(), "80"), 2*time.Second)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ask := func() error {
+				_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+				if _, err := conn.Write([]byte("GET /hostname HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+					return err
+				}
+				buf := make([]byte, 4096)
+				_, err := conn.Read(buf)
+				return err
+			}
+			if err := ask(); err != nil {
+				t.Fatalf("%s: first request: %v", tc.svc, err)
+			}
+			local := conn.LocalAddr().(*net.TCPAddr)
+			out, err := netns.Run(fabric, "", "conntrack", "-L", "-p", "tcp", "-s", lanIP.String(), "--sport", strconv.Itoa(local.Port), "-d", vip.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The rule's idle timeout (4 minutes) is the flow's: conntrack shows the seconds left.
+			var fields []string // tcp 6 <seconds left> ESTABLISHED src=…
+			for _, line := range strings.Split(string(out), "\n") {
+				if strings.HasPrefix(line, "tcp") {
+					fields = strings.Fields(line)
+				}
+			}
+			if len(fields) < 3 {
+				t.Fatalf("no conntrack entry in the fabric: %s", out)
+			}
+			if left, _ := strconv.Atoi(fields[2]); left <= 0 || left > 240 {
+				t.Errorf("%s: established flow expires in %d s, want the idle timeout, at most 240", tc.svc, left)
+			}
+			// The flow times out (its entry goes), then the client speaks again.
+			if _, err := netns.Run(fabric, "", "conntrack", "-D", "-p", "tcp", "-s", lanIP.String(), "--sport", strconv.Itoa(local.Port), "-d", vip.String()); err != nil {
+				t.Fatal(err)
+			}
+			err = ask()
+			switch {
+			case tc.reset && (err == nil || !strings.Contains(err.Error(), "reset")):
+				t.Errorf("%s with TCP reset: %v, want a reset", tc.svc, err)
+			case !tc.reset && (err == nil || !strings.Contains(err.Error(), "timeout")):
+				t.Errorf("%s without TCP reset: %v, want no answer", tc.svc, err)
+			}
+		}
+	})
+
 	t.Run("loadBalancerSourceRanges: other sources blocked", func(t *testing.T) {
 		vip := externalIP("web-ranges")
 		eventually(t, 10*time.Second, "web-ranges from the allowed host", func() error { return answers(lan, vip, 80) })
@@ -249,6 +308,11 @@ func TestLoadBalancer(t *testing.T) {
 		eventually(t, 10*time.Second, "web-internal from the host", func() error { return answers("", vip, 80) })
 		if err := answers(lan, vip, 80); err == nil {
 			t.Errorf("internal frontend %s reachable from beyond the host", vip)
+		}
+		// Private Link Service is read but not emulated: a Warning says so.
+		out := c.mustKubectl("get", "events", "--field-selector", "involvedObject.name=web-internal,reason=AnnotationNotEmulated", "-o", "jsonpath={.items[*].type} {.items[*].message}")
+		if !strings.HasPrefix(out, "Warning") || !strings.Contains(out, "azure-pls-create") {
+			t.Errorf("no AnnotationNotEmulated warning for azure-pls-create: %q", out)
 		}
 	})
 
@@ -481,7 +545,9 @@ spec:
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: web-affinity}
+metadata:
+  name: web-affinity
+  annotations: {service.beta.kubernetes.io/azure-load-balancer-disable-tcp-reset: "true"}
 spec:
   type: LoadBalancer
   sessionAffinity: ClientIP
@@ -520,7 +586,9 @@ apiVersion: v1
 kind: Service
 metadata:
   name: web-internal
-  annotations: {service.beta.kubernetes.io/azure-load-balancer-internal: "true"}
+  annotations:
+    service.beta.kubernetes.io/azure-load-balancer-internal: "true"
+    service.beta.kubernetes.io/azure-pls-create: "true"
 spec:
   type: LoadBalancer
   selector: {app: web}

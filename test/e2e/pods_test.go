@@ -286,7 +286,8 @@ func makeInternetHost(t *testing.T, cluster string) string {
 
 // makeLANHost makes a test host on the host's LAN: a namespace linked to the host by a veth,
 // on a /30 of a documentation or benchmark range that the host does not use (this VM's own
-// network may well be one of them). The host gets the /30's first address, the LAN host the
+// network may well be one of them), outside the public IP range (198.51.100.0/24) and the
+// internet test host's (203.0.113.0/24, in the fabric) when it can. The host gets the /30's first address, the LAN host the
 // second, and the LAN host routes everything via the host, as a LAN neighbour with a static
 // route to the VNet might. It returns the namespace and both addresses.
 func makeLANHost(t *testing.T, cluster string) (ns string, host, gateway netip.Addr) {
@@ -300,7 +301,7 @@ func makeLANHost(t *testing.T, cluster string) (ns string, host, gateway netip.A
 	used, err := netlink.RouteList(nil, netlink.FAMILY_V4)
 	must(err)
 	var p netip.Prefix
-	for _, cand := range []string{"203.0.113.252/30", "198.18.255.252/30", "192.0.2.252/30"} {
+	for _, cand := range []string{"198.18.255.252/30", "203.0.113.252/30", "192.0.2.252/30"} {
 		c := netip.MustParsePrefix(cand)
 		free := true
 		for _, r := range used {

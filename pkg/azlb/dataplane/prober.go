@@ -127,7 +127,10 @@ func (p *Prober) run(ctx context.Context, l *probeLoop) {
 		if ctx.Err() != nil {
 			return
 		}
-		detail := "ok"
+		detail := "connected"
+		if t.Protocol != "Tcp" {
+			detail = "HTTP 200"
+		}
 		if err != nil {
 			detail = err.Error()
 			fails, oks = fails+1, 0
