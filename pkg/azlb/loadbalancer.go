@@ -29,9 +29,10 @@ import (
 // what ARM would keep (each Service's frontend IP and public IP name), builds the whole model
 // from it at every change, and applies the model's data plane to the fabric, level-triggered.
 type LoadBalancers struct {
-	cloud  *Cloud
-	fabric *netstack.Fabric
-	prober *dataplane.Prober
+	cloud   *Cloud
+	fabric  *netstack.Fabric
+	prober  *dataplane.Prober
+	applier *dataplane.Applier
 	// Events records the Warning Events of annotations minaks cannot emulate.
 	Events record.EventRecorder
 
@@ -46,6 +47,8 @@ type LoadBalancers struct {
 	outbound []netip.Addr
 	model    *Model
 	resync   chan struct{}
+	// status is signalled when the status file needs writing.
+	status chan struct{}
 	// names are the public IPs' DNS names (fqdn → address), for Azure DNS.
 	names atomic.Pointer[map[string]netip.Addr]
 }
@@ -68,6 +71,8 @@ func newLoadBalancers(cloud *Cloud, fabric *netstack.Fabric) *LoadBalancers {
 		errors:   map[string]string{},
 		reserved: map[netip.Addr]string{},
 		resync:   make(chan struct{}, 1),
+		status:   make(chan struct{}, 1),
+		applier:  &dataplane.Applier{Fabric: fabric},
 	}
 	l.prober = &dataplane.Prober{Fabric: netstack.FabricNS(fabric.Cluster), OnChange: l.trigger}
 	return l
@@ -100,24 +105,36 @@ func (l *LoadBalancers) start(ctx context.Context, existing []v1.Service, backen
 			l.outbound = append(l.outbound, a)
 		}
 	}
-	err = errors.Join(err, l.syncLocked())
+	err = errors.Join(err, l.syncLocked(true))
 	l.mu.Unlock()
 
 	go func() {
 		t := time.NewTicker(resyncPeriod)
 		defer t.Stop()
 		for {
+			full := false
 			select {
 			case <-ctx.Done():
 				return
 			case <-l.resync:
 			case <-t.C:
+				full = true
 			}
 			l.mu.Lock()
-			if err := l.syncLocked(); err != nil {
+			if err := l.syncLocked(full); err != nil {
 				klog.FromContext(ctx).Error(err, "Load balancer data plane")
 			}
 			l.mu.Unlock()
+		}
+	}()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.status:
+				l.writeStatus()
+			}
 		}
 	}()
 	return err
@@ -164,13 +181,13 @@ func (l *LoadBalancers) EnsureLoadBalancer(ctx context.Context, _ string, svc *v
 	k := key(svc)
 	if err != nil {
 		l.errors[k] = err.Error()
-		l.writeStatus()
+		l.statusChanged()
 		return nil, err
 	}
 	s, err := l.assign(svc, cfg)
 	if err != nil {
 		l.errors[k] = err.Error()
-		l.writeStatus()
+		l.statusChanged()
 		return nil, err
 	}
 	backends, err := l.backendsOf(nodes)
@@ -182,14 +199,14 @@ func (l *LoadBalancers) EnsureLoadBalancer(ctx context.Context, _ string, svc *v
 	l.backends = backends
 	delete(l.reserved, s.FrontendIP)
 	delete(l.errors, k)
-	if err := l.syncLocked(); err != nil {
+	if err := l.syncLocked(false); err != nil {
 		if hadOld {
 			l.services[k] = old
 		} else {
 			delete(l.services, k)
 		}
 		l.errors[k] = err.Error()
-		_ = l.syncLocked()
+		_ = l.syncLocked(false)
 		return nil, err
 	}
 	if l.Events != nil {
@@ -209,7 +226,7 @@ func (l *LoadBalancers) UpdateLoadBalancer(_ context.Context, _ string, svc *v1.
 		return err
 	}
 	l.backends = backends
-	return l.syncLocked()
+	return l.syncLocked(false)
 }
 
 // EnsureLoadBalancerDeleted removes the Service's frontend (and its public IP, unless another
@@ -225,7 +242,7 @@ func (l *LoadBalancers) EnsureLoadBalancerDeleted(_ context.Context, _ string, s
 			delete(l.reserved, a)
 		}
 	}
-	return l.syncLocked()
+	return l.syncLocked(false)
 }
 
 // backendsOf maps the service controller's nodes to backend pool members.
@@ -244,8 +261,9 @@ func (l *LoadBalancers) backendsOf(nodes []*v1.Node) ([]Backend, error) {
 	return out, nil
 }
 
-// syncLocked builds the model and applies its data plane, then writes the status file.
-func (l *LoadBalancers) syncLocked() error {
+// syncLocked builds the model and applies its data plane (all of it when full, else what
+// changed), then has the status file written.
+func (l *LoadBalancers) syncLocked(full bool) error {
 	if l.ctx == nil {
 		return errors.New("load balancers not started")
 	}
@@ -268,13 +286,37 @@ func (l *LoadBalancers) syncLocked() error {
 	}
 	l.names.Store(&names)
 	l.prober.Set(l.ctx, probeTargets(l.model, l.backends))
-	err := dataplane.Apply(l.fabric, dataplaneConfig(l.cloud.cluster, l.model, l.backends, l.prober.Health(), l.fabric.Edge.Addr().Next()))
-	l.writeStatus()
+	err := l.applier.Apply(dataplaneConfig(l.cloud.cluster, l.model, l.backends, l.prober.Health(), l.fabric.Edge.Addr().Next()), full)
+	l.statusChanged()
 	return err
+}
+
+// statusChanged asks for the status file to be written, soon and off the caller's path.
+func (l *LoadBalancers) statusChanged() {
+	select {
+	case l.status <- struct{}{}:
+	default:
+	}
 }
 
 // writeStatus saves the model, the Services and the probe states for `minaks lb` (atomically).
 func (l *LoadBalancers) writeStatus() {
+	st := l.snapshot()
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return
+	}
+	path := l.cloud.cluster.Path(StatusFile)
+	tmp := filepath.Join(filepath.Dir(path), "."+StatusFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err == nil {
+		_ = os.Rename(tmp, path)
+	}
+}
+
+// snapshot is the Status now. The model is never changed once built, so it is shared.
+func (l *LoadBalancers) snapshot() Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	st := Status{}
 	if l.model != nil {
 		st.Model = *l.model
@@ -313,13 +355,5 @@ func (l *LoadBalancers) writeStatus() {
 		}
 		st.Health = append(st.Health, bh)
 	}
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return
-	}
-	path := l.cloud.cluster.Path(StatusFile)
-	tmp := filepath.Join(filepath.Dir(path), "."+StatusFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err == nil {
-		_ = os.Rename(tmp, path)
-	}
+	return st
 }

@@ -20,19 +20,63 @@ import (
 // for them on the subnet (proxy neighbour entries need a route through another link).
 const SinkLink = "azure-lb"
 
+// Applier applies Configs to a cluster's fabric, remembering what it applied last so that a
+// change touches only what changed.
+type Applier struct {
+	Fabric *netstack.Fabric
+
+	last    *ruleset
+	routing string // the frontends and backends last routed
+}
+
 // Apply makes the fabric's data plane c, idempotently: routes and rules first (a flow placed on
 // a backend always has its route), then the nftables table in one transaction, then the host's
-// routes to the public frontends and outbound IPs.
+// routes to the public frontends and outbound IPs. Unless full, it changes only what differs
+// from the last Apply (nothing at all when nothing does); full rewrites everything, repairing
+// what was changed behind its back.
 //
 //	ip -n <fabric> link add azure-lb type bridge; ip -n <fabric> link set azure-lb up
 //	ip -n <fabric> route replace <frontend>/32 dev azure-lb
 //	ip -n <fabric> neigh add proxy <internal frontend> dev aks-subnet
 //	ip -n <fabric> route replace default via <node IP> dev aks-subnet table 1000+<id>
 //	ip -n <fabric> rule add pref 1000+<id> fwmark <mark> lookup 1000+<id>
-//	nft -f - (Render)
+//	nft -f - (the whole table, or the difference)
 //	ip route replace <public frontend>/32 via <fabric edge> dev mk-<hash>
-func Apply(f *netstack.Fabric, c *Config) error {
-	ns := netstack.FabricNS(f.Cluster)
+func (a *Applier) Apply(c *Config, full bool) error {
+	ns := netstack.FabricNS(a.Fabric.Cluster)
+	routing := fmt.Sprint(c.Frontends, c.Backends, c.Subnet)
+	if full || routing != a.routing {
+		a.routing = ""
+		if err := a.route(ns, c); err != nil {
+			return err
+		}
+		a.routing = routing
+	}
+	rs := build(c)
+	script := ""
+	if full || a.last == nil {
+		script = rs.full()
+	} else {
+		script = rs.diff(a.last)
+	}
+	if script != "" {
+		a.last = nil
+		if _, err := netns.Run(ns, script, "nft", "-f", "-"); err != nil {
+			if full {
+				return err
+			}
+			// The table is not what we last made: make it whole.
+			if _, err := netns.Run(ns, rs.full(), "nft", "-f", "-"); err != nil {
+				return err
+			}
+		}
+		a.last = rs
+	}
+	return nil
+}
+
+// route makes the fabric's and the host's routes for c.
+func (a *Applier) route(ns string, c *Config) error {
 	h, err := netns.Netlink(ns)
 	if err != nil {
 		return err
@@ -44,16 +88,13 @@ func Apply(f *netstack.Fabric, c *Config) error {
 	if err := ensureRouting(h, c); err != nil {
 		return fmt.Errorf("load balancer routes in %s: %w", ns, err)
 	}
-	if _, err := netns.Run(ns, Render(c), "nft", "-f", "-"); err != nil {
-		return err
-	}
 	var public []netip.Addr
-	for _, a := range c.Frontends {
-		if !c.Subnet.Contains(a) {
-			public = append(public, a)
+	for _, f := range c.Frontends {
+		if !c.Subnet.Contains(f) {
+			public = append(public, f)
 		}
 	}
-	return f.RouteHostAddrs(public)
+	return a.Fabric.RouteHostAddrs(public)
 }
 
 func ensureRouting(h *netlink.Handle, c *Config) error {

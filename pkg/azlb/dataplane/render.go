@@ -28,127 +28,125 @@ func RouteTable(id int) int { return tableBase + id }
 // hashSeed is jhash's seed: fixed, so a restart keeps distributing flows the same way.
 const hashSeed = 0x4d4c42
 
-// Render is the nftables script that replaces the table atomically (one transaction: create,
-// delete, define), so packets see the old rules or the new, never none:
-//
-//	prerouting (mangle): a packet of a placed flow gets its flow's mark; a new flow to a
-//	  frontend jumps to its rule's chain (by address, protocol and port; HA ports by address),
-//	  and one that no rule takes is dropped, as Azure does
-//	rule-N: the flow's backend = jhash(5-tuple or source and destination IP) over the healthy
-//	  backends, into the conntrack mark and the packet mark; the TCP idle timeout; a TCP segment
-//	  of a flow that timed out (not a SYN) is reset or dropped
-//	dnat (dstnat): floating IP off: frontend:port → backend IP:NodePort
-//	forward (filter): new flows toward a frontend pass the NSG, by priority, then its default
-//	  rules (AllowVnetInBound, AllowAzureLoadBalancerInBound, DenyAllInBound)
-//	outbound (srcnat, before the fabric's masquerade): what leaves the VNet is SNATed to the
-//	  outbound IPs, each node within its own block of ports
-func Render(c *Config) string {
-	var b strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	w("table ip %s", Table)
-	w("delete table ip %s", Table)
-	w("table ip %s {", Table)
-	w("\tcomment \"minaks: the emulated Azure load balancer\"")
+// ruleset is the table's content by object, so that two of them can be compared: the elements
+// of its set and maps, its ct timeout objects and the rules of each chain.
+type ruleset struct {
+	frontends map[string]bool
+	// ports and ha map "<frontend> . <proto> . <port>" and "<frontend>" to a rule's chain.
+	ports, ha map[string]string
+	// timeouts maps a ct timeout object's name to its established timeout in seconds.
+	timeouts map[string]int
+	// chains maps a chain's name to its lines: the base chains' "type … hook …" first.
+	chains map[string][]string
+}
 
+// The base chains, always there:
+//
+//	place (prerouting, mangle): a packet of a placed flow gets its flow's mark; a new flow to a
+//	  frontend goes to its rule's chain (by address, protocol and port; HA ports by address),
+//	  and one that no rule takes is dropped, as Azure does
+//	floating-ip-off (prerouting, dstnat): frontend:port → the chosen backend's IP:NodePort
+//	nsg-inbound (forward, filter - 5): new flows toward a frontend pass the NSG (chain nsg), by
+//	  priority, then its default rules (AllowVnetInBound, AllowAzureLoadBalancerInBound,
+//	  DenyAllInBound)
+//	outbound-snat (postrouting, srcnat - 1, before the fabric's masquerade): what leaves the
+//	  VNet is SNATed to the outbound IPs, each node within its own block of ports
+//
+// and one chain per load-balancing rule, "rule-<name>": the flow's backend = jhash(5-tuple, or
+// source and destination IP) over the healthy backends, into the conntrack mark and the packet
+// mark; the TCP idle timeout; a TCP segment of a flow that timed out (not a SYN) is reset or
+// dropped.
+var baseChains = map[string]string{
+	"place":           "type filter hook prerouting priority mangle; policy accept;",
+	"floating-ip-off": "type nat hook prerouting priority dstnat; policy accept;",
+	"nsg-inbound":     "type filter hook forward priority filter - 5; policy accept;",
+	"nsg":             "",
+	"outbound-snat":   "type nat hook postrouting priority srcnat - 1; policy accept;",
+}
+
+func ruleChain(r Rule) string { return "rule-" + r.Name }
+
+// build is c's ruleset.
+func build(c *Config) *ruleset {
+	rs := &ruleset{frontends: map[string]bool{}, ports: map[string]string{}, ha: map[string]string{},
+		timeouts: map[string]int{}, chains: map[string][]string{}}
+	for name, hook := range baseChains {
+		if hook != "" {
+			rs.chains[name] = []string{hook}
+		} else {
+			rs.chains[name] = nil
+		}
+	}
+	add := func(chain, format string, args ...any) {
+		rs.chains[chain] = append(rs.chains[chain], fmt.Sprintf(format, args...))
+	}
 	backends := map[string]Backend{}
 	for _, be := range c.Backends {
 		backends[be.Name] = be
 	}
-	w("\tset frontends {\n\t\ttype ipv4_addr\n%s\t}", elements(addrs(c.Frontends)))
+	for _, a := range c.Frontends {
+		rs.frontends[a.String()] = true
+	}
 
-	var ports, ha []string
-	timeouts := map[time.Duration]bool{}
-	for i, r := range c.Rules {
+	add("place", "ct direction reply return")
+	add("place", "ct mark and 0xffff0000 == 0x%x meta mark set ct mark return", markBase)
+	add("place", "ip daddr != @frontends return")
+	add("place", "ip daddr . meta l4proto . th dport vmap @rules")
+	add("place", "ip daddr vmap @ha-ports")
+	add("place", "counter drop comment \"no load-balancing rule for this frontend port\"")
+
+	for _, r := range c.Rules {
+		chain := ruleChain(r)
 		if r.Protocol == "all" {
-			ha = append(ha, fmt.Sprintf("%s : goto rule-%d", r.Frontend, i))
+			rs.ha[r.Frontend.String()] = chain
 		} else {
-			ports = append(ports, fmt.Sprintf("%s . %s . %d : goto rule-%d", r.Frontend, r.Protocol, r.Port, i))
+			rs.ports[fmt.Sprintf("%s . %s . %d", r.Frontend, r.Protocol, r.Port)] = chain
 		}
-		if r.IdleTimeout > 0 && r.Protocol != "udp" {
-			timeouts[r.IdleTimeout] = true
-		}
-	}
-	w("\tmap rules {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n%s\t}", elements(ports))
-	w("\tmap ha-ports {\n\t\ttype ipv4_addr : verdict\n%s\t}", elements(ha))
-	if o := c.Outbound; o != nil && o.IdleTimeout > 0 {
-		timeouts[o.IdleTimeout] = true
-	}
-	for _, d := range slices.Sorted(maps.Keys(timeouts)) {
-		w("\tct timeout %s {\n\t\tprotocol tcp\n\t\tl3proto ip\n\t\tpolicy = { established : %d }\n\t}", timeoutName(d), int(d.Seconds()))
-	}
-
-	w("\tchain place {")
-	w("\t\ttype filter hook prerouting priority mangle; policy accept;")
-	w("\t\tct direction reply return")
-	w("\t\tct mark and 0xffff0000 == 0x%x meta mark set ct mark return", markBase)
-	w("\t\tip daddr != @frontends return")
-	w("\t\tip daddr . meta l4proto . th dport vmap @rules")
-	w("\t\tip daddr vmap @ha-ports")
-	w("\t\tdrop comment \"no load-balancing rule for this frontend port\"")
-	w("\t}")
-
-	for i, r := range c.Rules {
-		w("\tchain rule-%d {", i)
-		w("\t\tcomment %q", r.Name)
+		rs.chains[chain] = []string{}
 		if r.Protocol != "udp" {
 			stale := "drop"
 			if r.TCPReset {
 				stale = "reject with tcp reset"
 			}
-			w("\t\tmeta l4proto tcp tcp flags & (syn | ack | fin | rst) != syn %s comment \"a segment of a flow that timed out\"", stale)
+			add(chain, "meta l4proto tcp tcp flags & (syn | ack | fin | rst) != syn counter %s comment \"a segment of a flow that timed out\"", stale)
 			if r.IdleTimeout > 0 {
-				w("\t\tmeta l4proto tcp ct timeout set %q", timeoutName(r.IdleTimeout))
+				rs.timeouts[timeoutName(r.IdleTimeout)] = int(r.IdleTimeout.Seconds())
+				add(chain, "meta l4proto tcp ct timeout set %q", timeoutName(r.IdleTimeout))
 			}
 		}
-		var healthy []Backend
+		var choices []string
 		for _, name := range r.Healthy {
 			if be, ok := backends[name]; ok {
-				healthy = append(healthy, be)
+				choices = append(choices, fmt.Sprintf("%d : 0x%x", len(choices), Mark(be.ID)))
 			}
 		}
-		if len(healthy) == 0 {
-			w("\t\tdrop comment \"no healthy backend\"")
-			w("\t}")
+		if len(choices) == 0 {
+			add(chain, "counter drop comment \"no healthy backend\"")
 			continue
 		}
 		tuple := "ip saddr . ip daddr . meta l4proto . th sport . th dport"
 		if r.Distribution == DistributionSourceIP {
 			tuple = "ip saddr . ip daddr"
 		}
-		var choices []string
-		for j, be := range healthy {
-			choices = append(choices, fmt.Sprintf("%d : 0x%x", j, Mark(be.ID)))
+		add(chain, "ct mark set jhash %s mod %d seed 0x%x map { %s }", tuple, len(choices), hashSeed, strings.Join(choices, ", "))
+		add(chain, "meta mark set ct mark")
+
+		if !r.FloatingIP {
+			for _, be := range c.Backends {
+				match := fmt.Sprintf("%s dport %d", r.Protocol, r.Port)
+				if r.Protocol == "all" {
+					match = "meta l4proto { tcp, udp }"
+				}
+				port := ""
+				if r.BackendPort != 0 {
+					port = fmt.Sprintf(":%d", r.BackendPort)
+				}
+				add("floating-ip-off", "meta mark 0x%x ip daddr %s %s dnat to %s%s comment %q", Mark(be.ID), r.Frontend, match, be.IP, port, r.Name)
+			}
 		}
-		w("\t\tct mark set jhash %s mod %d seed 0x%x map { %s }", tuple, len(healthy), hashSeed, strings.Join(choices, ", "))
-		w("\t\tmeta mark set ct mark")
-		w("\t}")
 	}
 
-	w("\tchain floating-ip-off {")
-	w("\t\ttype nat hook prerouting priority dstnat; policy accept;")
-	for _, r := range c.Rules {
-		if r.FloatingIP {
-			continue
-		}
-		for _, be := range c.Backends {
-			match := fmt.Sprintf("%s dport %d", r.Protocol, r.Port)
-			if r.Protocol == "all" {
-				match = "meta l4proto { tcp, udp }"
-			}
-			port := ""
-			if r.BackendPort != 0 {
-				port = fmt.Sprintf(":%d", r.BackendPort)
-			}
-			w("\t\tmeta mark 0x%x ip daddr %s %s dnat to %s%s comment %q", Mark(be.ID), r.Frontend, match, be.IP, port, r.Name)
-		}
-	}
-	w("\t}")
-
-	w("\tchain nsg-inbound {")
-	w("\t\ttype filter hook forward priority filter - 5; policy accept;")
-	w("\t\tct state new ct original ip daddr @frontends jump nsg")
-	w("\t}")
-	w("\tchain nsg {")
+	add("nsg-inbound", "ct state new ct original ip daddr @frontends jump nsg")
 	for _, r := range c.NSG {
 		var m []string
 		if r.Sources != nil {
@@ -171,37 +169,150 @@ func Render(c *Config) string {
 			verdict = "accept"
 		}
 		m = append(m, verdict, fmt.Sprintf("comment %q", fmt.Sprintf("%d %s", r.Priority, r.Name)))
-		w("\t\t%s", strings.Join(m, " "))
+		add("nsg", "%s", strings.Join(m, " "))
 	}
 	if len(c.VNet) > 0 {
-		w("\t\tip saddr %s accept comment \"65000 AllowVnetInBound\"", set(prefixes(c.VNet)))
+		add("nsg", "ip saddr %s accept comment \"65000 AllowVnetInBound\"", set(prefixes(c.VNet)))
 		if c.Host.IsValid() {
-			w("\t\tip saddr %s ip daddr %s accept comment \"65000 AllowVnetInBound: the host, connected like an on-premises network\"", c.Host, set(prefixes(c.VNet)))
+			add("nsg", "ip saddr %s ip daddr %s accept comment \"65000 AllowVnetInBound: the host, connected like an on-premises network\"", c.Host, set(prefixes(c.VNet)))
 		}
 	}
-	w("\t\tip saddr 168.63.129.16 accept comment \"65001 AllowAzureLoadBalancerInBound\"")
-	w("\t\tdrop comment \"65500 DenyAllInBound\"")
-	w("\t}")
+	add("nsg", "ip saddr 168.63.129.16 accept comment \"65001 AllowAzureLoadBalancerInBound\"")
+	add("nsg", "counter drop comment \"65500 DenyAllInBound\"")
 
-	w("\tchain outbound-snat {")
-	w("\t\ttype nat hook postrouting priority srcnat - 1; policy accept;")
 	if o := c.Outbound; o != nil && len(o.IPs) > 0 {
-		w("\t\toifname != %q return", EdgeLink)
+		add("outbound-snat", "oifname != %q return", EdgeLink)
 		if o.IdleTimeout > 0 {
-			w("\t\tmeta l4proto tcp ct timeout set %q", timeoutName(o.IdleTimeout))
+			rs.timeouts[timeoutName(o.IdleTimeout)] = int(o.IdleTimeout.Seconds())
+			add("outbound-snat", "meta l4proto tcp ct timeout set %q", timeoutName(o.IdleTimeout))
 		}
 		for i, be := range c.Backends {
 			ip, first, last := o.Block(i)
-			w("\t\tip saddr %s meta l4proto { tcp, udp } snat to %s:%d-%d comment %q", be.IP, ip, first, last, "aksOutboundRule: "+be.Name)
-			w("\t\tip saddr %s snat to %s comment %q", be.IP, ip, "aksOutboundRule: "+be.Name)
+			add("outbound-snat", "ip saddr %s meta l4proto { tcp, udp } snat to %s:%d-%d comment %q", be.IP, ip, first, last, "aksOutboundRule: "+be.Name)
+			add("outbound-snat", "ip saddr %s snat to %s comment %q", be.IP, ip, "aksOutboundRule: "+be.Name)
 		}
 		if len(o.Sources) > 0 {
-			w("\t\tip saddr %s snat to %s comment \"aksOutboundRule: the VNet's other addresses\"", set(prefixes(o.Sources)), o.IPs[0])
+			add("outbound-snat", "ip saddr %s snat to %s comment \"aksOutboundRule: the VNet's other addresses\"", set(prefixes(o.Sources)), o.IPs[0])
 		}
 	}
-	w("\t}")
+	return rs
+}
+
+// Render is the nftables script that replaces the table in one transaction (create, delete,
+// define), so packets see the old rules or the new, never none.
+func Render(c *Config) string { return build(c).full() }
+
+func (rs *ruleset) full() string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("table ip %s", Table)
+	w("delete table ip %s", Table)
+	w("table ip %s {", Table)
+	w("\tcomment \"minaks: the emulated Azure load balancer\"")
+	w("\tset frontends {\n\t\ttype ipv4_addr\n%s\t}", elements(slices.Sorted(maps.Keys(rs.frontends))))
+	w("\tmap rules {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n%s\t}", elements(verdicts(rs.ports)))
+	w("\tmap ha-ports {\n\t\ttype ipv4_addr : verdict\n%s\t}", elements(verdicts(rs.ha)))
+	for _, name := range slices.Sorted(maps.Keys(rs.timeouts)) {
+		w("\tct timeout %s {\n\t\tprotocol tcp\n\t\tl3proto ip\n\t\tpolicy = { established : %d }\n\t}", name, rs.timeouts[name])
+	}
+	for _, name := range rs.chainOrder() {
+		w("\tchain %s {", name)
+		for _, line := range rs.chains[name] {
+			w("\t\t%s", line)
+		}
+		w("\t}")
+	}
 	w("}")
 	return b.String()
+}
+
+// chainOrder lists rule chains before the base chains that jump to them.
+func (rs *ruleset) chainOrder() []string {
+	var rules []string
+	for name := range rs.chains {
+		if _, base := baseChains[name]; !base {
+			rules = append(rules, name)
+		}
+	}
+	slices.Sort(rules)
+	return append(rules, "nsg", "place", "floating-ip-off", "nsg-inbound", "outbound-snat")
+}
+
+// diff is the script that turns the table from old into rs in one transaction, touching only
+// what changed: set and map elements, ct timeouts, the chains whose rules changed.
+func (rs *ruleset) diff(old *ruleset) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	t := "ip " + Table
+	// New objects first: timeouts and chains that rules will refer to.
+	for _, name := range slices.Sorted(maps.Keys(rs.timeouts)) {
+		if _, ok := old.timeouts[name]; !ok {
+			w("add ct timeout %s %s { protocol tcp; l3proto ip; policy = { established : %d }; }", t, name, rs.timeouts[name])
+		}
+	}
+	for _, name := range rs.chainOrder() {
+		lines, had := old.chains[name]
+		if had && slices.Equal(lines, rs.chains[name]) {
+			continue
+		}
+		rules := rs.chains[name]
+		if hook := baseChains[name]; hook != "" {
+			rules = rules[1:]
+		}
+		if had {
+			w("flush chain %s %s", t, name)
+		} else {
+			w("add chain %s %s", t, name)
+		}
+		for _, r := range rules {
+			w("add rule %s %s %s", t, name, r)
+		}
+	}
+	for _, e := range []struct {
+		name     string
+		old, new map[string]string
+	}{{"rules", old.ports, rs.ports}, {"ha-ports", old.ha, rs.ha}} {
+		for _, k := range slices.Sorted(maps.Keys(e.old)) {
+			if v, ok := e.new[k]; !ok || v != e.old[k] {
+				w("delete element %s %s { %s }", t, e.name, k)
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(e.new)) {
+			if v, ok := e.old[k]; !ok || v != e.new[k] {
+				w("add element %s %s { %s : goto %s }", t, e.name, k, e.new[k])
+			}
+		}
+	}
+	for _, a := range slices.Sorted(maps.Keys(rs.frontends)) {
+		if !old.frontends[a] {
+			w("add element %s frontends { %s }", t, a)
+		}
+	}
+	for _, a := range slices.Sorted(maps.Keys(old.frontends)) {
+		if !rs.frontends[a] {
+			w("delete element %s frontends { %s }", t, a)
+		}
+	}
+	// Then what nothing refers to any more.
+	for _, name := range slices.Sorted(maps.Keys(old.chains)) {
+		if _, ok := rs.chains[name]; !ok {
+			w("delete chain %s %s", t, name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(old.timeouts)) {
+		if _, ok := rs.timeouts[name]; !ok {
+			w("delete ct timeout %s %s", t, name)
+		}
+	}
+	return b.String()
+}
+
+func verdicts(m map[string]string) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, k+" : goto "+m[k])
+	}
+	return out
 }
 
 // EdgeLink is the fabric's link to the host (netstack's fabric edge), where the VNet's egress
@@ -234,14 +345,6 @@ func set(items []string) string {
 		return items[0]
 	}
 	return "{ " + strings.Join(items, ", ") + " }"
-}
-
-func addrs(as []netip.Addr) []string {
-	var out []string
-	for _, a := range as {
-		out = append(out, a.String())
-	}
-	return out
 }
 
 func prefixes(ps []netip.Prefix) []string {

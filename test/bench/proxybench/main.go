@@ -390,9 +390,12 @@ func dataPath(ctx context.Context, c *cluster) error {
 			addr       string
 			conns, bps *[]float64
 		}{{direct, &connDirect, &tputDirect}, {viaService, &connSvc, &tputSvc}} {
-			n, err := load.ConnRate(c.PodNS(c.client), t.addr, 3*time.Second)
+			n, lost, err := load.ConnRate(c.PodNS(c.client), t.addr, 3*time.Second)
 			if err != nil {
 				return err
+			}
+			if lost > 0 {
+				fmt.Printf("%s: %d connections lost (no answer within 1 s)\n", t.addr, lost)
 			}
 			*t.conns = append(*t.conns, n)
 			bps, err := load.Throughput(c.PodNS(c.client), t.addr, 3*time.Second)

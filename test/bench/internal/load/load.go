@@ -13,9 +13,10 @@ import (
 )
 
 // ConnRate opens and closes connections to addr from ns with 4 clients for d and returns the
-// rate.
-func ConnRate(ns, addr string, d time.Duration) (float64, error) {
-	var total atomic.Int64
+// rate and the connections lost: dials that got no answer within a second (a SYN lost and not
+// yet retransmitted), counted rather than fatal so that one loss is reported as one.
+func ConnRate(ns, addr string, d time.Duration) (rate float64, lost int64, err error) {
+	var total, missed atomic.Int64
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
 	deadline := time.Now().Add(d)
@@ -26,6 +27,10 @@ func ConnRate(ns, addr string, d time.Duration) (float64, error) {
 			errc <- netns.Do(ns, func() error {
 				for time.Now().Before(deadline) {
 					conn, err := net.DialTimeout("tcp", addr, time.Second)
+					if ne, ok := err.(net.Error); ok && ne.Timeout() {
+						missed.Add(1)
+						continue
+					}
 					if err != nil {
 						return err
 					}
@@ -43,10 +48,10 @@ func ConnRate(ns, addr string, d time.Duration) (float64, error) {
 	close(errc)
 	for err := range errc {
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return float64(total.Load()) / d.Seconds(), nil
+	return float64(total.Load()) / d.Seconds(), missed.Load(), nil
 }
 
 // Throughput writes to addr from ns over one connection for d and returns bits per second.
