@@ -108,7 +108,7 @@ func build(c *Config) *ruleset {
 			if r.TCPReset {
 				stale = "reject with tcp reset"
 			}
-			add(chain, "meta l4proto tcp tcp flags & (syn | ack | fin | rst) != syn counter %s comment \"a segment of a flow that timed out\"", stale)
+			add(chain, "meta l4proto tcp tcp flags & (syn | ack | fin | rst) != syn ct state new counter %s comment \"a segment of a flow that timed out\"", stale)
 			if r.IdleTimeout > 0 {
 				rs.timeouts[timeoutName(r.IdleTimeout)] = int(r.IdleTimeout.Seconds())
 				add(chain, "meta l4proto tcp ct timeout set %q", timeoutName(r.IdleTimeout))
@@ -128,8 +128,10 @@ func build(c *Config) *ruleset {
 		if r.Distribution == DistributionSourceIP {
 			tuple = "ip saddr . ip daddr"
 		}
-		add(chain, "ct mark set jhash %s mod %d seed 0x%x map { %s }", tuple, len(choices), hashSeed, strings.Join(choices, ", "))
-		add(chain, "meta mark set ct mark")
+		// The packet first, then its flow: a packet conntrack found invalid (a SYN reusing the
+		// ports of a flow that just closed, say) has no flow but goes where its flow would.
+		add(chain, "meta mark set jhash %s mod %d seed 0x%x map { %s }", tuple, len(choices), hashSeed, strings.Join(choices, ", "))
+		add(chain, "ct mark set meta mark")
 
 		if !r.FloatingIP {
 			for _, be := range c.Backends {

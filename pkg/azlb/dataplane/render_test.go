@@ -69,10 +69,10 @@ func TestRender(t *testing.T) {
 		// new flows by frontend, protocol and port
 		`elements = { 10.224.0.7 . tcp . 443 : goto rule-adef-aks-subnet-TCP-443, 203.0.113.2 . tcp . 80 : goto rule-aabc-TCP-80, 203.0.113.2 . udp . 53 : goto rule-aabc-UDP-53 }`,
 		// Default: 5-tuple over both healthy backends; SourceIP: addresses over the one
-		`ct mark set jhash ip saddr . ip daddr . meta l4proto . th sport . th dport mod 2 seed 0x4d4c42 map { 0 : 0x4d4c0001, 1 : 0x4d4c0002 }`,
-		`ct mark set jhash ip saddr . ip daddr mod 1 seed 0x4d4c42 map { 0 : 0x4d4c0002 }`,
+		`meta mark set jhash ip saddr . ip daddr . meta l4proto . th sport . th dport mod 2 seed 0x4d4c42 map { 0 : 0x4d4c0001, 1 : 0x4d4c0002 }`,
+		`meta mark set jhash ip saddr . ip daddr mod 1 seed 0x4d4c42 map { 0 : 0x4d4c0002 }`,
 		// TCP reset on for rule 0, off for rule 2; rule 2 has no healthy backend
-		`tcp flags & (syn | ack | fin | rst) != syn counter reject with tcp reset`,
+		`tcp flags & (syn | ack | fin | rst) != syn ct state new counter reject with tcp reset`,
 		`counter drop comment "no healthy backend"`,
 		`ct timeout set "idle-240s"`,
 		`policy = { established : 1800 }`,
