@@ -137,8 +137,8 @@ func (c *cluster) provisioning(ctx context.Context, n int) error {
 	// fine-grained while the nodes' kube-proxy has not caught up yet.
 	httpc := &http.Client{Timeout: 50 * time.Millisecond}
 	for i := range n {
-		// As Services come from people and pipelines, not all at once: 2 s apart, kube-proxy
-		// has its burst of two syncs (the Service, then its external IP) ready for each.
+		// As Services come from people and pipelines, not all at once: 2 s apart, more than
+		// kube-proxy's minSyncPeriod.
 		time.Sleep(2 * time.Second)
 		svcName := fmt.Sprintf("lb-%d", i)
 		start := time.Now()
@@ -176,7 +176,7 @@ func (c *cluster) provisioning(ctx context.Context, n int) error {
 	fmt.Printf("%-58s %10v %10v %10s\n", "created -> status.loadBalancer.ingress set", pct(toIP, 0.5), pct(toIP, 0.99), "200ms")
 	fmt.Printf("%-58s %10v %10v %10s\n", "created -> a backend passes its probe (fabric programmed)", pct(toLB, 0.5), pct(toLB, 0.99), "")
 	fmt.Printf("%-58s %10v %10v %10s\n", "created -> first HTTP 200 through it from the host", pct(toHTTP, 0.5), pct(toHTTP, 0.99), "500ms")
-	fmt.Printf("(the last two need every node's kube-proxy to program the NodePort and the new IP: a burst of two syncs, then one per minSyncPeriod, 1 s)\n")
+	fmt.Printf("(the last two wait for every node's kube-proxy to program the NodePort and the new IP; it syncs at most once per minSyncPeriod, 1 s, after a short burst)\n")
 	fmt.Printf("baseline: AKS provisions an Azure load balancer rule and public IP in minutes\n")
 	return nil
 }
