@@ -114,6 +114,24 @@ func TestLoadBalancer(t *testing.T) {
 		return st
 	}
 
+	// probeStates is the live state of a Service's probes on every backend.
+	probeStates := func(svc string) []azlb.BackendHealth {
+		st := status()
+		base := ""
+		for _, s := range st.Services {
+			if s.Name == svc {
+				base = s.Base
+			}
+		}
+		var out []azlb.BackendHealth
+		for _, h := range st.Health {
+			if base != "" && strings.HasPrefix(h.Probe, base) {
+				out = append(out, h)
+			}
+		}
+		return out
+	}
+
 	web := externalIP("web")
 	t.Run("external IP from the public range, answering from the host and beyond", func(t *testing.T) {
 		if !public.Contains(web) {
@@ -187,25 +205,14 @@ func TestLoadBalancer(t *testing.T) {
 			withPod[node] = true
 		}
 		eventually(t, 15*time.Second, "probe states of web-local", func() error {
-			st := status()
-			base := ""
-			for _, s := range st.Services {
-				if s.Name == "web-local" {
-					base = s.Base
-				}
-			}
-			n := 0
-			for _, h := range st.Health {
-				if !strings.HasPrefix(h.Probe, base) || base == "" {
-					continue
-				}
-				n++
+			states := probeStates("web-local")
+			for _, h := range states {
 				if want := withPod[h.Backend]; (h.State == dataplane.Up) != want {
 					return fmt.Errorf("probe %s on %s is %s (%s); node has a web pod: %v", h.Probe, h.Backend, h.State, h.Detail, want)
 				}
 			}
-			if n != len(nodes.Items) {
-				return fmt.Errorf("%d probe states for web-local, want %d", n, len(nodes.Items))
+			if len(states) != len(nodes.Items) {
+				return fmt.Errorf("%d probe states for web-local, want %d", len(states), len(nodes.Items))
 			}
 			return nil
 		})
@@ -340,23 +347,13 @@ func TestLoadBalancer(t *testing.T) {
 			return err
 		}
 		eventually(t, 15*time.Second, "every backend down", func() error {
-			st := status()
-			base := ""
-			for _, s := range st.Services {
-				if s.Name == "liveness" {
-					base = s.Base
+			states := probeStates("liveness")
+			for _, h := range states {
+				if h.State != dataplane.Down {
+					return fmt.Errorf("%s is %s on %s (%s)", h.Probe, h.State, h.Backend, h.Detail)
 				}
 			}
-			n := 0
-			for _, h := range st.Health {
-				if base != "" && strings.HasPrefix(h.Probe, base) {
-					n++
-					if h.State != dataplane.Down {
-						return fmt.Errorf("%s is %s on %s (%s)", h.Probe, h.State, h.Backend, h.Detail)
-					}
-				}
-			}
-			if n == 0 {
+			if len(states) == 0 {
 				return fmt.Errorf("no probe state for liveness")
 			}
 			if get() == nil {
