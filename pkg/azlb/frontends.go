@@ -7,6 +7,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/minaks/minaks/pkg/apiserver/config"
 	"github.com/minaks/minaks/pkg/netstack"
 )
 
@@ -180,7 +181,7 @@ func (l *LoadBalancers) internalIP(k string, cfg *ServiceConfig) (netip.Addr, er
 		switch {
 		case !subnet.Contains(a):
 			return netip.Addr{}, fmt.Errorf("requested internal IP %s (service.beta.kubernetes.io/azure-load-balancer-ipv4 or spec.loadBalancerIP) is not in subnet aks-subnet %s", a, subnet)
-		case a.Less(first) || a == lastAddr(subnet):
+		case a.Less(first) || a == config.LastAddr(subnet):
 			return netip.Addr{}, fmt.Errorf("requested internal IP %s is reserved by Azure in subnet %s", a, subnet)
 		case taken(a) != "":
 			return netip.Addr{}, fmt.Errorf("requested internal IP %s is in use by %s", a, taken(a))
@@ -195,17 +196,10 @@ func (l *LoadBalancers) internalIP(k string, cfg *ServiceConfig) (netip.Addr, er
 			return a, nil
 		}
 	}
-	for a := first; subnet.Contains(a) && a != lastAddr(subnet); a = a.Next() {
+	for a := first; subnet.Contains(a) && a != config.LastAddr(subnet); a = a.Next() {
 		if taken(a) == "" && l.usedBy(a, "") == "" {
 			return a, nil
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("subnet %s has no free address", subnet)
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	a := p.Masked().Addr().As4()
-	host := 32 - p.Bits()
-	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) | (1<<host - 1)
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }

@@ -113,6 +113,10 @@ func (f *Fabric) Ensure() error {
 	if err := ensureAddr(fh, br, netip.PrefixFrom(f.Gateway(), f.Subnet.Bits())); err != nil {
 		return err
 	}
+	// The fabric answers ARP for internal load balancer frontends (proxy entries): at once.
+	if err := netns.Sysctl(ns, noProxyDelay(SubnetBridge)); err != nil {
+		return err
+	}
 	if gw := f.GatewayV6(); gw.IsValid() {
 		if err := ensureAddr(fh, br, netip.PrefixFrom(gw, f.SubnetV6.Bits())); err != nil {
 			return err

@@ -365,8 +365,18 @@ func TestLoadBalancer(t *testing.T) {
 		eventually(t, 15*time.Second, "answering again with the probe on /started", get)
 	})
 
+	// rulesMap is the fabric's frontend → rule map, as nft lists it.
+	rulesMap := func() string {
+		t.Helper()
+		out, err := netns.Run(netstack.FabricNS(c.name), "", "nft", "list", "map", "ip", dataplane.Table, "rules")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+
 	t.Run("bad annotation: SyncLoadBalancerFailed, nothing changes", func(t *testing.T) {
-		before := status()
+		before, rulesBefore := status(), rulesMap()
 		eventually(t, 15*time.Second, "SyncLoadBalancerFailed on bad", func() error {
 			out, err := c.kubectl("get", "events", "--field-selector", "involvedObject.name=bad,reason=SyncLoadBalancerFailed", "-o", "jsonpath={.items[*].message}")
 			if err != nil {
@@ -383,6 +393,9 @@ func TestLoadBalancer(t *testing.T) {
 		after := status()
 		if len(after.Model.PublicIPAddresses) != len(before.Model.PublicIPAddresses) {
 			t.Errorf("public IPs changed: %d → %d", len(before.Model.PublicIPAddresses), len(after.Model.PublicIPAddresses))
+		}
+		if rulesAfter := rulesMap(); rulesAfter != rulesBefore {
+			t.Errorf("the fabric's rules changed:\n%s\nwere:\n%s", rulesAfter, rulesBefore)
 		}
 		c.mustKubectl("annotate", "--overwrite", "svc", "bad", "service.beta.kubernetes.io/azure-load-balancer-tcp-idle-timeout=10")
 		vip := externalIP("bad")
@@ -441,11 +454,7 @@ func TestLoadBalancer(t *testing.T) {
 					return fmt.Errorf("public IP %s still there", p.Name)
 				}
 			}
-			out, err := netns.Run(netstack.FabricNS(c.name), "", "nft", "list", "map", "ip", dataplane.Table, "rules")
-			if err != nil {
-				return err
-			}
-			if strings.Contains(string(out), web.String()+" . tcp . 80") {
+			if out := rulesMap(); strings.Contains(out, web.String()+" . tcp . 80") {
 				return fmt.Errorf("rule still in the fabric: %s", out)
 			}
 			return nil

@@ -476,7 +476,7 @@ func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
 			errs.add("dns-service-ip", o.DNSServiceIP, "must be inside the service range %s", r)
 		case dns == r.Addr() || dns == r.Addr().Next():
 			errs.add("dns-service-ip", o.DNSServiceIP, "must not be the network address or the first address of %s (%s is the kubernetes Service)", r, r.Addr().Next())
-		case dns == lastAddr(r):
+		case dns == LastAddr(r):
 			errs.add("dns-service-ip", o.DNSServiceIP, "must not be the last address of %s", r)
 		}
 	}
@@ -638,7 +638,8 @@ func checkRange(errs *errorList, flag string, p netip.Prefix, what string, other
 	}
 }
 
-func lastAddr(p netip.Prefix) netip.Addr {
+// LastAddr is the last address of p (its broadcast address, for IPv4).
+func LastAddr(p netip.Prefix) netip.Addr {
 	b := p.Masked().Addr().AsSlice()
 	host := p.Addr().BitLen() - p.Bits()
 	for i := len(b) - 1; i >= 0 && host > 0; i-- {

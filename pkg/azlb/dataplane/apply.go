@@ -82,9 +82,6 @@ func (a *Applier) route(ns string, c *Config) error {
 		return err
 	}
 	defer h.Close()
-	if err := netns.Sysctl(ns, map[string]string{"net.ipv4.neigh." + netstack.SubnetBridge + ".proxy_delay": "0"}); err != nil {
-		return err
-	}
 	if err := ensureRouting(h, c); err != nil {
 		return fmt.Errorf("load balancer routes in %s: %w", ns, err)
 	}
