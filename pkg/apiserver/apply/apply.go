@@ -6,7 +6,10 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	v1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,6 +52,8 @@ func object(ctx context.Context, client kubernetes.Interface, obj runtime.Object
 	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: ptr.To(true)}
 	ns, name := meta.GetNamespace(), meta.GetName()
 	switch obj.(type) {
+	case *v1.Namespace:
+		_, err = client.CoreV1().Namespaces().Patch(ctx, name, types.ApplyPatchType, data, opts)
 	case *v1.ServiceAccount:
 		_, err = client.CoreV1().ServiceAccounts(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
 	case *v1.ConfigMap:
@@ -59,6 +64,16 @@ func object(ctx context.Context, client kubernetes.Interface, obj runtime.Object
 		_, err = client.RbacV1().ClusterRoles().Patch(ctx, name, types.ApplyPatchType, data, opts)
 	case *rbacv1.ClusterRoleBinding:
 		_, err = client.RbacV1().ClusterRoleBindings().Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *rbacv1.Role:
+		_, err = client.RbacV1().Roles(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *rbacv1.RoleBinding:
+		_, err = client.RbacV1().RoleBindings(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *networkingv1.IngressClass:
+		_, err = client.NetworkingV1().IngressClasses().Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *autoscalingv1.HorizontalPodAutoscaler:
+		_, err = client.AutoscalingV1().HorizontalPodAutoscalers(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *policyv1.PodDisruptionBudget:
+		_, err = client.PolicyV1().PodDisruptionBudgets(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
 	case *appsv1.DaemonSet:
 		_, err = client.AppsV1().DaemonSets(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
 	case *appsv1.Deployment:

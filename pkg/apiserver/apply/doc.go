@@ -1,4 +1,5 @@
 // Package apply creates and updates the objects minaks owns in a cluster (its add-ons: the
-// kube-proxy DaemonSet, CoreDNS) by server-side apply with field manager "minaks", so that a
-// daemon restart brings them back to what minaks ships while fields other managers set stay.
+// kube-proxy DaemonSet, CoreDNS, the app routing add-on's NGINX controllers) by server-side
+// apply with field manager "minaks", so that a daemon restart brings them back to what minaks
+// ships while fields other managers set stay.
 package apply
