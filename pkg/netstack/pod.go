@@ -29,6 +29,15 @@ var (
 	PodGatewayV6 = netip.MustParseAddr("fe80::1234:5678:9abc")
 )
 
+// podSysctls are what containerd 2 (AKS's runtime since Kubernetes 1.33) sets in every pod
+// sandbox (enable_unprivileged_ports, enable_unprivileged_icmp): a container running as a
+// non-root user binds ports below 1024 and pings, as ingress-nginx (user 101 on ports 80 and 443)
+// does on AKS.
+var podSysctls = map[string]string{
+	"net.ipv4.ip_unprivileged_port_start": "0",
+	"net.ipv4.ping_group_range":           "0 2147483647",
+}
+
 // kubenetBridge is the node bridge of kubenet pods.
 const kubenetBridge = "cbr0"
 
@@ -55,6 +64,7 @@ func (p PodNIC) HostVeth() string {
 // AttachPod creates the pod's namespace and plugs it into its node (idempotent):
 //
 //	ip netns add minaks.<c>.pod-<uid>
+//	sysctl -w net.ipv4.ip_unprivileged_port_start=0 net.ipv4.ping_group_range="0 2147483647" (in the pod)
 //	ip -n <node> link add azv<hash> type veth peer name eth0 netns minaks.<c>.pod-<uid>
 //	routed:  ip -n <pod> addr add <ip>/32 dev eth0; ip -n <pod> route add 169.254.1.1 dev eth0;
 //	         ip -n <pod> route add default via 169.254.1.1; ip -n <node> route add <ip>/32 dev azv<hash>;
@@ -63,6 +73,9 @@ func (p PodNIC) HostVeth() string {
 //	         ip -n <pod> route add default via <range>.1
 func AttachPod(p PodNIC) error {
 	if err := netns.Create(p.NS); err != nil {
+		return err
+	}
+	if err := netns.Sysctl(p.NS, podSysctls); err != nil {
 		return err
 	}
 	nh, err := netns.Netlink(p.NodeNS)
