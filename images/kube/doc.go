@@ -5,5 +5,6 @@ package kube
 
 import (
 	_ "github.com/minaks/minaks/images/coredns"
+	_ "github.com/minaks/minaks/images/ingressnginx"
 	_ "github.com/minaks/minaks/images/kubeproxy"
 )

@@ -44,6 +44,7 @@ const (
 	stepNodes        = "Creating %d nodes 🖥️"
 	stepNodesReady   = "Waiting for nodes to be Ready ⏳"
 	stepAddons       = "Starting kube-proxy and cluster DNS 🧭"
+	stepAppRouting   = "Starting app routing (NGINX ingress) 🚦"
 	stepKubeconfig   = "Writing kubeconfig 📜"
 )
 
@@ -111,12 +112,22 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 	}
 
 	var ready atomic.Bool
+	var routing atomic.Pointer[appRouting]
 	status := &DaemonStatus{PID: os.Getpid(), Started: time.Now(), APIServer: apiserver.APIServerURL(c)}
 	stopControl, err := serveControl(c.Path(controlSocket), func() DaemonStatus {
 		s := *status
 		s.Components = cp.Components()
 		s.Ready = ready.Load()
 		return s
+	}, map[string]http.HandlerFunc{
+		"POST /approuting": func(w http.ResponseWriter, r *http.Request) {
+			ar := routing.Load()
+			if ar == nil || !ready.Load() {
+				http.Error(w, "the cluster is still starting; try again when 'minaks up' has returned", http.StatusServiceUnavailable)
+				return
+			}
+			ar.serve(w, r)
+		},
 	})
 	if err != nil {
 		return err
@@ -170,10 +181,7 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 	cloud := azlb.NewCloud(c, fabric)
 	pool := &nodes.Pool{Cluster: c, Cloud: cloud, Fabric: fabric}
 	var admin kubernetes.Interface
-	for _, s := range []struct {
-		name string
-		fn   func() error
-	}{
+	steps := []bringUpStep{
 		{stepControlPlane, waitFor(cp.APIReady())},
 		{stepControllers, waitFor(cp.ControllersReady())},
 		{stepFabric, func() error {
@@ -198,6 +206,11 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			if admin, err = apiserver.AdminClient(c); err != nil {
 				return err
 			}
+			ar, err := newAppRouting(ctx, c)
+			if err != nil {
+				return err
+			}
+			routing.Store(ar)
 			if pool.Credentials, err = apiserver.NodeCredentialsFactory(c); err != nil {
 				return err
 			}
@@ -211,7 +224,11 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 		}},
 		{stepNodesReady, func() error { return nodes.WaitReady(ctx, admin, c) }},
 		{stepAddons, func() error { return startAddons(ctx, admin, c) }},
-	} {
+	}
+	if c.EnableAppRouting {
+		steps = append(steps, bringUpStep{stepAppRouting, func() error { return routing.Load().start(c.AppRoutingDefaultNginxController) }})
+	}
+	for _, s := range steps {
 		if err := step(s.name, s.fn); err != nil {
 			stop()
 			<-runErr
@@ -230,13 +247,20 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 	return err
 }
 
+// bringUpStep is one step of the daemon's bring-up, as `up` prints it.
+type bringUpStep struct {
+	name string
+	fn   func() error
+}
+
 type nopProgress struct{}
 
 func (nopProgress) Start(string) {}
 func (nopProgress) End(error)    {}
 
-// serveControl serves the daemon's status as JSON on a unix socket only root can reach.
-func serveControl(path string, status func() DaemonStatus) (stop func(), err error) {
+// serveControl serves the daemon's status as JSON, and the other routes given, on a unix
+// socket only root can reach.
+func serveControl(path string, status func() DaemonStatus, routes map[string]http.HandlerFunc) (stop func(), err error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -253,6 +277,9 @@ func serveControl(path string, status func() DaemonStatus) (stop func(), err err
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(status())
 	})
+	for pattern, h := range routes {
+		mux.HandleFunc(pattern, h)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	return func() {
@@ -261,16 +288,20 @@ func serveControl(path string, status func() DaemonStatus) (stop func(), err err
 	}, nil
 }
 
-// QueryDaemon asks the daemon of the cluster in dir for its status.
-func QueryDaemon(dir string) (*DaemonStatus, error) {
-	client := &http.Client{
-		Timeout: 2 * time.Second,
+// controlClient talks to the daemon of the cluster in dir, giving up after timeout.
+func controlClient(dir string, timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout: timeout,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", dir+"/"+controlSocket)
 		}},
 	}
-	resp, err := client.Get("http://daemon/status")
+}
+
+// QueryDaemon asks the daemon of the cluster in dir for its status.
+func QueryDaemon(dir string) (*DaemonStatus, error) {
+	resp, err := controlClient(dir, 2*time.Second).Get("http://daemon/status")
 	if err != nil {
 		return nil, err
 	}

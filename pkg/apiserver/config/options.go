@@ -296,13 +296,25 @@ func (o *Options) completeAppRouting(c *Cluster, errs *errorList) {
 		errs.add("app-routing-default-nginx-controller", mode, "needs --enable-app-routing")
 		return
 	}
-	for _, v := range []string{"AnnotationControlled", "External", "Internal", "None"} {
-		if strings.EqualFold(mode, v) {
-			c.AppRoutingDefaultNginxController = v
-			return
+	if v, ok := ParseNginxMode(mode); ok {
+		c.AppRoutingDefaultNginxController = v
+		return
+	}
+	errs.add("app-routing-default-nginx-controller", mode, "must be one of %s", strings.Join(NginxModes, ", "))
+}
+
+// NginxModes are the modes of app routing's default NginxIngressController
+// (--app-routing-default-nginx-controller, az aks approuting's --nginx).
+var NginxModes = []string{"AnnotationControlled", "External", "Internal", "None"}
+
+// ParseNginxMode returns the mode s names, in any case.
+func ParseNginxMode(s string) (string, bool) {
+	for _, v := range NginxModes {
+		if strings.EqualFold(s, v) {
+			return v, true
 		}
 	}
-	errs.add("app-routing-default-nginx-controller", mode, "must be one of AnnotationControlled, External, Internal, None")
+	return "", false
 }
 
 func (o *Options) completeNetwork(c *Cluster, errs *errorList) {

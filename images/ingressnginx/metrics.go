@@ -1,0 +1,186 @@
+package ingressnginx
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/minaks/minaks/images/internal/l7"
+)
+
+// metrics are ingress-nginx's Prometheus metrics (internal/ingress/metric/collectors): the
+// per-request ones of its socket collector, labelled as there, and the controller's own.
+type metrics struct {
+	reg                *prometheus.Registry
+	perHost, undefined bool
+	statusClasses      bool
+	hosts              atomic.Pointer[map[string]bool]
+	requests           *prometheus.CounterVec
+	requestTime        *prometheus.HistogramVec
+	responseTime       *prometheus.HistogramVec
+	requestLength      *prometheus.HistogramVec
+	responseLength     *prometheus.HistogramVec
+	bytesSent          *prometheus.HistogramVec
+	configHash         prometheus.Gauge
+	configSuccess      prometheus.Gauge
+	configSuccessTime  prometheus.Gauge
+	reloads            prometheus.Counter
+	reloadErrors       prometheus.Counter
+	leader             *prometheus.GaugeVec
+}
+
+const namespace = "nginx_ingress_controller"
+
+func newMetrics(f *Flags, podNS, podName string) *metrics {
+	constLabels := prometheus.Labels{"controller_namespace": podNS, "controller_class": f.ControllerClass, "controller_pod": podName}
+	tags := []string{"status", "method", "path", "namespace", "ingress", "service", "canary"}
+	if f.MetricsPerHost {
+		tags = append(tags, "host")
+	}
+	hist := func(name, help string, buckets []float64) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: name, Help: help, ConstLabels: constLabels, Buckets: buckets}, tags)
+	}
+	gauge := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help, ConstLabels: constLabels})
+	}
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help, ConstLabels: constLabels})
+	}
+	m := &metrics{
+		reg:     prometheus.NewRegistry(),
+		perHost: f.MetricsPerHost, undefined: f.MetricsPerUndefinedHost, statusClasses: f.ReportStatusClasses,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "requests",
+			Help: "The total number of client requests", ConstLabels: constLabels}, tags),
+		requestTime:    hist("request_duration_seconds", "The request processing time in milliseconds", f.TimeBuckets),
+		responseTime:   hist("response_duration_seconds", "The time spent on receiving the response from the upstream server", f.TimeBuckets),
+		requestLength:  hist("request_size", "The request length (including request line, header, and request body)", f.LengthBuckets),
+		responseLength: hist("response_size", "The response length (including request line, header, and request body)", f.LengthBuckets),
+		bytesSent:      hist("bytes_sent", "The number of bytes sent to a client", f.SizeBuckets),
+		configHash:     gauge("config_hash", "Running configuration hash actually running"),
+		configSuccess:  gauge("config_last_reload_successful", "Whether the last configuration reload attempt was successful"),
+		configSuccessTime: gauge("config_last_reload_successful_timestamp_seconds",
+			"Timestamp of the last successful configuration reload."),
+		reloads:      counter("success", "Cumulative number of Ingress controller reload operations"),
+		reloadErrors: counter("errors", "Cumulative number of Ingress controller errors during reload operations"),
+		leader: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "leader_election_status",
+			Help: "Gauge reporting status of the leader election, 0 indicates follower, 1 indicates leader.", ConstLabels: constLabels}, []string{"name"}),
+	}
+	m.reg.MustRegister(m.requests, m.requestTime, m.responseTime, m.requestLength, m.responseLength, m.bytesSent,
+		m.configHash, m.configSuccess, m.configSuccessTime, m.reloads, m.reloadErrors, m.leader,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// configured records a new configuration: its hash, and whether the proxy took it.
+func (m *metrics) configured(cfg *l7.Config, hash uint64, ok bool) {
+	hosts := map[string]bool{}
+	for _, l := range cfg.Listeners {
+		for _, s := range l.Servers {
+			for _, h := range s.Hostnames {
+				hosts[h] = true
+			}
+		}
+	}
+	m.hosts.Store(&hosts)
+	if !ok {
+		m.configSuccess.Set(0)
+		m.reloadErrors.Inc()
+		return
+	}
+	m.configHash.Set(float64(hash))
+	m.configSuccess.Set(1)
+	m.configSuccessTime.Set(float64(time.Now().Unix()))
+	m.reloads.Inc()
+}
+
+// observe counts one request as ingress-nginx's socket collector does; requests for hosts no
+// Ingress defines are left out unless --metrics-per-undefined-host.
+func (m *metrics) observe(e *l7.Entry) {
+	if h := m.hosts.Load(); !m.undefined && (h == nil || !(*h)[e.Host]) {
+		return
+	}
+	status := strconv.Itoa(e.Status)
+	if m.statusClasses {
+		status = status[:1] + "xx"
+	}
+	values := []string{status, e.Method, e.Path, e.Route.Namespace, e.Route.Name, e.Route.Service, e.AlternativeUpstreamName}
+	if m.perHost {
+		values = append(values, e.Host)
+	}
+	m.requests.WithLabelValues(values...).Inc()
+	m.requestTime.WithLabelValues(values...).Observe(e.RequestTime.Seconds())
+	m.requestLength.WithLabelValues(values...).Observe(float64(e.RequestLength))
+	m.responseLength.WithLabelValues(values...).Observe(float64(e.BodyBytesSent))
+	m.bytesSent.WithLabelValues(values...).Observe(float64(e.BodyBytesSent))
+	if n := len(e.Upstreams); n > 0 {
+		m.responseTime.WithLabelValues(values...).Observe(e.Upstreams[n-1].ResponseTime.Seconds())
+	}
+}
+
+// observer is the proxy's Observer: the access log on stdout, as nginx's (one line per
+// request, written out every 100 ms), and the metrics.
+type observer struct {
+	m      *metrics
+	format func(*l7.Entry) string
+	mu     sync.Mutex
+	w      *bufio.Writer
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func newObserver(out io.Writer, m *metrics) *observer {
+	o := &observer{m: m, format: (*l7.Entry).UpstreamInfo, w: bufio.NewWriterSize(out, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	go o.flusher()
+	return o
+}
+
+// Observe writes e's log line and counts it.
+func (o *observer) Observe(e *l7.Entry) {
+	line := o.format(e)
+	o.mu.Lock()
+	_, _ = o.w.WriteString(line)
+	_ = o.w.WriteByte('\n')
+	o.mu.Unlock()
+	if o.m != nil {
+		o.m.observe(e)
+	}
+}
+
+func (o *observer) flusher() {
+	defer close(o.done)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-o.stop:
+			o.flush()
+			return
+		case <-t.C:
+			o.flush()
+		}
+	}
+}
+
+func (o *observer) flush() {
+	o.mu.Lock()
+	_ = o.w.Flush()
+	o.mu.Unlock()
+}
+
+// Close writes what is left.
+func (o *observer) Close() {
+	close(o.stop)
+	<-o.done
+}
