@@ -2,7 +2,6 @@ package nodes
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -55,14 +54,26 @@ func (l *logFile) Close() error {
 	return l.f.Close()
 }
 
-func (l *logFile) writeEntry(stream string, partial bool, text []byte) error {
-	tag := "F"
+// appendEntry appends one CRI log entry to b.
+func appendEntry(b []byte, now time.Time, stream string, partial bool, text []byte) []byte {
+	tag := " F "
 	if partial {
-		tag = "P"
+		tag = " P "
 	}
+	b = now.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, ' ')
+	b = append(b, stream...)
+	b = append(b, tag...)
+	b = append(b, text...)
+	return append(b, '\n')
+}
+
+// write appends entries (whole lines made by appendEntry) to the file in one write, then
+// rotates it if it grew past logMaxSize.
+func (l *logFile) write(entries []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n, err := fmt.Fprintf(l.f, "%s %s %s %s\n", time.Now().UTC().Format(time.RFC3339Nano), stream, tag, text)
+	n, err := l.f.Write(entries)
 	l.size += int64(n)
 	if err == nil && l.size > logMaxSize {
 		err = l.rotate()
@@ -97,29 +108,48 @@ type logStream struct {
 	file *logFile
 	name string
 	buf  []byte
+	// out holds the entries of one Write, written to the file at once: a busy container
+	// writes many lines at a time, and each costs a system call otherwise.
+	out []byte
 }
 
 // Write writes every complete line, and cuts any line longer than logMaxLine into partial (P)
 // entries of logMaxLine, its last piece being the full (F) entry, as containerd does.
 func (s *logStream) Write(p []byte) (int, error) {
 	s.buf = append(s.buf, p...)
+	now := time.Now()
+	out := s.out[:0]
 	for {
-		i := bytes.IndexByte(s.buf, '\n')
-		if i < 0 && len(s.buf) < logMaxLine {
-			return len(p), nil
-		}
-		if i < 0 || i > logMaxLine {
-			if err := s.file.writeEntry(s.name, true, s.buf[:logMaxLine]); err != nil {
+		if len(out) >= logMaxLine {
+			// In pieces of about a line's greatest size, so that a file rotates close to
+			// logMaxSize.
+			if err := s.file.write(out); err != nil {
 				return 0, err
 			}
+			out = out[:0]
+		}
+		i := bytes.IndexByte(s.buf, '\n')
+		if i < 0 && len(s.buf) < logMaxLine {
+			break
+		}
+		if i < 0 || i > logMaxLine {
+			out = appendEntry(out, now, s.name, true, s.buf[:logMaxLine])
 			s.buf = s.buf[logMaxLine:]
 			continue
 		}
-		if err := s.file.writeEntry(s.name, false, s.buf[:i]); err != nil {
-			return 0, err
-		}
+		out = appendEntry(out, now, s.name, false, s.buf[:i])
 		s.buf = s.buf[i+1:]
 	}
+	// Keep the unterminated rest at the start of the buffer, so that it does not grow.
+	s.buf = append(s.buf[:0], s.buf...)
+	s.out = out
+	if len(out) == 0 {
+		return len(p), nil
+	}
+	if err := s.file.write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // Flush writes what is left of an unterminated last line, as a full entry.
@@ -127,7 +157,7 @@ func (s *logStream) Flush() error {
 	if len(s.buf) == 0 {
 		return nil
 	}
-	err := s.file.writeEntry(s.name, false, s.buf)
+	err := s.file.write(appendEntry(nil, time.Now(), s.name, false, s.buf))
 	s.buf = nil
 	return err
 }

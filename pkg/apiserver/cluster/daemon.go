@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -280,6 +281,12 @@ func serveControl(path string, status func() DaemonStatus, routes map[string]htt
 	for pattern, h := range routes {
 		mux.HandleFunc(pattern, h)
 	}
+	// Go's profiles of the daemon, for `curl --unix-socket <state>/<name>/daemon.sock
+	// http://daemon/debug/pprof/profile`.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	return func() {
