@@ -3,6 +3,7 @@ package ingressnginx
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -56,6 +57,10 @@ type Flags struct {
 	DisableServiceExternalName bool
 	SyncPeriod                 time.Duration
 	ReportNodeInternalIP       bool
+	// Profiling serves Go's profiles on ProfilerAddress:ProfilerPort (loopback by default).
+	Profiling       bool
+	ProfilerPort    int
+	ProfilerAddress net.IP
 
 	// NotEmulated are the flags given that this controller accepts but does nothing with.
 	NotEmulated []string
@@ -134,9 +139,9 @@ func parseFlags(args []string) (*Flags, error) {
 	fs.Int("status-port", 10246, "Port to use for the lua HTTP endpoint configuration.")
 	fs.Int("stream-port", 10247, "Port to use for the lua TCP/UDP endpoint configuration.")
 	fs.String("internal-logger-address", "127.0.0.1:11514", "Address to be used when binding internal syslogger.")
-	fs.Bool("profiling", true, "Enable profiling via web interface host:port/debug/pprof/.")
-	fs.Int("profiler-port", 10245, "Port to use for expose the ingress controller Go profiler when it is enabled.")
-	fs.IP("profiler-address", nil, "IP address used by the ingress controller to expose the Go Profiler when it is enabled.")
+	fs.BoolVar(&f.Profiling, "profiling", true, "Enable profiling via web interface host:port/debug/pprof/.")
+	fs.IntVar(&f.ProfilerPort, "profiler-port", 10245, "Port to use for expose the ingress controller Go profiler when it is enabled.")
+	fs.IPVar(&f.ProfilerAddress, "profiler-address", net.ParseIP("127.0.0.1"), "IP address used by the ingress controller to expose the Go Profiler when it is enabled.")
 	interval := fs.Int("status-update-interval", 60, "Time interval in seconds in which the status should check if an update is required.")
 	grace := fs.Int("shutdown-grace-period", 0, "Seconds to wait after receiving the shutdown signal, before stopping the nginx process.")
 	postGrace := fs.Int("post-shutdown-grace-period", 10, "Seconds to wait after the nginx process has stopped before controller exits.")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -186,6 +187,10 @@ func run(f *Flags) error {
 		}
 	}()
 
+	if f.Profiling {
+		go serveProfiler(logger, listenAddr(f.ProfilerAddress.String(), f.ProfilerPort))
+	}
+
 	runCtx, stopRun := context.WithCancel(klog.NewContext(context.Background(), logger))
 	done := make(chan error, 1)
 	go func() { done <- c.run(runCtx) }()
@@ -212,6 +217,20 @@ func run(f *Flags) error {
 	time.Sleep(min(f.PostShutdownGracePeriod, 10*time.Second))
 	logger.Info("Exiting", "code", 0)
 	return nil
+}
+
+// serveProfiler serves Go's profiles at /debug/pprof/, as ingress-nginx does with --profiling.
+func serveProfiler(logger klog.Logger, addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		logger.Error(err, "Profiler")
+	}
 }
 
 // clientConfig is ingress-nginx's: --kubeconfig, else --apiserver-host, else in-cluster.

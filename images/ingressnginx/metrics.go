@@ -23,6 +23,8 @@ type metrics struct {
 	perHost, undefined bool
 	statusClasses      bool
 	hosts              atomic.Pointer[map[string]bool]
+	mu                 sync.RWMutex
+	byKey              map[requestKey]*requestMetrics
 	requests           *prometheus.CounterVec
 	requestTime        *prometheus.HistogramVec
 	responseTime       *prometheus.HistogramVec
@@ -56,6 +58,7 @@ func newMetrics(f *Flags, podNS, podName string) *metrics {
 	}
 	m := &metrics{
 		reg:     prometheus.NewRegistry(),
+		byKey:   map[requestKey]*requestMetrics{},
 		perHost: f.MetricsPerHost, undefined: f.MetricsPerUndefinedHost, statusClasses: f.ReportStatusClasses,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "requests",
 			Help: "The total number of client requests", ConstLabels: constLabels}, tags),
@@ -86,14 +89,21 @@ func (m *metrics) handler() http.Handler {
 // configured records a new configuration: its hash, and whether the proxy took it.
 func (m *metrics) configured(cfg *l7.Config, hash uint64, ok bool) {
 	hosts := map[string]bool{}
+	ingresses := map[[2]string]bool{}
 	for _, l := range cfg.Listeners {
 		for _, s := range l.Servers {
 			for _, h := range s.Hostnames {
 				hosts[h] = true
 			}
+			for _, r := range s.Routes {
+				if r.Meta.Kind == "Ingress" {
+					ingresses[[2]string{r.Meta.Namespace, r.Meta.Name}] = true
+				}
+			}
 		}
 	}
 	m.hosts.Store(&hosts)
+	m.forgetRemoved(ingresses)
 	if !ok {
 		m.configSuccess.Set(0)
 		m.reloadErrors.Inc()
@@ -105,27 +115,90 @@ func (m *metrics) configured(cfg *l7.Config, hash uint64, ok bool) {
 	m.reloads.Inc()
 }
 
+// forgetRemoved drops the request metrics of Ingresses no longer served, as ingress-nginx
+// removes them when an Ingress goes.
+func (m *metrics) forgetRemoved(served map[[2]string]bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	gone := map[[2]string]bool{}
+	for k := range m.byKey {
+		if id := [2]string{k.namespace, k.ingress}; id[1] != "" && !served[id] {
+			gone[id] = true
+			delete(m.byKey, k)
+		}
+	}
+	for id := range gone {
+		labels := prometheus.Labels{"namespace": id[0], "ingress": id[1]}
+		m.requests.DeletePartialMatch(labels)
+		for _, h := range []*prometheus.HistogramVec{m.requestTime, m.responseTime, m.requestLength, m.responseLength, m.bytesSent} {
+			h.DeletePartialMatch(labels)
+		}
+	}
+}
+
+// requestKey is the label values of a request's metrics.
+type requestKey struct {
+	status                                      int
+	method, path, namespace, ingress, svc, host string
+	canary                                      string
+}
+
+// requestMetrics are the metrics of one requestKey, resolved once: resolving six metric
+// vectors' label values on every request costs more than the rest of the observer.
+type requestMetrics struct {
+	requests                                                            prometheus.Counter
+	requestTime, responseTime, requestLength, responseLength, bytesSent prometheus.Observer
+}
+
+// forKey returns the metrics of k, resolving them the first time.
+func (m *metrics) forKey(k requestKey) *requestMetrics {
+	m.mu.RLock()
+	rm := m.byKey[k]
+	m.mu.RUnlock()
+	if rm != nil {
+		return rm
+	}
+	status := strconv.Itoa(k.status)
+	if m.statusClasses {
+		status = status[:1] + "xx"
+	}
+	values := []string{status, k.method, k.path, k.namespace, k.ingress, k.svc, k.canary}
+	if m.perHost {
+		values = append(values, k.host)
+	}
+	rm = &requestMetrics{
+		requests:       m.requests.WithLabelValues(values...),
+		requestTime:    m.requestTime.WithLabelValues(values...),
+		responseTime:   m.responseTime.WithLabelValues(values...),
+		requestLength:  m.requestLength.WithLabelValues(values...),
+		responseLength: m.responseLength.WithLabelValues(values...),
+		bytesSent:      m.bytesSent.WithLabelValues(values...),
+	}
+	m.mu.Lock()
+	m.byKey[k] = rm
+	m.mu.Unlock()
+	return rm
+}
+
 // observe counts one request as ingress-nginx's socket collector does; requests for hosts no
 // Ingress defines are left out unless --metrics-per-undefined-host.
 func (m *metrics) observe(e *l7.Entry) {
 	if h := m.hosts.Load(); !m.undefined && (h == nil || !(*h)[e.Host]) {
 		return
 	}
-	status := strconv.Itoa(e.Status)
-	if m.statusClasses {
-		status = status[:1] + "xx"
-	}
-	values := []string{status, e.Method, e.Path, e.Route.Namespace, e.Route.Name, e.Route.Service, e.AlternativeUpstreamName}
+	k := requestKey{status: e.Status, method: e.Method, path: e.Path, namespace: e.Route.Namespace,
+		ingress: e.Route.Name, svc: e.Route.Service, canary: e.AlternativeUpstreamName}
 	if m.perHost {
-		values = append(values, e.Host)
+		k.host = e.Host
 	}
-	m.requests.WithLabelValues(values...).Inc()
-	m.requestTime.WithLabelValues(values...).Observe(e.RequestTime.Seconds())
-	m.requestLength.WithLabelValues(values...).Observe(float64(e.RequestLength))
-	m.responseLength.WithLabelValues(values...).Observe(float64(e.BodyBytesSent))
-	m.bytesSent.WithLabelValues(values...).Observe(float64(e.BodyBytesSent))
+	rm := m.forKey(k)
+	rm.requests.Inc()
+	rm.requestTime.Observe(e.RequestTime.Seconds())
+	rm.requestLength.Observe(float64(e.RequestLength))
+	rm.responseLength.Observe(float64(e.BodyBytesSent))
+	rm.bytesSent.Observe(float64(e.BodyBytesSent))
 	if n := len(e.Upstreams); n > 0 {
-		m.responseTime.WithLabelValues(values...).Observe(e.Upstreams[n-1].ResponseTime.Seconds())
+		rm.responseTime.Observe(e.Upstreams[n-1].ResponseTime.Seconds())
 	}
 }
 

@@ -220,7 +220,8 @@ spec:
 `
 
 // internalController is a second NginxIngressController, on the internal load balancer, with
-// its own class, and an Ingress of that class.
+// its own class, a default certificate that every host gets over HTTPS and HTTP redirected to,
+// and a default backend; and an Ingress of that class.
 const internalController = `
 apiVersion: approuting.kubernetes.azure.com/v1alpha1
 kind: NginxIngressController
@@ -230,6 +231,10 @@ spec:
   controllerNamePrefix: nginx-private
   loadBalancerAnnotations:
     service.beta.kubernetes.io/azure-load-balancer-internal: "true"
+  defaultSSLCertificate:
+    secret: {name: tls-example, namespace: default}
+    forceSSLRedirect: true
+  defaultBackendService: {name: canary, namespace: default}
 ---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
@@ -387,6 +392,9 @@ func TestAppRouting(t *testing.T) {
 		}
 		if out, err := c.kubectl("get", "validatingwebhookconfigurations", "-o", "name"); err != nil || strings.Contains(out, "nginx") {
 			t.Errorf("an admission webhook (AKS deploys none): %q %v", out, err)
+		}
+		if out := c.mustMinaks("status"); !strings.Contains(out, "app routing (default NGINX controller: AnnotationControlled)") {
+			t.Errorf("minaks status does not show the add-on:\n%s", out)
 		}
 		eventually(t, 60*time.Second, "NginxIngressController default Available", func() error {
 			out, err := c.kubectl("get", "nic", "default", "-o", `jsonpath={.status.conditions[?(@.type=="Available")].status}`)
@@ -635,12 +643,22 @@ func TestAppRouting(t *testing.T) {
 		}
 		c.mustKubectl("get", "ingressclass", "nginx-private")
 		eventually(t, 60*time.Second, "the private Ingress through "+internal.String(), func() error {
-			a, err := curlVia("", internal, "http://i.example.test/")
+			a, err := curlVia("", internal, "https://i.example.test/", "-k")
 			if err != nil || a.name() != "beta" {
 				return fmt.Errorf("%+v %v", a, err)
 			}
 			return nil
 		})
+		if subj, err := servedCertificate(internal, "i.example.test"); err != nil || !strings.Contains(subj, "CN=tls.example.test") {
+			t.Errorf("defaultSSLCertificate: the certificate for i.example.test is %q %v", subj, err)
+		}
+		if a, err := curlVia("", internal, "http://i.example.test/x"); err != nil || a.code != 308 || !strings.Contains(a.headers, "Location: https://i.example.test/x") {
+			t.Errorf("forceSSLRedirect: %+v %v", a, err)
+		}
+		if a, err := curlVia("", internal, "https://nowhere.example.test/", "-k"); err != nil || a.name() != "canary" {
+			t.Errorf("defaultBackendService: an unknown host answered by %+v %v", a, err)
+		}
+		c.mustKubectl("wait", "--for=condition=Available", "nic/private", "--timeout=60s")
 		if a := get(t, "http://i.example.test/"); a.code != 404 {
 			t.Errorf("the default controller serves the private class: %d", a.code)
 		}
