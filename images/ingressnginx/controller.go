@@ -50,6 +50,7 @@ type controller struct {
 	recorder       record.EventRecorder
 
 	factory        informers.SharedInformerFactory
+	classFactory   informers.SharedInformerFactory
 	ingresses      cache.SharedIndexInformer
 	ingressClasses cache.SharedIndexInformer
 	services       cache.SharedIndexInformer
@@ -68,6 +69,8 @@ type controller struct {
 	synced atomic.Bool
 	// onSync is told of every configuration and whether the proxy took it (metrics).
 	onSync func(cfg *l7.Config, hash uint64, ok bool)
+	// onConfigMap is given the ConfigMap's data at every sync (the access log's settings).
+	onConfigMap func(data map[string]string)
 
 	mu     sync.Mutex
 	posted map[string]bool // events already posted: uid/generation/type/reason/message
@@ -86,7 +89,9 @@ func newController(f *Flags, client kubernetes.Interface, podNS, podName string,
 	}
 	c.factory = informers.NewSharedInformerFactoryWithOptions(client, f.SyncPeriod, opts...)
 	c.ingresses = c.factory.Networking().V1().Ingresses().Informer()
-	c.ingressClasses = c.factory.Networking().V1().IngressClasses().Informer()
+	// IngressClasses come first: whether an Ingress is ours (its Sync event) depends on them.
+	c.classFactory = informers.NewSharedInformerFactory(client, f.SyncPeriod)
+	c.ingressClasses = c.classFactory.Networking().V1().IngressClasses().Informer()
 	c.services = c.factory.Core().V1().Services().Informer()
 	c.slices = c.factory.Discovery().V1().EndpointSlices().Informer()
 	c.secrets = c.factory.Core().V1().Secrets().Informer()
@@ -155,6 +160,10 @@ func (c *controller) run(ctx context.Context) error {
 	defer broadcaster.Shutdown()
 	c.recorder = broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: controllerName})
 
+	c.classFactory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), c.ingressClasses.HasSynced) {
+		return ctx.Err()
+	}
 	c.factory.Start(ctx.Done())
 	go c.configMaps.Run(ctx.Done())
 	go c.pods.Run(ctx.Done())
@@ -235,6 +244,9 @@ func (c *controller) sync(ctx context.Context) {
 		if obj, ok, _ := c.configMaps.GetStore().GetByKey(c.flags.ConfigMap); ok {
 			st.ConfigMap = obj.(*v1.ConfigMap).Data
 		}
+	}
+	if c.onConfigMap != nil {
+		c.onConfigMap(st.ConfigMap)
 	}
 	res := translate.Translate(c.translateOptions(), st)
 	err := c.proxy.Update(res.Config)

@@ -167,7 +167,7 @@ func run(f *Flags) error {
 	defer obs.Close()
 	proxy := l7.New(l7.Options{Observer: obs, Logger: logger})
 	c := newController(f, client, podNS, podName, proxy, fake)
-	c.onSync = m.configured
+	c.onSync, c.onConfigMap = m.configured, obs.configure
 
 	mux := http.NewServeMux()
 	mux.HandleFunc(f.HealthCheckPath, func(w http.ResponseWriter, _ *http.Request) {

@@ -205,27 +205,34 @@ func (m *metrics) observe(e *l7.Entry) {
 // observer is the proxy's Observer: the access log on stdout, as nginx's (one line per
 // request, written out every 100 ms), and the metrics.
 type observer struct {
-	m      *metrics
-	format func(*l7.Entry) string
-	mu     sync.Mutex
-	w      *bufio.Writer
-	stop   chan struct{}
-	done   chan struct{}
+	m    *metrics
+	log  atomic.Pointer[accessLog]
+	mu   sync.Mutex
+	w    *bufio.Writer
+	stop chan struct{}
+	done chan struct{}
 }
 
 func newObserver(out io.Writer, m *metrics) *observer {
-	o := &observer{m: m, format: (*l7.Entry).UpstreamInfo, w: bufio.NewWriterSize(out, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	o := &observer{m: m, w: bufio.NewWriterSize(out, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	o.log.Store(accessLogFrom(nil))
 	go o.flusher()
 	return o
 }
 
+// configure takes the access log's settings from the controller's ConfigMap.
+func (o *observer) configure(configMap map[string]string) {
+	o.log.Store(accessLogFrom(configMap))
+}
+
 // Observe writes e's log line and counts it.
 func (o *observer) Observe(e *l7.Entry) {
-	line := o.format(e)
-	o.mu.Lock()
-	_, _ = o.w.WriteString(line)
-	_ = o.w.WriteByte('\n')
-	o.mu.Unlock()
+	if line := o.log.Load().line(e); line != "" {
+		o.mu.Lock()
+		_, _ = o.w.WriteString(line)
+		_ = o.w.WriteByte('\n')
+		o.mu.Unlock()
+	}
 	if o.m != nil {
 		o.m.observe(e)
 	}
