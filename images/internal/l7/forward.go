@@ -178,6 +178,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // replayable reports whether another attempt can send the body again.
 func (b *body) replayable() bool { return !b.present || b.full || !b.started }
 
+// inMemory reports whether the whole body (if any) is in buf.
+func (b *body) inMemory() bool { return !b.present || b.full }
+
 // reader returns the body for an attempt and its length (-1 when unknown).
 func (b *body) reader(clientLength int64) (io.ReadCloser, int64) {
 	switch {
@@ -205,17 +208,25 @@ func (p *Proxy) newReverseProxy() *httputil.ReverseProxy {
 	}
 }
 
-// bufferPool recycles the 32 KiB buffers responses are copied with.
+// copyBufferBytes is the size of the buffers responses are copied with.
+const copyBufferBytes = 32 << 10
+
+// bufferPool recycles the buffers responses are copied with. It keeps pointers to arrays,
+// which a sync.Pool holds without an allocation (a pointer to a slice would need one per Put).
 type bufferPool struct{ pool sync.Pool }
 
 func (b *bufferPool) Get() []byte {
 	if v := b.pool.Get(); v != nil {
-		return *v.(*[]byte)
+		return v.(*[copyBufferBytes]byte)[:]
 	}
-	return make([]byte, 32<<10)
+	return make([]byte, copyBufferBytes)
 }
 
-func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) >= copyBufferBytes {
+		b.pool.Put((*[copyBufferBytes]byte)(buf[:copyBufferBytes]))
+	}
+}
 
 var copyBuffers = &bufferPool{}
 
@@ -249,13 +260,15 @@ func (rq *request) outgoing(out, in *http.Request) {
 	default:
 		out.Host = rq.bestHost
 	}
+	// The keys below are in canonical form and set directly; their values share one array.
+	hs := headerSetter{h: h, vals: make([]string, 0, 11)}
 	if rq.reqID != "" {
-		h.Set("X-Request-Id", rq.reqID)
+		hs.set("X-Request-Id", rq.reqID)
 	} else {
-		h.Del("X-Request-Id")
+		delete(h, "X-Request-Id")
 	}
-	client := rq.client.String()
-	h.Set("X-Real-Ip", client)
+	client := rq.clientString()
+	hs.set("X-Real-Ip", client)
 	forHeader := fw.ForwardedForHeader
 	if forHeader == "" {
 		forHeader = "X-Forwarded-For"
@@ -264,37 +277,51 @@ func (rq *request) outgoing(out, in *http.Request) {
 	if fw.UseForwardedHeaders && fw.ComputeFullForwardedFor {
 		peer := rq.peer.Addr().Unmap().String()
 		if xff := strings.Join(in.Header.Values("X-Forwarded-For"), ", "); xff != "" {
-			h.Set("X-Forwarded-For", xff+", "+peer)
+			hs.set("X-Forwarded-For", xff+", "+peer)
 		} else {
-			h.Set("X-Forwarded-For", peer)
+			hs.set("X-Forwarded-For", peer)
 		}
 	} else {
-		h.Set("X-Forwarded-For", client)
+		hs.set("X-Forwarded-For", client)
 	}
-	h.Set("X-Forwarded-Host", rq.bestHost)
-	h.Set("X-Forwarded-Port", rq.passPort)
-	h.Set("X-Forwarded-Proto", rq.passScheme)
-	h.Set("X-Forwarded-Scheme", rq.passScheme)
+	hs.set("X-Forwarded-Host", rq.bestHost)
+	hs.set("X-Forwarded-Port", rq.passPort)
+	hs.set("X-Forwarded-Proto", rq.passScheme)
+	hs.set("X-Forwarded-Scheme", rq.passScheme)
 	if fw.AddOriginalURIHeader {
-		h.Set("X-Original-Uri", in.RequestURI)
+		hs.set("X-Original-Uri", in.RequestURI)
 	}
-	h.Set("X-Scheme", rq.passScheme)
+	hs.set("X-Scheme", rq.passScheme)
 	if original != "" {
-		h.Set("X-Original-Forwarded-For", original)
+		hs.set("X-Original-Forwarded-For", original)
 	} else {
-		h.Del("X-Original-Forwarded-For")
+		delete(h, "X-Original-Forwarded-For")
 	}
 	// HTTPoxy, and the headers nginx's proxy module never passes.
-	h.Del("Proxy")
-	h.Del("Expect")
+	delete(h, "Proxy")
+	delete(h, "Expect")
 	// ReverseProxy drops Forwarded; nginx passes the client's.
 	if v := in.Header.Values("Forwarded"); len(v) > 0 {
 		h["Forwarded"] = v
 	}
 	if route.ForwardedPrefix != "" {
-		h.Set("X-Forwarded-Prefix", route.ForwardedPrefix)
+		hs.set("X-Forwarded-Prefix", route.ForwardedPrefix)
 	}
 	applyHeaders(h, &route.RequestHeaders)
+}
+
+// headerSetter sets headers whose keys are already canonical, giving each value a
+// one-element slice of a shared array (one allocation for all of them instead of one each).
+type headerSetter struct {
+	h    http.Header
+	vals []string
+}
+
+func (s *headerSetter) set(key, value string) {
+	s.vals = append(s.vals, value)
+	n := len(s.vals)
+	// The capacity is cut to 1 so that an Add to this header cannot overwrite the next one.
+	s.h[key] = s.vals[n-1 : n : n]
 }
 
 // applyHeaders applies a HeaderModifier: Remove, then Set, then Add.
@@ -523,6 +550,10 @@ func (rq *request) try(out *http.Request, up *upstreamView, i, group int) (*http
 	slot := len(e.Upstreams) - 1
 	rq.entryMu.Unlock()
 
+	if h1, ok := up.transport.(*h1Transport); ok && (group > 0 || rq.body.inMemory()) {
+		return rq.tryH1(h1, out, up, i, group, start, slot)
+	}
+
 	ctx, cancel := context.WithCancelCause(out.Context())
 	w := &attemptWatch{cancel: cancel, read: rq.rt.timeouts.Read, send: rq.rt.timeouts.Send}
 	if d := rq.rt.r.Timeouts.BackendRequest; d > 0 {
@@ -558,10 +589,38 @@ func (rq *request) try(out *http.Request, up *upstreamView, i, group int) (*http
 	}
 	resp, err := up.transport.RoundTrip(req)
 	w.timer.Stop()
-	elapsed := time.Since(start)
-	up.observe(i, elapsed)
 	if err != nil {
 		w.release()
+	}
+	return rq.tried(resp, err, w, up, i, start, slot)
+}
+
+// tryH1 makes one attempt with the HTTP/1.1 transport, which applies the route's timeouts as
+// deadlines of the connection and aborts when the request's context ends, so none of the
+// attempt context and timer of the generic path is needed. out is the request ReverseProxy
+// made for this request alone (or the error page request): it is pointed at the endpoint
+// in place.
+func (rq *request) tryH1(t *h1Transport, out *http.Request, up *upstreamView, i, group int, start time.Time, slot int) (*http.Response, *attemptError) {
+	out.URL.Scheme, out.URL.Host = up.scheme, up.addrs[i]
+	if group == 0 {
+		out.Body, out.ContentLength = http.NoBody, 0
+		if rq.body.present {
+			// A buffered body goes with a Content-Length, as nginx sends it.
+			out.Body, out.ContentLength = newMemBody(rq.body.buf), int64(len(rq.body.buf))
+		}
+		out.TransferEncoding, out.GetBody = nil, nil
+	}
+	resp, err := t.RoundTrip(out)
+	return rq.tried(resp, err, nil, up, i, start, slot)
+}
+
+// tried records the outcome of an attempt in the Entry and the balancer, and wraps the
+// response body to time and count it. w is the attempt's watch on the generic path.
+func (rq *request) tried(resp *http.Response, err error, w *attemptWatch, up *upstreamView, i int, start time.Time, slot int) (*http.Response, *attemptError) {
+	elapsed := time.Since(start)
+	up.observe(i, elapsed)
+	e := rq.entry
+	if err != nil {
 		fail := rq.classify(err, w)
 		rq.entryMu.Lock()
 		e.Upstreams[slot].Status = fail.status
@@ -572,7 +631,7 @@ func (rq *request) try(out *http.Request, up *upstreamView, i, group int) (*http
 	rq.entryMu.Lock()
 	e.Upstreams[slot].Status = resp.StatusCode
 	rq.entryMu.Unlock()
-	rb := &responseBody{rc: resp.Body, rq: rq, slot: slot, start: start, w: w}
+	rb := &responseBody{rc: resp.Body, rq: rq, slot: slot, start: start, w: w, read: rq.rt.timeouts.Read, trailer: &resp.Trailer}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
 			resp.Body = &upgradedBody{responseBody: rb, rwc: rwc}
@@ -583,22 +642,28 @@ func (rq *request) try(out *http.Request, up *upstreamView, i, group int) (*http
 	return resp, nil
 }
 
-// classify turns a transport error into nginx's failure kinds.
+// classify turns a transport error into nginx's failure kinds. w is the attempt's watch on
+// the generic path, nil with the HTTP/1.1 transport (whose errors say what happened).
 func (rq *request) classify(err error, w *attemptWatch) *attemptError {
 	// Once connected, the request counts as sent (nginx's request_sent): a request that
 	// failed on an established connection is only retried if it may be sent twice.
 	fail := &attemptError{cond: retryError, status: http.StatusBadGateway, sent: true, err: err}
 	var de *dialError
+	var he *h1Error
+	isH1 := errors.As(err, &he)
 	switch {
 	case errors.As(err, &de):
 		fail.sent = false
 		if de.Timeout() {
 			fail.cond, fail.status = retryTimeout, http.StatusGatewayTimeout
 		}
-	case w.timedOut.Load() || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errTimeout):
+	case w != nil && w.timedOut.Load() || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errTimeout):
 		fail.cond, fail.status = retryTimeout, http.StatusGatewayTimeout
-	case strings.Contains(err.Error(), "malformed HTTP"):
+	case isH1 && he.invalid || !isH1 && strings.Contains(err.Error(), "malformed HTTP"):
 		fail.cond = retryInvalidHeader
+	}
+	if isH1 && he.nothingWritten {
+		fail.sent = false
 	}
 	return fail
 }
@@ -625,30 +690,38 @@ func (s *sendWatch) Read(p []byte) (int, error) {
 
 func (s *sendWatch) Close() error { return s.rc.Close() }
 
-// responseBody times and counts an attempt's response, and applies the read timeout between
-// reads.
+// responseBody times and counts an attempt's response. On the generic path (w set) it also
+// applies the read timeout between reads; the HTTP/1.1 transport's bodies do it themselves.
 type responseBody struct {
 	rc    io.ReadCloser
 	rq    *request
 	slot  int
 	start time.Time
 	w     *attemptWatch
-	n     int64
-	done  bool
-	mu    sync.Mutex
+	// read is the route's read timeout, which also closes an idle upgraded connection.
+	read time.Duration
+	// trailer is the response's Trailer, filled in at the end of a chunked body.
+	trailer *http.Header
+	n       int64
+	done    bool
+	mu      sync.Mutex
 }
 
 func (b *responseBody) Read(p []byte) (int, error) {
-	b.w.timer.Reset(b.w.read)
+	if b.w != nil {
+		b.w.timer.Reset(b.w.read)
+	}
 	n, err := b.rc.Read(p)
-	b.w.timer.Stop()
+	if b.w != nil {
+		b.w.timer.Stop()
+	}
 	b.mu.Lock()
 	b.n += int64(n)
 	if err != nil {
 		b.end()
 	}
 	b.mu.Unlock()
-	if err != nil && b.w.timedOut.Load() {
+	if err != nil && b.w != nil && b.w.timedOut.Load() {
 		err = errTimeout
 	}
 	return n, err
@@ -656,12 +729,25 @@ func (b *responseBody) Read(p []byte) (int, error) {
 
 func (b *responseBody) Close() error {
 	err := b.rc.Close()
-	b.w.timer.Stop()
+	if b.w != nil {
+		b.w.timer.Stop()
+	}
 	b.mu.Lock()
 	b.end()
 	b.mu.Unlock()
-	b.w.release()
+	if b.w != nil {
+		b.w.release()
+	}
 	return err
+}
+
+// complete reports whether the whole response is in hand: the body was read to its end and
+// no trailer is to follow it (ReverseProxy flushes to make room for trailers). Until then a
+// flush may be needed to pass on what arrived.
+func (b *responseBody) complete() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.done && len(*b.trailer) == 0
 }
 
 // end records the attempt's length and time once. Called with b.mu held.
@@ -689,7 +775,7 @@ type upgradedBody struct {
 }
 
 func (u *upgradedBody) Read(p []byte) (int, error) {
-	t := time.AfterFunc(u.w.read, func() { u.rwc.Close() })
+	t := time.AfterFunc(u.read, func() { u.rwc.Close() })
 	n, err := u.rwc.Read(p)
 	t.Stop()
 	u.mu.Lock()
@@ -705,7 +791,9 @@ func (u *upgradedBody) Close() error {
 	u.mu.Lock()
 	u.end()
 	u.mu.Unlock()
-	u.w.release()
+	if u.w != nil {
+		u.w.release()
+	}
 	return err
 }
 
@@ -719,6 +807,9 @@ func (rq *request) response(resp *http.Response) error {
 		resp.Header, resp.Body, resp.ContentLength = ep.Header, ep.Body, ep.ContentLength
 		resp.Trailer = ep.Trailer
 		resp.TransferEncoding = ep.TransferEncoding
+	}
+	if rb, ok := resp.Body.(*responseBody); ok {
+		rq.w.src = rb
 	}
 	h := resp.Header
 	cleanUpstreamHeaders(h, rq.st.cfg.ServerHeader)
@@ -805,7 +896,7 @@ func (rq *request) errorPage(code int) *http.Response {
 	if rq.reqID != "" {
 		h.Set("X-Request-Id", rq.reqID)
 	}
-	h.Set("X-Forwarded-For", rq.client.String())
+	h.Set("X-Forwarded-For", rq.clientString())
 	if _, ok := h["User-Agent"]; !ok {
 		h["User-Agent"] = []string{""}
 	}
@@ -887,14 +978,14 @@ func (rq *request) startMirrors() {
 			}
 			req.URL = target
 			req.Host = target.Host
-			transport = rq.p.h1
+			transport = rq.p.mirrorHTTP
 			if target.Scheme == "https" {
 				transport = rq.p.mirrorTLS
 			}
 		}
 		req.Body, req.ContentLength = http.NoBody, 0
 		if len(bodyBuf) > 0 {
-			req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(bodyBuf)), int64(len(bodyBuf))
+			req.Body, req.ContentLength = newMemBody(bodyBuf), int64(len(bodyBuf))
 		}
 		timeout := rq.rt.timeouts.Read + rq.rt.timeouts.Connect
 		go rq.p.mirror(transport, req, timeout)

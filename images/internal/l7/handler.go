@@ -38,6 +38,8 @@ type request struct {
 	passScheme, bestHost, passPort string
 	reqID                          string
 	path                           string // $uri
+	// localPort is $server_port; clientStr is client as text, once made.
+	localPort, clientStr string
 
 	srv *compiledServer
 	rt  *compiledRoute
@@ -93,7 +95,7 @@ func (rq *request) serve() {
 	if host == "" && rq.srv != nil && len(rq.srv.s.Hostnames) > 0 {
 		host = canonicalName(rq.srv.s.Hostnames[0])
 	}
-	rq.vars = varSource{r: r, remoteAddr: rq.client, host: host, scheme: rq.scheme, serverPort: localPort(r), requestID: rq.reqID}
+	rq.vars = varSource{r: r, remoteAddr: rq.client, host: host, scheme: rq.scheme, serverPort: rq.localPort, requestID: rq.reqID}
 	path, ok := normalizePath(requestPath(r))
 	if !ok {
 		rq.generate(http.StatusBadRequest)
@@ -180,7 +182,8 @@ func (rq *request) forwarding() {
 	}
 	rq.passScheme = rq.scheme
 	rq.bestHost = r.Host
-	rq.passPort = localPort(r)
+	rq.localPort = rq.sl.localPort(r)
+	rq.passPort = rq.localPort
 	if rq.cl.l.Protocol == HTTPS {
 		// ingress-nginx reports its HTTPS port as 443.
 		rq.passPort = "443"
@@ -252,14 +255,42 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// localPort is the port the request came in on ($server_port).
-func localPort(r *http.Request) string {
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-			return strconv.Itoa(int(ap.Port()))
-		}
+// clientString is the client's address as text ($remote_addr), made once per request.
+func (rq *request) clientString() string {
+	if rq.clientStr == "" && rq.client.IsValid() {
+		rq.clientStr = rq.client.String()
 	}
-	return ""
+	return rq.clientStr
+}
+
+// localPort is the port the request came in on ($server_port). The listener remembers the
+// text of the last one, which is nearly always the next one too.
+func (sl *servingListener) localPort(r *http.Request) string {
+	var port int
+	switch a := r.Context().Value(http.LocalAddrContextKey).(type) {
+	case *net.TCPAddr:
+		port = a.Port
+	case net.Addr:
+		ap, err := netip.ParseAddrPort(a.String())
+		if err != nil {
+			return ""
+		}
+		port = int(ap.Port())
+	default:
+		return ""
+	}
+	if last := sl.port.Load(); last != nil && last.port == port {
+		return last.text
+	}
+	p := &portText{port: port, text: strconv.Itoa(port)}
+	sl.port.Store(p)
+	return p.text
+}
+
+// portText is a port number with its text.
+type portText struct {
+	port int
+	text string
 }
 
 // decorate adds the headers every response of the route gets: Server, the server's TLS
@@ -494,9 +525,7 @@ func (rq *request) finish() {
 	now := time.Now()
 	e.Time, e.Start = now, rq.start
 	e.RequestTime = now.Sub(rq.start)
-	if rq.client.IsValid() {
-		e.RemoteAddr = rq.client.String()
-	}
+	e.RemoteAddr = rq.clientString()
 	if rq.peer.IsValid() {
 		e.PeerAddr = rq.peer.String()
 	}
@@ -538,12 +567,16 @@ func requestLength(r *http.Request) int64 {
 }
 
 // responseWriter counts what is sent to the client, and flushes every write when the route
-// does not buffer responses.
+// does not buffer responses, as nginx's proxy_buffering off sends what it has as soon as it
+// has it: unless the whole response is already in hand (src complete), when the server's
+// final flush sends headers and body in one write, as nginx does for a small response.
 type responseWriter struct {
 	http.ResponseWriter
 	status    int
 	bytes     int64
 	flushEach bool
+	// src is the backend response being copied, if it comes from an attempt.
+	src *responseBody
 }
 
 func (w *responseWriter) WriteHeader(code int) {
@@ -559,7 +592,7 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
-	if w.flushEach && err == nil {
+	if w.flushEach && err == nil && (w.src == nil || !w.src.complete()) {
 		if f, ok := w.ResponseWriter.(http.Flusher); ok {
 			f.Flush()
 		}
@@ -570,7 +603,16 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush and Hijack.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Flush passes flushes on (httputil.ReverseProxy flushes streaming responses).
+// Flush passes flushes on (httputil.ReverseProxy flushes streaming responses: unknown length,
+// text/event-stream), but not once the whole response is in hand: the end of the request
+// sends what is left in one write.
 func (w *responseWriter) Flush() {
+	if w.src != nil && w.src.complete() {
+		return
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+		return
+	}
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }

@@ -37,6 +37,8 @@ type servingListener struct {
 	cfg  atomic.Pointer[compiledListener]
 	// tlsBase hands each handshake to the configuration current at that moment.
 	tlsBase *tls.Config
+	// port is the last local port a request came in on, as text ($server_port).
+	port atomic.Pointer[portText]
 
 	queue  chan net.Conn
 	closed chan struct{}

@@ -50,18 +50,27 @@ type Proxy struct {
 	listeners  map[string]*servingListener
 	balancers  map[string]*balancerState
 	zones      map[zoneKey]*limitZone
-	transports map[transportKey]*http.Transport
+	transports map[transportKey]upstreamTransport
 	draining   sync.WaitGroup
 	retiring   map[*servingListener]struct{}
 
-	// h1 and h2c are the transports of plain upstreams; mirrorTLS that of mirrors to https
-	// URLs (not verified, as nginx's proxy_ssl_verify off).
-	h1, h2c, mirrorTLS *http.Transport
+	// h1 and h2c are the transports of plain upstreams; mirrorHTTP and mirrorTLS those of
+	// mirrors to http and https URLs (not verified, as nginx's proxy_ssl_verify off), whose
+	// hosts are not endpoints.
+	h1                         *h1Transport
+	h2c, mirrorHTTP, mirrorTLS *http.Transport
 	// rp copies responses to clients; the request's hooks do the rest.
 	rp *httputil.ReverseProxy
 
 	stopSweep chan struct{}
 	sweepDone chan struct{}
+}
+
+// upstreamTransport is a transport to endpoints: an h1Transport for HTTP/1.1, an
+// http.Transport for HTTP/2.
+type upstreamTransport interface {
+	http.RoundTripper
+	CloseIdleConnections()
 }
 
 type transportKey struct {
@@ -92,13 +101,14 @@ func New(opts Options) *Proxy {
 		listeners:  map[string]*servingListener{},
 		balancers:  map[string]*balancerState{},
 		zones:      map[zoneKey]*limitZone{},
-		transports: map[transportKey]*http.Transport{},
+		transports: map[transportKey]upstreamTransport{},
 		retiring:   map[*servingListener]struct{}{},
 		stopSweep:  make(chan struct{}),
 		sweepDone:  make(chan struct{}),
 	}
-	p.h1 = p.newTransport(nil, false)
+	p.h1 = p.newH1Transport(nil)
 	p.h2c = p.newTransport(nil, true)
+	p.mirrorHTTP = p.newTransport(nil, false)
 	p.mirrorTLS = p.newTransport(&tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}, false)
 	p.rp = p.newReverseProxy()
 	p.state.Store(&state{cfg: &Config{}, upstreams: map[string]*upstreamView{}})
@@ -203,11 +213,24 @@ func (p *Proxy) Update(cfg *Config) error {
 		sl.start()
 	}
 
-	// Transports no configuration uses any more lose their idle connections.
+	// Transports no configuration uses any more lose their idle connections, and the
+	// HTTP/1.1 transports those of endpoints that left.
 	for k, t := range p.transports {
 		if !usedTransports[k] {
 			t.CloseIdleConnections()
 			delete(p.transports, k)
+		}
+	}
+	live := map[string]bool{}
+	for _, v := range st.upstreams {
+		for _, a := range v.addrs {
+			live[a] = true
+		}
+	}
+	p.h1.retain(live)
+	for _, t := range p.transports {
+		if h1, ok := t.(*h1Transport); ok {
+			h1.retain(live)
 		}
 	}
 	return errors.Join(c.errs...)
@@ -290,11 +313,16 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	<-p.sweepDone
 	p.mu.Lock()
 	for _, t := range p.transports {
-		t.CloseIdleConnections()
+		if h1, ok := t.(*h1Transport); ok {
+			h1.close()
+		} else {
+			t.CloseIdleConnections()
+		}
 	}
 	p.mu.Unlock()
-	p.h1.CloseIdleConnections()
+	p.h1.close()
 	p.h2c.CloseIdleConnections()
+	p.mirrorHTTP.CloseIdleConnections()
 	p.mirrorTLS.CloseIdleConnections()
 	return err
 }
@@ -350,25 +378,40 @@ func (p *Proxy) transportFor(up *Upstream, used map[transportKey]bool) (http.Rou
 		}
 		tc.RootCAs = pool
 	}
+	var t upstreamTransport
 	if key.h2 {
 		tc.NextProtos = []string{"h2"}
+		t = p.newTransport(tc, true)
 	} else {
 		tc.NextProtos = []string{"http/1.1"}
+		t = p.newH1Transport(tc)
 	}
-	t := p.newTransport(tc, key.h2)
 	p.transports[key] = t
 	return t, "https", nil
 }
 
-// newTransport makes a transport to endpoints: keep-alive pools as nginx's upstream
+// newH1Transport makes the HTTP/1.1 transport to endpoints (over TLS when tc is set), with an
+// http.Transport of the same settings for streamed request bodies.
+func (p *Proxy) newH1Transport(tc *tls.Config) *h1Transport {
+	dial := p.dial
+	if tc != nil {
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return p.dialTLS(ctx, network, addr, tc)
+		}
+	}
+	return newH1Transport(dial, tc != nil, p.newTransport(tc, false))
+}
+
+// newTransport makes an http.Transport to endpoints: keep-alive pools as nginx's upstream
 // keepalive (320 idle connections per endpoint, 60 s), no compression of its own, HTTP/1.1
-// unless h2 (cleartext when tc is nil).
+// unless h2 (cleartext when tc is nil). Plain HTTP/1.1 requests go to an h1Transport, which
+// uses one of these only for streamed request bodies.
 func (p *Proxy) newTransport(tc *tls.Config, h2 bool) *http.Transport {
 	t := &http.Transport{
 		DialContext:         p.dial,
 		MaxIdleConns:        0,
-		MaxIdleConnsPerHost: 320,
-		IdleConnTimeout:     60 * time.Second,
+		MaxIdleConnsPerHost: upstreamKeepaliveConns,
+		IdleConnTimeout:     upstreamKeepaliveTimeout,
 		DisableCompression:  true,
 		WriteBufferSize:     16 << 10,
 		ReadBufferSize:      16 << 10,
