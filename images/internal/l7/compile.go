@@ -127,10 +127,12 @@ func statusRetry(code int) retryMask {
 	return 0
 }
 
-// mirrorTarget is one entry of Route.Mirror.
+// mirrorTarget is one entry of Route.Mirror or Route.Mirrors.
 type mirrorTarget struct {
 	upstream string
 	url      varExpr
+	// percent is the share of requests mirrored (100 for Route.Mirror).
+	percent float64
 }
 
 // compiledCORS is a CORS policy with its origin pattern compiled.
@@ -337,7 +339,7 @@ func (c *compiler) route(rt *Route) *compiledRoute {
 		if b.Weight > 0 {
 			cr.totalWeight += b.Weight
 		}
-		if cr.primary == "" && !b.Canary {
+		if cr.primary == "" && !b.Canary && b.Status == 0 {
 			cr.primary = b.Upstream
 		}
 	}
@@ -348,13 +350,23 @@ func (c *compiler) route(rt *Route) *compiledRoute {
 		cr.redirectURL = compileVars(rt.Redirect.URL)
 	}
 	for _, m := range rt.Mirror {
-		if strings.Contains(m, "://") {
-			cr.mirrors = append(cr.mirrors, mirrorTarget{url: compileVars(m)})
-		} else {
-			cr.mirrors = append(cr.mirrors, mirrorTarget{upstream: m})
+		cr.mirrors = append(cr.mirrors, newMirrorTarget(m, 100))
+	}
+	for _, m := range rt.Mirrors {
+		if m.Percent < 0 || m.Percent > 100 {
+			c.errs = append(c.errs, fmt.Errorf("route %s: mirror %s: percent %v is not between 0 and 100; it is mirrored at %v %%", routeName(rt), m.Target, m.Percent, min(max(m.Percent, 0), 100)))
 		}
+		cr.mirrors = append(cr.mirrors, newMirrorTarget(m.Target, min(max(m.Percent, 0), 100)))
 	}
 	return cr
+}
+
+// newMirrorTarget compiles a mirror: an upstream name, or a URL with nginx variables.
+func newMirrorTarget(target string, percent float64) mirrorTarget {
+	if strings.Contains(target, "://") {
+		return mirrorTarget{url: compileVars(target), percent: percent}
+	}
+	return mirrorTarget{upstream: target, percent: percent}
 }
 
 func routeName(rt *Route) string {

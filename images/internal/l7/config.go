@@ -69,6 +69,10 @@ type Listener struct {
 	// API and ingress-nginx do (it turns "*.example.com" into ~^[\w-]+\.example\.com$).
 	// False matches one or more labels, as the Gateway API does.
 	SingleLabelWildcards bool
+	// H2C accepts HTTP/2 over cleartext with prior knowledge on an HTTP listener, as an
+	// Envoy listener with the automatic codec does (gRPC clients without TLS speak it). A
+	// change of H2C on an open listener reopens its socket.
+	H2C bool
 }
 
 // Server is a virtual host.
@@ -158,7 +162,10 @@ type Route struct {
 	// the name of an Upstream or a URL in which nginx variables are expanded
 	// (ingress-nginx's mirror-target, "https://mirror.example.com$request_uri"); the copy
 	// carries the request body when it fits the proxy's body buffer.
-	Mirror   []string
+	Mirror []string
+	// Mirrors are mirrors of a share of the requests (Gateway API's RequestMirror with a
+	// percent or fraction); they are sent as Mirror's, after them.
+	Mirrors  []MirrorPolicy
 	Timeouts Timeouts
 	Retry    Retry
 	// Affinity pins a client to an endpoint with a cookie.
@@ -182,6 +189,9 @@ type RouteMeta struct {
 	Service, ServicePort string
 	// Path is the path as the user wrote it.
 	Path string
+	// Rule names the rule of a Gateway API route the route comes from: its name, else its
+	// index ("rule 2"), with the index of the match ("rule 2 match 0").
+	Rule string
 	// Canary marks the backend chosen by a canary rule.
 	Canary bool
 }
@@ -285,6 +295,21 @@ type WeightedBackend struct {
 	Weight   int
 	// Canary marks the backend as a canary (for logs: $proxy_alternative_upstream_name).
 	Canary bool
+	// Status, if not 0, answers the requests that pick this backend with this status
+	// instead of proxying them: the Gateway API's 500 for the share of an invalid
+	// backendRef. Upstream is then only a name for logs.
+	Status int
+	// RequestHeaders and ResponseHeaders are applied after the route's, for the requests
+	// that go to this backend (the Gateway API's filters of a backendRef).
+	RequestHeaders, ResponseHeaders HeaderModifier
+}
+
+// MirrorPolicy mirrors a share of a route's requests.
+type MirrorPolicy struct {
+	// Target is the name of an Upstream or a URL, as an entry of Route.Mirror.
+	Target string
+	// Percent is the share of requests mirrored, from 0 to 100.
+	Percent float64
 }
 
 // Timeouts of a proxied request; zero means the default in parentheses.
@@ -453,4 +478,12 @@ type Forwarding struct {
 	// AddOriginalURIHeader sends X-Original-URI (the request URI as the client sent it) to
 	// backends; ingress-nginx's proxy-add-original-uri-header (off by default).
 	AddOriginalURIHeader bool
+	// Envoy sends the headers of an Istio gateway (Envoy with use_remote_address) instead of
+	// nginx's: X-Forwarded-For with the peer appended to the client's, X-Forwarded-Proto,
+	// X-Envoy-External-Address, X-Envoy-Attempt-Count and an X-Request-Id (a new UUID for
+	// every request: Envoy does not keep an external client's); no X-Real-IP,
+	// X-Forwarded-Host, -Port or -Scheme. Responses get X-Envoy-Upstream-Service-Time.
+	// UseForwardedHeaders, ComputeFullForwardedFor, ForwardedForHeader, RealIPFrom and
+	// GenerateRequestID are ignored with it.
+	Envoy bool
 }

@@ -11,5 +11,7 @@
 // selection (Select is that decision alone, for tests and tools), the same order of checks,
 // the same headers to backends, retries as proxy_next_upstream, nginx's own error pages
 // (NginxErrorPage) and the fields of its "upstreaminfo" access log (Entry.UpstreamInfo).
-// README.md draws the request path.
+// README.md draws the request path, and lists what the Gateway API translator sets to
+// behave as Envoy instead (Forwarding.Envoy, WeightedBackend.Status, Route.Mirrors,
+// Listener.H2C).
 package l7

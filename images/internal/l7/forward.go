@@ -45,6 +45,12 @@ func (rq *request) proxy() {
 	} else {
 		rq.entry.UpstreamName = wb.Upstream
 	}
+	if wb.Status != 0 {
+		// A backend that stands for an invalid reference answers for its share.
+		rq.generate(wb.Status)
+		return
+	}
+	rq.backend = wb
 	up := rq.st.upstreams[wb.Upstream]
 	if up == nil || len(up.eps) == 0 {
 		rq.generate(http.StatusServiceUnavailable)
@@ -90,37 +96,37 @@ func (rq *request) proxy() {
 
 // chooseBackend picks one of the route's backends by weight, or the one the client's
 // affinity cookie names (ingress-nginx keeps an affinitized client on the canary).
-func (rq *request) chooseBackend() WeightedBackend {
+func (rq *request) chooseBackend() *WeightedBackend {
 	rt := rq.rt
 	bs := rt.r.Backends
 	if len(bs) == 1 {
-		return bs[0]
+		return &bs[0]
 	}
 	if aff := rt.r.Affinity; aff != nil {
 		if c, err := rq.r.Cookie(affinityCookieName(aff)); err == nil {
 			if _, key, ok := strings.Cut(c.Value, "|"); ok {
-				for _, b := range bs {
-					if up := rq.st.upstreams[b.Upstream]; up != nil && up.backendKey == key {
-						return b
+				for i := range bs {
+					if up := rq.st.upstreams[bs[i].Upstream]; up != nil && up.backendKey == key {
+						return &bs[i]
 					}
 				}
 			}
 		}
 	}
 	if rt.totalWeight == 0 {
-		return bs[rand.IntN(len(bs))]
+		return &bs[rand.IntN(len(bs))]
 	}
 	n := rand.IntN(rt.totalWeight)
-	for _, b := range bs {
-		if b.Weight <= 0 {
+	for i := range bs {
+		if bs[i].Weight <= 0 {
 			continue
 		}
-		if n < b.Weight {
-			return b
+		if n < bs[i].Weight {
+			return &bs[i]
 		}
-		n -= b.Weight
+		n -= bs[i].Weight
 	}
-	return bs[len(bs)-1]
+	return &bs[len(bs)-1]
 }
 
 // readBody buffers the request body as nginx's request buffering does, up to the proxy's
@@ -260,6 +266,14 @@ func (rq *request) outgoing(out, in *http.Request) {
 	default:
 		out.Host = rq.bestHost
 	}
+	if fw.Envoy {
+		rq.envoyHeaders(h, in)
+		applyHeaders(h, &route.RequestHeaders)
+		if rq.backend != nil {
+			applyHeaders(h, &rq.backend.RequestHeaders)
+		}
+		return
+	}
 	// The keys below are in canonical form and set directly; their values share one array.
 	hs := headerSetter{h: h, vals: make([]string, 0, 11)}
 	if rq.reqID != "" {
@@ -308,6 +322,37 @@ func (rq *request) outgoing(out, in *http.Request) {
 		hs.set("X-Forwarded-Prefix", route.ForwardedPrefix)
 	}
 	applyHeaders(h, &route.RequestHeaders)
+	if rq.backend != nil {
+		applyHeaders(h, &rq.backend.RequestHeaders)
+	}
+}
+
+// envoyHeaders sets the headers an Istio gateway's Envoy sends to a backend
+// (use_remote_address: true, no trusted hops): the client's X-Forwarded-For with the peer
+// appended, X-Forwarded-Proto from the connection, the peer as X-Envoy-External-Address, and
+// a new X-Request-Id. ReverseProxy has already dropped the client's X-Forwarded-* headers;
+// the X-Envoy-* headers of an external client are not trusted and are removed.
+func (rq *request) envoyHeaders(h http.Header, in *http.Request) {
+	for k := range h {
+		if strings.HasPrefix(k, "X-Envoy-") {
+			delete(h, k)
+		}
+	}
+	peer := rq.clientString()
+	hs := headerSetter{h: h, vals: make([]string, 0, 5)}
+	if xff := strings.Join(in.Header.Values("X-Forwarded-For"), ", "); xff != "" {
+		hs.set("X-Forwarded-For", xff+", "+peer)
+	} else {
+		hs.set("X-Forwarded-For", peer)
+	}
+	hs.set("X-Forwarded-Proto", rq.scheme)
+	hs.set("X-Envoy-External-Address", peer)
+	hs.set("X-Request-Id", rq.reqID)
+	hs.set("X-Envoy-Attempt-Count", "1")
+	// ReverseProxy drops Forwarded; Envoy passes the client's.
+	if v := in.Header.Values("Forwarded"); len(v) > 0 {
+		h["Forwarded"] = v
+	}
 }
 
 // headerSetter sets headers whose keys are already canonical, giving each value a
@@ -457,6 +502,9 @@ func (rq *request) attempts(out *http.Request, up *upstreamView, group int) (*ht
 			first = i
 		}
 		tried = append(tried, i)
+		if attempt > 0 && group == 0 && rq.st.cfg.Forwarding.Envoy {
+			out.Header["X-Envoy-Attempt-Count"] = []string{strconv.Itoa(attempt + 1)}
+		}
 		more := attempt+1 < tries && (deadline.IsZero() || time.Now().Before(deadline)) && rq.r.Context().Err() == nil
 		resp, fail := rq.try(out, up, i, group)
 		if fail != nil {
@@ -813,7 +861,13 @@ func (rq *request) response(resp *http.Response) error {
 	}
 	h := resp.Header
 	cleanUpstreamHeaders(h, rq.st.cfg.ServerHeader)
+	if rq.st.cfg.Forwarding.Envoy {
+		h["X-Envoy-Upstream-Service-Time"] = []string{strconv.FormatInt(time.Since(rq.start).Milliseconds(), 10)}
+	}
 	applyHeaders(h, &rq.rt.r.ResponseHeaders)
+	if rq.backend != nil {
+		applyHeaders(h, &rq.backend.ResponseHeaders)
+	}
 	if _, ok := h["Content-Type"]; !ok {
 		// nginx sends no Content-Type the backend did not send; a nil value stops net/http
 		// from sniffing one.
@@ -954,6 +1008,9 @@ func (rq *request) startMirrors() {
 		bodyBuf = rq.body.buf
 	}
 	for _, m := range rq.rt.mirrors {
+		if m.percent < 100 && rand.Float64()*100 >= m.percent {
+			continue
+		}
 		req := r.Clone(context.Background())
 		req.RequestURI = ""
 		for _, k := range hopHeaders {

@@ -47,6 +47,8 @@ type request struct {
 
 	corsOK bool
 	up     *upstreamView
+	// backend is the route's backend chosen for the request, once proxied.
+	backend *WeightedBackend
 
 	// The request body, as upstream attempts get it.
 	body body
@@ -170,7 +172,8 @@ func (rq *request) serve() {
 	rq.proxy()
 }
 
-// forwarding works out who the client is and ingress-nginx's forwarding variables.
+// forwarding works out who the client is and ingress-nginx's forwarding variables (or
+// Envoy's, with Forwarding.Envoy).
 func (rq *request) forwarding() {
 	r := rq.r
 	fw := &rq.st.cfg.Forwarding
@@ -184,6 +187,12 @@ func (rq *request) forwarding() {
 	rq.bestHost = r.Host
 	rq.localPort = rq.sl.localPort(r)
 	rq.passPort = rq.localPort
+	if fw.Envoy {
+		// Envoy at the edge neither trusts forwarded headers nor keeps an external request
+		// id.
+		rq.reqID = newUUID()
+		return
+	}
 	if rq.cl.l.Protocol == HTTPS {
 		// ingress-nginx reports its HTTPS port as 443.
 		rq.passPort = "443"
@@ -253,6 +262,29 @@ func newRequestID() string {
 		b[8+i] = byte(hi >> (8 * i))
 	}
 	return hex.EncodeToString(b[:])
+}
+
+// newUUID returns a random (version 4) UUID, as Envoy's x-request-id.
+func newUUID() string {
+	var b [16]byte
+	lo, hi := rand.Uint64(), rand.Uint64()
+	for i := 0; i < 8; i++ {
+		b[i] = byte(lo >> (8 * i))
+		b[8+i] = byte(hi >> (8 * i))
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
 }
 
 // clientString is the client's address as text ($remote_addr), made once per request.

@@ -32,9 +32,12 @@ type servingListener struct {
 	p    *Proxy
 	name string
 	addr string
-	ln   net.Listener
-	srv  *http.Server
-	cfg  atomic.Pointer[compiledListener]
+	// h2c is whether the server accepts HTTP/2 with prior knowledge (Listener.H2C); it is
+	// fixed for the life of the socket.
+	h2c bool
+	ln  net.Listener
+	srv *http.Server
+	cfg atomic.Pointer[compiledListener]
 	// tlsBase hands each handshake to the configuration current at that moment.
 	tlsBase *tls.Config
 	// port is the last local port a request came in on, as text ($server_port).
@@ -49,9 +52,9 @@ type servingListener struct {
 	wg    sync.WaitGroup // accept loop, connection setup, passthrough copies
 }
 
-func newServingListener(p *Proxy, name, addr string, ln net.Listener) *servingListener {
+func newServingListener(p *Proxy, name, addr string, h2c bool, ln net.Listener) *servingListener {
 	sl := &servingListener{
-		p: p, name: name, addr: addr, ln: ln,
+		p: p, name: name, addr: addr, h2c: h2c, ln: ln,
 		queue:  make(chan net.Conn),
 		closed: make(chan struct{}),
 		conns:  map[*trackedConn]struct{}{},
@@ -69,6 +72,12 @@ func newServingListener(p *Proxy, name, addr string, ln net.Listener) *servingLi
 		ErrorLog:          log.New(logWriter{p, "listener", name}, "", 0),
 		// TLSConfig stays nil: the connections arrive already wrapped in TLS, and a nil
 		// TLSConfig is what makes Serve offer HTTP/2 to those that negotiate "h2".
+	}
+	if h2c {
+		sl.srv.Protocols = new(http.Protocols)
+		sl.srv.Protocols.SetHTTP1(true)
+		sl.srv.Protocols.SetHTTP2(true)
+		sl.srv.Protocols.SetUnencryptedHTTP2(true)
 	}
 	return sl
 }

@@ -190,13 +190,21 @@ func (p *Proxy) Update(cfg *Config) error {
 			sl = nil
 			delete(p.listeners, name)
 		}
+		if sl != nil && sl.h2c != (cl.l.H2C && cl.l.Protocol == HTTP) {
+			// The server's protocols are fixed: the socket is closed at once, so that its
+			// address can be bound again, and its requests drain in the background.
+			sl.Close()
+			p.retire(sl)
+			sl = nil
+			delete(p.listeners, name)
+		}
 		if sl == nil {
 			ln, err := p.opts.Listen(context.Background(), "tcp", cl.l.Addr)
 			if err != nil {
 				c.errs = append(c.errs, fmt.Errorf("open listener %q on %s: %w", name, cl.l.Addr, err))
 				continue
 			}
-			sl = newServingListener(p, name, cl.l.Addr, ln)
+			sl = newServingListener(p, name, cl.l.Addr, cl.l.H2C && cl.l.Protocol == HTTP, ln)
 			p.listeners[name] = sl
 			started = append(started, sl)
 		}
