@@ -5,16 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	v1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
@@ -72,6 +77,12 @@ func object(ctx context.Context, client kubernetes.Interface, obj runtime.Object
 		_, err = client.NetworkingV1().IngressClasses().Patch(ctx, name, types.ApplyPatchType, data, opts)
 	case *autoscalingv1.HorizontalPodAutoscaler:
 		_, err = client.AutoscalingV1().HorizontalPodAutoscalers(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		_, err = client.AutoscalingV2().HorizontalPodAutoscalers(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *admissionregistrationv1.ValidatingAdmissionPolicy:
+		_, err = client.AdmissionregistrationV1().ValidatingAdmissionPolicies().Patch(ctx, name, types.ApplyPatchType, data, opts)
+	case *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
+		_, err = client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Patch(ctx, name, types.ApplyPatchType, data, opts)
 	case *policyv1.PodDisruptionBudget:
 		_, err = client.PolicyV1().PodDisruptionBudgets(ns).Patch(ctx, name, types.ApplyPatchType, data, opts)
 	case *appsv1.DaemonSet:
@@ -83,6 +94,39 @@ func object(ctx context.Context, client kubernetes.Interface, obj runtime.Object
 	}
 	if err != nil {
 		return fmt.Errorf("apply %s %s: %w", gvks[0].Kind, types.NamespacedName{Namespace: ns, Name: name}, err)
+	}
+	return nil
+}
+
+// Resource applies obj, an object of a kind the typed client does not know (a custom
+// resource, such as a Gateway API GatewayClass), as resource gvr through the dynamic client,
+// with the same field manager and force as Objects. obj must carry its apiVersion and kind;
+// its status, if any, is left out (the status subresource is its controller's).
+//
+//	apply.Resource(ctx, dyn, schema.GroupVersionResource{Group: "gateway.networking.k8s.io",
+//		Version: "v1", Resource: "gatewayclasses"}, gatewayClass)
+func Resource(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, obj runtime.Object) error {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return fmt.Errorf("apply %s: %w", gvr.Resource, err)
+	}
+	delete(u, "status")
+	us := &unstructured.Unstructured{Object: u}
+	if us.GetAPIVersion() == "" || us.GetKind() == "" {
+		return fmt.Errorf("apply %s %s: the object has no apiVersion or kind", gvr.Resource, us.GetName())
+	}
+	data, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("apply %s %s: %w", gvr.Resource, us.GetName(), err)
+	}
+	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: ptr.To(true)}
+	ns, name := us.GetNamespace(), us.GetName()
+	var ri dynamic.ResourceInterface = dyn.Resource(gvr)
+	if ns != "" {
+		ri = dyn.Resource(gvr).Namespace(ns)
+	}
+	if _, err := ri.Patch(ctx, name, types.ApplyPatchType, data, opts); err != nil {
+		return fmt.Errorf("apply %s %s: %w", us.GetKind(), types.NamespacedName{Namespace: ns, Name: name}, err)
 	}
 	return nil
 }
