@@ -5,6 +5,8 @@ package kube
 
 import (
 	_ "github.com/minaks/minaks/images/coredns"
+	_ "github.com/minaks/minaks/images/echobasic"
 	_ "github.com/minaks/minaks/images/ingressnginx"
+	_ "github.com/minaks/minaks/images/istio"
 	_ "github.com/minaks/minaks/images/kubeproxy"
 )

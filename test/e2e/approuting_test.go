@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -285,12 +286,15 @@ func (a answer) header(name string) string {
 // curlVia sends a request with curl from ns (the host when empty) to url, resolving its host to
 // ip as a DNS zone pointing at the load balancer would (curl --resolve).
 func curlVia(ns string, ip netip.Addr, url string, extra ...string) (answer, error) {
-	host := strings.SplitN(strings.SplitN(url, "//", 2)[1], "/", 2)[0]
-	port := "80"
-	if strings.HasPrefix(url, "https") {
-		port = "443"
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return answer{}, err
 	}
-	args := append([]string{"curl", "-sS", "-i", "--max-time", "5", "--resolve", host + ":" + port + ":" + ip.String()}, extra...)
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	args := append([]string{"curl", "-sS", "-i", "--max-time", "5", "--resolve", u.Hostname() + ":" + port + ":" + ip.String()}, extra...)
 	args = append(args, url)
 	out, err := netns.Run(ns, "", args...)
 	if err != nil {

@@ -237,6 +237,8 @@ func TestBadFlagsChangeNothing(t *testing.T) {
 		{[]string{"--kube-proxy-config", `{"mode":"FAST"}`}, "--kube-proxy-config"},
 		{[]string{"--node-count", "-1"}, "--node-count=-1"},
 		{[]string{"--no-such-flag"}, "unknown flag: --no-such-flag"},
+		{[]string{"--enable-app-routing-istio"}, "--enable-app-routing-istio=true: the application routing Gateway API implementation requires the managed Gateway API installation"},
+		{[]string{"--app-routing-default-nginx-controller", "Internal"}, "--app-routing-default-nginx-controller=Internal: needs --enable-app-routing"},
 	}, kernel...) {
 		out, err := c.minaks("up", tc.args...)
 		if err == nil || !strings.Contains(out, tc.want) {

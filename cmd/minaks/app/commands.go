@@ -130,8 +130,18 @@ func printStatus(out io.Writer, s *cluster.Status) {
 		fmt.Fprintf(w, "Network:\t%s (plugin %s%s, policy %s, dataplane %s)\n", n.CNI(), n.Plugin, modeSuffix(n.PluginMode), n.Policy, n.Dataplane)
 		fmt.Fprintf(w, "Ranges:\tpods %s, services %s, DNS %s, subnet %s\n", orNone(n.PodCIDRs), strings.Join(n.ServiceCIDRs, ","), n.DNSServiceIP, n.SubnetCIDR)
 		fmt.Fprintf(w, "Node pool:\t%s, %d nodes, %s, %s\n", c.NodePoolName, c.NodeCount, c.NodeVMSize, c.Location)
+		var addons []string
 		if c.EnableAppRouting {
-			fmt.Fprintf(w, "Add-ons:\tapp routing (default NGINX controller: %s)\n", c.AppRoutingDefaultNginxController)
+			addons = append(addons, fmt.Sprintf("app routing (default NGINX controller: %s)", c.AppRoutingDefaultNginxController))
+		}
+		if c.EnableGatewayAPI {
+			addons = append(addons, "managed Gateway API "+config.GatewayAPIBundleVersion)
+		}
+		if c.EnableAppRoutingIstio {
+			addons = append(addons, "app routing Istio (GatewayClass approuting-istio)")
+		}
+		if len(addons) > 0 {
+			fmt.Fprintf(w, "Add-ons:\t%s\n", strings.Join(addons, ", "))
 		}
 		fmt.Fprintf(w, "State dir:\t%s\n", c.StateDir)
 	}

@@ -2,10 +2,8 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -14,10 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
-	"github.com/minaks/minaks/pkg/apiserver"
 	"github.com/minaks/minaks/pkg/apiserver/addons/approuting"
 	"github.com/minaks/minaks/pkg/apiserver/config"
 )
@@ -35,13 +32,9 @@ type appRouting struct {
 	done   chan struct{}
 }
 
-func newAppRouting(ctx context.Context, c *config.Cluster) (*appRouting, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", apiserver.AdminKubeconfigPath(c))
-	if err != nil {
-		return nil, err
-	}
-	cfg.QPS, cfg.Burst = 200, 400
+func newAppRouting(ctx context.Context, c *config.Cluster, cfg *rest.Config) (*appRouting, error) {
 	a := &appRouting{c: c, ctx: ctx, op: &approuting.Operator{}}
+	var err error
 	if a.op.Client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -186,18 +179,4 @@ func (a *appRouting) set(req AppRoutingRequest) error {
 		return save(false, "")
 	}
 	return fmt.Errorf("unknown app routing action %q", req.Action)
-}
-
-// serve answers POST /approuting on the daemon's control socket.
-func (a *appRouting) serve(w http.ResponseWriter, r *http.Request) {
-	var req AppRoutingRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if err := a.set(req); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	_, _ = w.Write([]byte("ok\n"))
 }

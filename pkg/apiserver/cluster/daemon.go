@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	"github.com/minaks/minaks/pkg/apiserver"
@@ -38,15 +39,17 @@ const (
 
 // Bring-up steps, as printed.
 const (
-	stepPrepare      = "Preparing certificates 🔐"
-	stepControlPlane = "Starting control plane (etcd, kube-apiserver) 🕹️"
-	stepControllers  = "Starting controllers (kube-controller-manager, kube-scheduler) ⚙️"
-	stepFabric       = "Creating the VNet fabric 🌐"
-	stepNodes        = "Creating %d nodes 🖥️"
-	stepNodesReady   = "Waiting for nodes to be Ready ⏳"
-	stepAddons       = "Starting kube-proxy and cluster DNS 🧭"
-	stepAppRouting   = "Starting app routing (NGINX ingress) 🚦"
-	stepKubeconfig   = "Writing kubeconfig 📜"
+	stepPrepare         = "Preparing certificates 🔐"
+	stepControlPlane    = "Starting control plane (etcd, kube-apiserver) 🕹️"
+	stepControllers     = "Starting controllers (kube-controller-manager, kube-scheduler) ⚙️"
+	stepFabric          = "Creating the VNet fabric 🌐"
+	stepNodes           = "Creating %d nodes 🖥️"
+	stepNodesReady      = "Waiting for nodes to be Ready ⏳"
+	stepAddons          = "Starting kube-proxy and cluster DNS 🧭"
+	stepAppRouting      = "Starting app routing (NGINX ingress) 🚦"
+	stepGatewayAPI      = "Installing the managed Gateway API (CRDs " + config.GatewayAPIBundleVersion + ") 🚪"
+	stepGatewayAPIIstio = "Installing the managed Gateway API (CRDs " + config.GatewayAPIBundleVersion + ") and app routing Istio 🚪"
+	stepKubeconfig      = "Writing kubeconfig 📜"
 )
 
 var errDaemonExited = errors.New("the daemon exited; see its log")
@@ -114,6 +117,7 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 
 	var ready atomic.Bool
 	var routing atomic.Pointer[appRouting]
+	var gateways atomic.Pointer[gatewayAPI]
 	status := &DaemonStatus{PID: os.Getpid(), Started: time.Now(), APIServer: apiserver.APIServerURL(c)}
 	stopControl, err := serveControl(c.Path(controlSocket), func() DaemonStatus {
 		s := *status
@@ -122,12 +126,10 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 		return s
 	}, map[string]http.HandlerFunc{
 		"POST /approuting": func(w http.ResponseWriter, r *http.Request) {
-			ar := routing.Load()
-			if ar == nil || !ready.Load() {
-				http.Error(w, "the cluster is still starting; try again when 'minaks up' has returned", http.StatusServiceUnavailable)
-				return
-			}
-			ar.serve(w, r)
+			serveRequest(w, r, ready.Load() && routing.Load() != nil, func(req AppRoutingRequest) error { return routing.Load().set(req) })
+		},
+		"POST /gatewayapi": func(w http.ResponseWriter, r *http.Request) {
+			serveRequest(w, r, ready.Load() && gateways.Load() != nil, func(req GatewayAPIRequest) error { return gateways.Load().set(req) })
 		},
 	})
 	if err != nil {
@@ -207,11 +209,21 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			if admin, err = apiserver.AdminClient(c); err != nil {
 				return err
 			}
-			ar, err := newAppRouting(ctx, c)
+			cfg, err := clientcmd.BuildConfigFromFlags("", apiserver.AdminKubeconfigPath(c))
+			if err != nil {
+				return err
+			}
+			cfg.QPS, cfg.Burst = 200, 400
+			ar, err := newAppRouting(ctx, c, cfg)
 			if err != nil {
 				return err
 			}
 			routing.Store(ar)
+			ga, err := newGatewayAPI(ctx, c, cfg)
+			if err != nil {
+				return err
+			}
+			gateways.Store(ga)
 			if pool.Credentials, err = apiserver.NodeCredentialsFactory(c); err != nil {
 				return err
 			}
@@ -228,6 +240,13 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 	}
 	if c.EnableAppRouting {
 		steps = append(steps, bringUpStep{stepAppRouting, func() error { return routing.Load().start(c.AppRoutingDefaultNginxController) }})
+	}
+	if c.EnableGatewayAPI {
+		name := stepGatewayAPI
+		if c.EnableAppRoutingIstio {
+			name = stepGatewayAPIIstio
+		}
+		steps = append(steps, bringUpStep{name, func() error { return gateways.Load().ensure() }})
 	}
 	for _, s := range steps {
 		if err := step(s.name, s.fn); err != nil {
@@ -246,6 +265,25 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 	err = <-runErr
 	logger.Info("minaks daemon stopped", "err", err)
 	return err
+}
+
+// serveRequest decodes a request of the control socket and carries it out with do; ok false
+// means the daemon cannot take requests yet.
+func serveRequest[T any](w http.ResponseWriter, r *http.Request, ok bool, do func(T) error) {
+	if !ok {
+		http.Error(w, "the cluster is still starting; try again when 'minaks up' has returned", http.StatusServiceUnavailable)
+		return
+	}
+	var req T
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := do(req); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
 }
 
 // bringUpStep is one step of the daemon's bring-up, as `up` prints it.

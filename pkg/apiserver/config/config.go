@@ -59,6 +59,12 @@ type Cluster struct {
 	EnableAppRouting bool `json:"enableAppRouting,omitempty"`
 	// AppRoutingDefaultNginxController is the mode of the default NginxIngressController.
 	AppRoutingDefaultNginxController string `json:"appRoutingDefaultNginxController,omitempty"`
+	// EnableGatewayAPI installs the managed Gateway API CRDs (ingressProfile.gatewayAPI
+	// installation Standard).
+	EnableGatewayAPI bool `json:"enableGatewayAPI,omitempty"`
+	// EnableAppRoutingIstio runs app routing's Gateway API implementation (GatewayClass
+	// approuting-istio); it needs EnableGatewayAPI.
+	EnableAppRoutingIstio bool `json:"enableAppRoutingIstio,omitempty"`
 }
 
 // Network is the cluster's network profile, in the terms of the AKS API.

@@ -99,6 +99,8 @@ type Options struct {
 
 	EnableAppRouting                 bool
 	AppRoutingDefaultNginxController string
+	EnableGatewayAPI                 bool
+	EnableAppRoutingIstio            bool
 
 	// UpstreamDNS are the resolvers behind Azure DNS (168.63.129.16); empty means the host's.
 	UpstreamDNS []string
@@ -155,6 +157,8 @@ func (o *Options) AddClusterFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.EnableAppRouting, "enable-app-routing", o.EnableAppRouting, "enable the application routing add-on (managed NGINX ingress)")
 	fs.StringVar(&o.AppRoutingDefaultNginxController, "app-routing-default-nginx-controller", o.AppRoutingDefaultNginxController,
 		"default NginxIngressController with app routing: AnnotationControlled (default), External, Internal or None")
+	fs.BoolVar(&o.EnableGatewayAPI, "enable-gateway-api", o.EnableGatewayAPI, "install the managed Gateway API CRDs (standard channel "+GatewayAPIBundleVersion+")")
+	fs.BoolVar(&o.EnableAppRoutingIstio, "enable-app-routing-istio", o.EnableAppRoutingIstio, "enable app routing's Gateway API implementation (GatewayClass approuting-istio); needs --enable-gateway-api")
 	fs.StringSliceVar(&o.UpstreamDNS, "upstream-dns", o.UpstreamDNS, "resolvers (IP or IP:port) that Azure DNS at 168.63.129.16 forwards to (default: the host's /etc/resolv.conf)")
 }
 
@@ -206,17 +210,19 @@ func (o *Options) Complete() (*Cluster, error) {
 	var errs errorList
 	o.validateName(&errs)
 	c := &Cluster{
-		Name:             o.Name,
-		StateDir:         o.ClusterDir(),
-		APIPort:          o.APIPort,
-		APIPortFixed:     o.APIPort != 0,
-		NodeCount:        o.NodeCount,
-		NodePoolName:     o.NodePoolName,
-		NodeVMSize:       o.NodeVMSize,
-		Location:         o.Location,
-		ResourceGroup:    o.ResourceGroup,
-		Zones:            o.Zones,
-		EnableAppRouting: o.EnableAppRouting,
+		Name:                  o.Name,
+		StateDir:              o.ClusterDir(),
+		APIPort:               o.APIPort,
+		APIPortFixed:          o.APIPort != 0,
+		NodeCount:             o.NodeCount,
+		NodePoolName:          o.NodePoolName,
+		NodeVMSize:            o.NodeVMSize,
+		Location:              o.Location,
+		ResourceGroup:         o.ResourceGroup,
+		Zones:                 o.Zones,
+		EnableAppRouting:      o.EnableAppRouting,
+		EnableGatewayAPI:      o.EnableGatewayAPI,
+		EnableAppRoutingIstio: o.EnableAppRoutingIstio,
 	}
 	if o.APIPort < 0 || o.APIPort > 65535 {
 		errs.add("api-port", fmt.Sprint(o.APIPort), "must be a TCP port (1-65535)")
@@ -255,6 +261,9 @@ func (o *Options) Complete() (*Cluster, error) {
 		c.Network.UpstreamDNS = append(c.Network.UpstreamDNS, ap.String())
 	}
 	o.completeAppRouting(c, &errs)
+	if o.EnableAppRoutingIstio && !o.EnableGatewayAPI {
+		errs.add("enable-app-routing-istio", "true", "%s", ErrAppRoutingIstioNeedsGatewayAPI)
+	}
 
 	kp := KubeProxy{}
 	if o.KubeProxyConfig != "" {
@@ -302,6 +311,12 @@ func (o *Options) completeAppRouting(c *Cluster, errs *errorList) {
 	}
 	errs.add("app-routing-default-nginx-controller", mode, "must be one of %s", strings.Join(NginxModes, ", "))
 }
+
+// GatewayAPIBundleVersion is the Gateway API CRD bundle AKS installs for Kubernetes 1.36 and later.
+const GatewayAPIBundleVersion = "v1.5.1"
+
+// ErrAppRoutingIstioNeedsGatewayAPI is why app routing's Gateway API implementation cannot run alone.
+const ErrAppRoutingIstioNeedsGatewayAPI = "the application routing Gateway API implementation requires the managed Gateway API installation: add --enable-gateway-api"
 
 // NginxModes are the modes of app routing's default NginxIngressController
 // (--app-routing-default-nginx-controller, az aks approuting's --nginx).

@@ -148,6 +148,7 @@ func TestCompleteRejects(t *testing.T) {
 		{"outbound ports exceed", func(o *Options) { o.OutboundPorts, o.NodeCount = 64000, 2 }, []string{"--load-balancer-outbound-ports=64000", "exceed"}},
 		{"idle timeout", func(o *Options) { o.IdleTimeout = 3 }, []string{"--load-balancer-idle-timeout=3", "between 4 and 100"}},
 		{"outbound flags need loadBalancer", func(o *Options) { o.OutboundType, o.OutboundPorts = "none", 1024 }, []string{"--load-balancer-outbound-ports=1024", "--outbound-type loadBalancer"}},
+		{"app routing istio without gateway api", func(o *Options) { o.EnableAppRoutingIstio = true }, []string{"--enable-app-routing-istio=true", "--enable-gateway-api"}},
 		{"ardnc without app routing", func(o *Options) { o.AppRoutingDefaultNginxController = "Internal" }, []string{"--app-routing-default-nginx-controller=Internal", "--enable-app-routing"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,19 +20,15 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"slices"
-	"strconv"
 	"time"
 
-	v1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
 	"github.com/minaks/minaks/test/bench/internal/benchcluster"
-	"github.com/minaks/minaks/test/bench/internal/load"
+	"github.com/minaks/minaks/test/bench/internal/httpbench"
 )
 
 const (
@@ -65,21 +61,8 @@ func bench(minaks string, samples int, d time.Duration) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 
-	// Two backends (the built-in nginx: its default page) on the second and third nodes, the
-	// load from the first node's namespace.
-	var backends []*v1.Pod
-	for i, n := range c.Nodes[1:] {
-		p := benchcluster.Pod(fmt.Sprintf("web-%d", i), n.Name, "nginx")
-		p.Labels = map[string]string{"app": "web"}
-		backends = append(backends, p)
-	}
-	if backends, err = c.Start(ctx, backends...); err != nil {
-		return err
-	}
-	if _, err := c.API.CoreV1().Services("default").Create(ctx, &v1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec:       v1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []v1.ServicePort{{Port: 80, TargetPort: intstr.FromInt(80)}}},
-	}, metav1.CreateOptions{}); err != nil {
+	direct, err := httpbench.StartWeb(ctx, c)
+	if err != nil {
 		return err
 	}
 	lb, err := controllerAddress(ctx, c)
@@ -90,61 +73,22 @@ func bench(minaks string, samples int, d time.Duration) (err error) {
 		return err
 	}
 	ns := c.NodeNS(c.Nodes[0])
-	ingress := []string{net.JoinHostPort(lb, "80")}
-	if _, err := firstOK(ns, ingress, benchHost, time.Minute); err != nil {
+	front := []string{net.JoinHostPort(lb, "80")}
+	if _, err := httpbench.FirstOK(ns, front, benchHost, time.Minute); err != nil {
 		return fmt.Errorf("the bench Ingress never answered: %w", err)
 	}
-	var direct []string
-	for _, p := range backends {
-		direct = append(direct, net.JoinHostPort(p.Status.PodIP, "80"))
+	if err := httpbench.DataPath(ns, "ingress data path (3 nodes, 2 nginx pods, 4 clients, keep-alive)",
+		"node -> LB IP -> controller -> pods vs node -> pods", front, direct, benchHost, d); err != nil {
+		return err
 	}
-
-	fmt.Printf("\n%-62s %12s %12s %8s %8s\n", "ingress data path (3 nodes, 2 nginx pods, 4 clients, keep-alive)", "ingress", "direct", "ratio", "goal")
-	viaRate, err := load.HTTPRate(ns, ingress, benchHost, "/", 4, d)
-	if err != nil {
-		return fmt.Errorf("through the ingress: %w", err)
-	}
-	directRate, err := load.HTTPRate(ns, direct, benchHost, "/", 4, d)
-	if err != nil {
-		return fmt.Errorf("directly: %w", err)
-	}
-	fmt.Printf("%-62s %12.0f %12.0f %7.0f%% %8s\n", "requests/s, node -> LB IP -> controller -> pods vs node -> pods", viaRate, directRate, 100*viaRate/directRate, ">= 60%")
-
-	viaLat, err := load.HTTPLatency(ns, ingress, benchHost, "/", 1000, d)
-	if err != nil {
-		return fmt.Errorf("latency through the ingress: %w", err)
-	}
-	directLat, err := load.HTTPLatency(ns, direct, benchHost, "/", 1000, d)
-	if err != nil {
-		return fmt.Errorf("latency directly: %w", err)
-	}
-	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64) + " ms" }
-	for _, p := range []struct {
-		name string
-		q    float64
-		goal string
-	}{{"p50", 0.5, ""}, {"p99", 0.99, "+1 ms"}} {
-		via, dir := load.Percentile(viaLat, p.q), load.Percentile(directLat, p.q)
-		fmt.Printf("%-62s %12s %12s %8s %8s\n", "latency at 1,000 req/s, "+p.name+" (added: "+ms(via-dir)+")", ms(via), ms(dir), "", p.goal)
-	}
-
 	if samples > 0 {
-		var took []time.Duration
-		for i := range samples {
+		if err := httpbench.FirstAnswers(ns, "Ingress created -> first 200 through it", front, samples, func(i int) (string, time.Time, error) {
 			host := fmt.Sprintf("h%d.example.test", i)
 			start, err := createIngress(ctx, c, fmt.Sprintf("h%d", i), host)
-			if err != nil {
-				return err
-			}
-			at, err := firstOK(ns, ingress, host, 30*time.Second)
-			if err != nil {
-				return fmt.Errorf("Ingress %s never answered: %w", host, err)
-			}
-			took = append(took, at.Sub(start))
+			return host, start, err
+		}); err != nil {
+			return err
 		}
-		slices.Sort(took)
-		fmt.Printf("\n%-62s %12s %12s %8s %8s\n", fmt.Sprintf("Ingress created -> first 200 through it (%d Ingresses)", samples), "p50", "p99", "", "goal p99")
-		fmt.Printf("%-62s %12s %12s %8s %8s\n", "", ms(load.Percentile(took, 0.5)), ms(load.Percentile(took, 0.99)), "", "1 s")
 		fmt.Printf("baseline: ingress-nginx applies a new Ingress with an nginx reload (at most one every ~3 s, --sync-rate-limit 0.3)\n")
 	}
 	return nil
@@ -165,7 +109,7 @@ func controllerAddress(ctx context.Context, c *benchcluster.Cluster) (string, er
 }
 
 // createIngress creates an Ingress of the add-on's class for host → Service web, and returns
-// when the API server answered.
+// when it sent the request.
 func createIngress(ctx context.Context, c *benchcluster.Cluster, name, host string) (time.Time, error) {
 	start := time.Now()
 	_, err := c.API.NetworkingV1().Ingresses("default").Create(ctx, &networkingv1.Ingress{
@@ -177,17 +121,4 @@ func createIngress(ctx context.Context, c *benchcluster.Cluster, name, host stri
 			}}}}}}},
 	}, metav1.CreateOptions{})
 	return start, err
-}
-
-// firstOK asks for host through addrs every 5 ms until it answers 200, and returns when.
-func firstOK(ns string, addrs []string, host string, timeout time.Duration) (time.Time, error) {
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = load.HTTPGet(ns, addrs[0], host, "/"); err == nil {
-			return time.Now(), nil
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return time.Time{}, err
 }

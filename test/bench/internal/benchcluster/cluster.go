@@ -76,6 +76,9 @@ func (c *Cluster) Down() error {
 	return nil
 }
 
+// Kubeconfig is the path of the cluster's kubeconfig.
+func (c *Cluster) Kubeconfig() string { return filepath.Join(c.root, "kubeconfig") }
+
 // NodeNS and PodNS are the network namespaces of a node and a pod.
 func (c *Cluster) NodeNS(n v1.Node) string { return "minaks." + c.Name + "." + n.Name }
 func (c *Cluster) PodNS(p *v1.Pod) string  { return "minaks." + c.Name + ".pod-" + string(p.UID) }
