@@ -30,6 +30,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/minaks/minaks/images/ingressnginx/translate"
+	"github.com/minaks/minaks/images/internal/informer"
 	"github.com/minaks/minaks/images/internal/l7"
 )
 
@@ -149,7 +150,7 @@ func (c *controller) syncEvent(obj any) {
 
 // ours tells whether ing belongs to this controller's class, as the translation decides.
 func (c *controller) ours(ing *networkingv1.Ingress) bool {
-	return translate.IsOurs(c.translateOptions(), ing, listOf[*networkingv1.IngressClass](c.ingressClasses))
+	return translate.IsOurs(c.translateOptions(), ing, informer.ListOf[*networkingv1.IngressClass](c.ingressClasses))
 }
 
 // run starts the informers and serves until ctx is done.
@@ -198,18 +199,6 @@ func (c *controller) run(ctx context.Context) error {
 	}
 }
 
-// listOf returns an informer's objects of type T.
-func listOf[T any](inf cache.SharedIndexInformer) []T {
-	objs := inf.GetStore().List()
-	out := make([]T, 0, len(objs))
-	for _, o := range objs {
-		if t, ok := o.(T); ok {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 func (c *controller) translateOptions() translate.Options {
 	return translate.Options{
 		IngressClass:               c.flags.IngressClass,
@@ -234,11 +223,11 @@ func (c *controller) sync(ctx context.Context) {
 	logger := klog.FromContext(ctx)
 	start := time.Now()
 	st := &translate.State{
-		Ingresses:      listOf[*networkingv1.Ingress](c.ingresses),
-		IngressClasses: listOf[*networkingv1.IngressClass](c.ingressClasses),
-		Services:       listOf[*v1.Service](c.services),
-		EndpointSlices: listOf[*discoveryv1.EndpointSlice](c.slices),
-		Secrets:        listOf[*v1.Secret](c.secrets),
+		Ingresses:      informer.ListOf[*networkingv1.Ingress](c.ingresses),
+		IngressClasses: informer.ListOf[*networkingv1.IngressClass](c.ingressClasses),
+		Services:       informer.ListOf[*v1.Service](c.services),
+		EndpointSlices: informer.ListOf[*discoveryv1.EndpointSlice](c.slices),
+		Secrets:        informer.ListOf[*v1.Secret](c.secrets),
 	}
 	if c.flags.ConfigMap != "" {
 		if obj, ok, _ := c.configMaps.GetStore().GetByKey(c.flags.ConfigMap); ok {
@@ -393,7 +382,7 @@ func (c *controller) addresses(ctx context.Context) []networkingv1.IngressLoadBa
 			}
 			sel = own.AsSelector()
 		}
-		for _, p := range listOf[*v1.Pod](c.pods) {
+		for _, p := range informer.ListOf[*v1.Pod](c.pods) {
 			if p.Spec.NodeName == "" || p.Status.Phase != v1.PodRunning || !sel.Matches(labels.Set(p.Labels)) {
 				continue
 			}

@@ -38,6 +38,7 @@ import (
 	gatewayscheme "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/scheme"
 	"sigs.k8s.io/yaml"
 
+	"github.com/minaks/minaks/images/internal/informer"
 	"github.com/minaks/minaks/images/internal/serve"
 	"github.com/minaks/minaks/images/istio/translate"
 	"github.com/minaks/minaks/pkg/apiserver/addons/gatewayapi"
@@ -278,7 +279,7 @@ func (p *pilot) warn(gw *gatewayv1.Gateway, reason, msg string) {
 // addresses.
 func (p *pilot) programmed(gw types.NamespacedName) ([]gatewayv1.GatewayStatusAddress, bool) {
 	obj := &gatewayv1.Gateway{}
-	for _, g := range listOf[*gatewayv1.Gateway](p.w.gateways) {
+	for _, g := range informer.ListOf[*gatewayv1.Gateway](p.w.gateways) {
 		if g.Namespace == gw.Namespace && g.Name == gw.Name {
 			obj = g
 		}
@@ -382,7 +383,7 @@ func (p *pilot) accessLog() bool {
 // classDefaults is the data of the ConfigMap in istiod's namespace labelled as the defaults
 // of class.
 func (p *pilot) classDefaults(class string) map[string]string {
-	for _, cm := range listOf[*corev1.ConfigMap](p.configMaps) {
+	for _, cm := range informer.ListOf[*corev1.ConfigMap](p.configMaps) {
 		if cm.Namespace == p.ns && cm.Labels[gatewayapi.ClassDefaultsLabel] == class {
 			return cm.Data
 		}
@@ -394,7 +395,7 @@ func (p *pilot) classDefaults(class string) map[string]string {
 // as istiod's namespace controller does: gateway pods mount it to trust istiod.
 func (p *pilot) publishRootCert(ctx context.Context) error {
 	var errs []error
-	for _, ns := range listOf[*corev1.Namespace](p.w.namespaces) {
+	for _, ns := range informer.ListOf[*corev1.Namespace](p.w.namespaces) {
 		if ns.Status.Phase == corev1.NamespaceTerminating {
 			continue
 		}
@@ -424,7 +425,7 @@ func (p *pilot) writeStatuses(ctx context.Context, res *translate.Result) error 
 	now := metav1.Now()
 	api := p.gateways.GatewayV1()
 	var errs []error
-	for _, gc := range listOf[*gatewayv1.GatewayClass](p.w.classes) {
+	for _, gc := range informer.ListOf[*gatewayv1.GatewayClass](p.w.classes) {
 		want, ok := res.GatewayClassStatus[gc.Name]
 		if !ok {
 			continue
@@ -438,7 +439,7 @@ func (p *pilot) writeStatuses(ctx context.Context, res *translate.Result) error 
 			}
 		}
 	}
-	for _, gw := range listOf[*gatewayv1.Gateway](p.w.gateways) {
+	for _, gw := range informer.ListOf[*gatewayv1.Gateway](p.w.gateways) {
 		want, ok := res.GatewayStatus[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}]
 		if !ok {
 			continue
@@ -463,7 +464,7 @@ func (p *pilot) writeStatuses(ctx context.Context, res *translate.Result) error 
 			}
 		}
 	}
-	for _, r := range listOf[*gatewayv1.HTTPRoute](p.w.httpRoutes) {
+	for _, r := range informer.ListOf[*gatewayv1.HTTPRoute](p.w.httpRoutes) {
 		want, ok := res.HTTPRouteStatus[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}]
 		if !ok {
 			continue
@@ -477,7 +478,7 @@ func (p *pilot) writeStatuses(ctx context.Context, res *translate.Result) error 
 			}
 		}
 	}
-	for _, r := range listOf[*gatewayv1.GRPCRoute](p.w.grpcRoutes) {
+	for _, r := range informer.ListOf[*gatewayv1.GRPCRoute](p.w.grpcRoutes) {
 		want, ok := res.GRPCRouteStatus[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}]
 		if !ok {
 			continue

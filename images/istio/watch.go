@@ -14,6 +14,7 @@ import (
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 	gatewayinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 
+	"github.com/minaks/minaks/images/internal/informer"
 	"github.com/minaks/minaks/images/istio/translate"
 )
 
@@ -107,26 +108,14 @@ func (w *watch) settle(ctx context.Context, gather time.Duration) bool {
 // state is what the informers hold, as the translation takes it.
 func (w *watch) state() *translate.State {
 	return &translate.State{
-		GatewayClasses:  listOf[*gatewayv1.GatewayClass](w.classes),
-		Gateways:        listOf[*gatewayv1.Gateway](w.gateways),
-		HTTPRoutes:      listOf[*gatewayv1.HTTPRoute](w.httpRoutes),
-		GRPCRoutes:      listOf[*gatewayv1.GRPCRoute](w.grpcRoutes),
-		ReferenceGrants: listOf[*gatewayv1beta1.ReferenceGrant](w.grants),
-		Namespaces:      listOf[*corev1.Namespace](w.namespaces),
-		Services:        listOf[*corev1.Service](w.services),
-		EndpointSlices:  listOf[*discoveryv1.EndpointSlice](w.slices),
-		Secrets:         listOf[*corev1.Secret](w.secrets),
+		GatewayClasses:  informer.ListOf[*gatewayv1.GatewayClass](w.classes),
+		Gateways:        informer.ListOf[*gatewayv1.Gateway](w.gateways),
+		HTTPRoutes:      informer.ListOf[*gatewayv1.HTTPRoute](w.httpRoutes),
+		GRPCRoutes:      informer.ListOf[*gatewayv1.GRPCRoute](w.grpcRoutes),
+		ReferenceGrants: informer.ListOf[*gatewayv1beta1.ReferenceGrant](w.grants),
+		Namespaces:      informer.ListOf[*corev1.Namespace](w.namespaces),
+		Services:        informer.ListOf[*corev1.Service](w.services),
+		EndpointSlices:  informer.ListOf[*discoveryv1.EndpointSlice](w.slices),
+		Secrets:         informer.ListOf[*corev1.Secret](w.secrets),
 	}
-}
-
-// listOf returns an informer's objects of type T.
-func listOf[T any](inf cache.SharedIndexInformer) []T {
-	objs := inf.GetStore().List()
-	out := make([]T, 0, len(objs))
-	for _, o := range objs {
-		if t, ok := o.(T); ok {
-			out = append(out, t)
-		}
-	}
-	return out
 }

@@ -193,6 +193,20 @@ func TestGatewayAPI(t *testing.T) {
 			}
 			return nil
 		})
+		// Without istiod, a class of Istio's controller (the Istio add-on's "istio") is told
+		// to be not emulated.
+		class := filepath.Join(dir, "istio-class.yaml")
+		if err := os.WriteFile(class, []byte("apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: istio}\nspec: {controllerName: istio.io/gateway-controller}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c.mustKubectl("apply", "-f", class)
+		eventually(t, 20*time.Second, "the istio class refused", func() error {
+			out, err := c.kubectl("get", "gatewayclass", "istio", "-o", `jsonpath={.status.conditions[?(@.type=="Accepted")].status} {.status.conditions[?(@.type=="Accepted")].message}`)
+			if err != nil || !strings.HasPrefix(out, "False ") || !strings.Contains(out, "Istio service mesh add-on is not emulated") {
+				return fmt.Errorf("%q %v", out, err)
+			}
+			return nil
+		})
 		c.mustMinaks("update", "--disable-gateway-api")
 		if out, err := c.kubectl("get", "crd", "gateways.gateway.networking.k8s.io"); err == nil {
 			t.Errorf("the Gateway CRD is still there: %s", out)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -47,6 +48,11 @@ type gatewayAPI struct {
 	mu sync.Mutex
 	// stopClasses stops the watch of other implementations' GatewayClasses.
 	stopClasses context.CancelFunc
+	// istio mirrors c.EnableAppRoutingIstio for that watch: without istiod, Istio's own
+	// controller name is one more that nothing here implements.
+	istio atomic.Bool
+	// recheck asks the watch to look at every class again.
+	recheck func()
 }
 
 func newGatewayAPI(ctx context.Context, c *config.Cluster, cfg *rest.Config) (*gatewayAPI, error) {
@@ -80,6 +86,10 @@ func (g *gatewayAPI) ensure() error {
 
 func (g *gatewayAPI) install() error {
 	ctx := g.ctx
+	g.istio.Store(g.c.EnableAppRoutingIstio)
+	if g.recheck != nil {
+		g.recheck()
+	}
 	if g.c.EnableGatewayAPI {
 		if err := gatewayapi.InstallCRDs(ctx, g.ext, g.kube); err != nil {
 			return err
@@ -172,6 +182,13 @@ var notEmulatedControllers = map[gatewayv1.GatewayController]string{
 	"alb.networking.azure.io/alb-controller": "Application Gateway for Containers (alb.networking.azure.io/alb-controller) is not emulated by minaks; use the GatewayClass approuting-istio (--enable-app-routing-istio)",
 }
 
+// istioController is Istio's controller name, app routing's; without --enable-app-routing-istio
+// (the Istio service mesh add-on's classes included) nothing serves its classes.
+const (
+	istioController = "istio.io/gateway-controller"
+	istioNotEnabled = "no istiod runs for istio.io/gateway-controller: the Istio service mesh add-on is not emulated by minaks; enable app routing's Gateway API implementation (--enable-app-routing-istio) to serve this class"
+)
+
 // notEmulatedClasses are the GatewayClass names of those implementations, for Gateways that
 // name a class that does not exist.
 var notEmulatedClasses = map[gatewayv1.ObjectName]string{
@@ -203,6 +220,9 @@ func (g *gatewayAPI) watchClasses() {
 		for _, obj := range classes.GetStore().List() {
 			gc := obj.(*gatewayv1.GatewayClass)
 			msg, ok := notEmulatedControllers[gc.Spec.ControllerName]
+			if gc.Spec.ControllerName == istioController && !g.istio.Load() {
+				msg, ok = istioNotEnabled, true
+			}
 			if !ok {
 				continue
 			}
@@ -230,6 +250,7 @@ func (g *gatewayAPI) watchClasses() {
 			}
 		}
 	}
+	g.recheck = func() { go check(nil) }
 	handler := cache.ResourceEventHandlerFuncs{AddFunc: check, UpdateFunc: func(_, o any) { check(o) }}
 	_, _ = classes.AddEventHandler(handler)
 	_, _ = gateways.AddEventHandler(handler)
