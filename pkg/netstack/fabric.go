@@ -60,11 +60,18 @@ type Fabric struct {
 	// frontends and outbound IPs from it into the fabric (RouteHostAddrs) and lets the world
 	// beyond it reach them.
 	PublicIPRange netip.Prefix
+	// TakeHostRoute makes Ensure take the host's routes to the VNet's subnets over from another
+	// cluster's fabric that holds the same prefixes. The daemon sets it for a cluster's first
+	// Ensure, so the host reaches the cluster started last, as kubectl's current context is the
+	// cluster made last; a route that is not minaks's is never taken.
+	TakeHostRoute bool
 	// HostRoute reports whether the host routes the VNet's subnets into this fabric. It is false
-	// when another cluster's fabric already owns one of them on this host.
+	// when another cluster's fabric (or a route of the host's own) holds one of them.
 	HostRoute bool
 	// HostRouteConflict names what holds the subnet's route on the host, when HostRoute is false.
 	HostRouteConflict string
+	// HostRouteTakenFrom names the cluster whose host route the last Ensure took over ("" when none).
+	HostRouteTakenFrom string
 	// Edge is the /30 between host (first address) and fabric (second address).
 	Edge netip.Prefix
 }
@@ -146,9 +153,10 @@ func (f *Fabric) Ensure() error {
 	if err := ensureRoute(fh, &netlink.Route{LinkIndex: fabricLink.Attrs().Index, Gw: net.IP(hostIP.AsSlice())}); err != nil {
 		return err
 	}
-	f.HostRoute, f.HostRouteConflict = true, ""
+	f.HostRoute, f.HostRouteConflict, f.HostRouteTakenFrom = true, "", ""
 
-	// The host reaches the VNet's subnets directly, unless another cluster already owns one here.
+	// The host reaches the VNet's subnets directly, unless another cluster already owns one here
+	// (and this Ensure is not to take it over) or the host routes it elsewhere itself.
 	for _, subnet := range []netip.Prefix{f.Subnet, f.PodSubnet} {
 		if !subnet.IsValid() {
 			continue
@@ -157,9 +165,12 @@ func (f *Fabric) Ensure() error {
 		if err != nil {
 			return err
 		}
-		if conflict != "" {
-			f.HostRoute, f.HostRouteConflict = false, conflict
+		if conflict.what != "" && !(f.TakeHostRoute && conflict.owner != "" && conflict.dst == subnet.Masked()) {
+			f.HostRoute, f.HostRouteConflict = false, conflict.what
 			continue
+		}
+		if conflict.owner != "" {
+			f.HostRouteTakenFrom = conflict.owner // the replace below moves the route to our edge
 		}
 		if err := ensureRoute(host, &netlink.Route{
 			LinkIndex: hostLink.Attrs().Index,
@@ -217,11 +228,18 @@ func chooseEdge(host *netlink.Handle, cluster string, own netlink.Link) (netip.P
 	return netip.Prefix{}, errors.New("no free link-local /30 for the host edge")
 }
 
-// routeConflict names the host route that overlaps subnet on a link other than ours, if any.
-func routeConflict(host *netlink.Handle, subnet netip.Prefix, ownIndex int) (string, error) {
+// hostRoute is a host route that overlaps a subnet of ours on another link.
+type hostRoute struct {
+	what  string       // the route as `ip route` shows it, and its cluster; "" when there is none
+	dst   netip.Prefix // its destination
+	owner string       // the cluster whose edge it goes to ("" when it is not minaks's)
+}
+
+// routeConflict finds the host route that overlaps subnet on a link other than ours, if any.
+func routeConflict(host *netlink.Handle, subnet netip.Prefix, ownIndex int) (hostRoute, error) {
 	routes, err := retryDump(func() ([]netlink.Route, error) { return host.RouteList(nil, unix.AF_INET) })
 	if err != nil {
-		return "", err
+		return hostRoute{}, err
 	}
 	for _, r := range routes {
 		if r.Dst == nil || r.LinkIndex == ownIndex {
@@ -232,18 +250,18 @@ func routeConflict(host *netlink.Handle, subnet netip.Prefix, ownIndex int) (str
 			continue // the default route overlaps everything and is no conflict
 		}
 		ip, _ := netip.AddrFromSlice(r.Dst.IP.To4())
-		if netip.PrefixFrom(ip, ones).Overlaps(subnet) {
-			what := fmt.Sprintf("route %s", r.Dst)
+		if dst := netip.PrefixFrom(ip, ones); dst.Overlaps(subnet) {
+			c := hostRoute{what: fmt.Sprintf("route %s", r.Dst), dst: dst}
 			if l, err := host.LinkByIndex(r.LinkIndex); err == nil {
-				what += " dev " + l.Attrs().Name
-				if owner := edgeOwner(l); owner != "" {
-					what += " (" + owner + ")"
+				c.what += " dev " + l.Attrs().Name
+				if c.owner = edgeOwner(l); c.owner != "" {
+					c.what += " (" + c.owner + ")"
 				}
 			}
-			return what, nil
+			return c, nil
 		}
 	}
-	return "", nil
+	return hostRoute{}, nil
 }
 
 // HostRouteOwner names the cluster whose fabric the host routes subnet to ("" when none does).

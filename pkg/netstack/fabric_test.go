@@ -146,4 +146,32 @@ func TestFabricAndNodes(t *testing.T) {
 	if got, err := netnstest.Fetch("", "10.231.0.5:8080", ""); err != nil || got != "node1" {
 		t.Errorf("first cluster unreachable after the second came: %q %v", got, err)
 	}
+
+	// Started (TakeHostRoute), the second takes the route over; the first's resync leaves it so,
+	// and takes it back once the second is gone.
+	f2.TakeHostRoute = true
+	if err := f2.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if !f2.HostRoute || f2.HostRouteTakenFrom != cluster {
+		t.Errorf("second fabric taking over: host route %v, taken from %q; want it, from %s", f2.HostRoute, f2.HostRouteTakenFrom, cluster)
+	}
+	if owner, err := HostRouteOwner(f.Subnet); err != nil || owner != other {
+		t.Errorf("host routes %s to %q (%v), want %s", f.Subnet, owner, err, other)
+	}
+	if err := f.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if f.HostRoute {
+		t.Error("the first fabric's resync took the route back from a running cluster")
+	}
+	if err := RemoveCluster(other); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := netnstest.Fetch("", "10.231.0.5:8080", ""); !f.HostRoute || err != nil || got != "node1" {
+		t.Errorf("first cluster after the second went: host route %v, %q %v", f.HostRoute, got, err)
+	}
 }

@@ -260,14 +260,29 @@ func TestTwoClusters(t *testing.T) {
 	a, b := newTestCluster(t), newTestCluster(t)
 	b.kubeconfig = a.kubeconfig // both contexts in one file, as a user would have them
 	a.mustMinaks("up")
-	// Both use AKS's node subnet: the host routes it to the first; the second says so.
-	if out := b.mustMinaks("up"); !strings.Contains(out, fmt.Sprintf("routes the node subnet 10.224.0.0/16 to cluster %q", a.name)) {
-		t.Errorf("second cluster's up does not say who owns the host route:\n%s", out)
+	// Both use AKS's node subnet: the host routes it to the cluster started last, as the
+	// kubeconfig's current context is; the second's up says so.
+	if out := b.mustMinaks("up"); !strings.Contains(out, fmt.Sprintf("now routes the node subnet 10.224.0.0/16 to this cluster instead of cluster %q", a.name)) {
+		t.Errorf("second cluster's up does not say it took the host route over:\n%s", out)
 	}
+	hostReaches := func(c *testCluster, text string) {
+		t.Helper()
+		node := c.nodes().Items[0].Metadata.Name
+		netnstest.Serve(t, "minaks."+c.name+"."+node, "10.224.0.4:7001", netnstest.Text(text))
+		eventually(t, 30*time.Second, "host reaches cluster "+text+"'s node", func() error {
+			got, err := netnstest.Fetch("", "10.224.0.4:7001", "")
+			if err != nil || got != text {
+				return fmt.Errorf("%q, %v", got, err)
+			}
+			return nil
+		})
+	}
+	hostReaches(b, "b")
+	tookOver := time.Now()
 	if a.apiPort() == b.apiPort() {
 		t.Fatalf("both clusters on port %d", a.apiPort())
 	}
-	// Both reach beyond the host, although only a's subnet is routed by it: replies find their
+	// Both reach beyond the host, although only b's subnet is routed by it: replies find their
 	// cluster by its fabric's edge address.
 	lan, lanIP, lanGateway := makeLANHost(t, b.name)
 	lanAddr := netip.AddrPortFrom(lanIP, 80).String()
@@ -278,8 +293,13 @@ func TestTwoClusters(t *testing.T) {
 			t.Errorf("cluster %s: node → LAN host: seen from %q (%v), want the host's %s", c.name, saw, err, lanGateway)
 		}
 	}
-	// The API server reaches cluster b's kubelets although the host routes the subnet to a:
-	// its cluster egress goes through b's fabric.
+	// The API server reaches cluster a's kubelets although the host routes the subnet to b:
+	// its cluster egress goes through a's fabric.
+	a.mustKubectl("run", "hello", "--image=busybox", "--restart=Never", "--", "sh", "-c", "echo hello from $HOSTNAME; sleep 3600")
+	a.mustKubectl("wait", "--for=condition=Ready", "pod/hello", "--timeout=60s")
+	if out := a.mustKubectl("exec", "hello", "--", "hostname"); out != "hello\n" {
+		t.Errorf("exec in cluster a: %q", out)
+	}
 	b.mustKubectl("run", "hello", "--image=busybox", "--restart=Never", "--", "sh", "-c", "echo hello from $HOSTNAME; sleep 3600")
 	b.mustKubectl("wait", "--for=condition=Ready", "pod/hello", "--timeout=60s")
 	if out := b.mustKubectl("logs", "hello"); out != "hello from hello\n" {
@@ -292,23 +312,22 @@ func TestTwoClusters(t *testing.T) {
 	if out, err := b.kubectl("get", "namespace", "only-in-a"); err == nil {
 		t.Errorf("namespace of cluster a visible in b:\n%s", out)
 	}
-	a.mustMinaks("down")
-	a.assertGone()
-	// b is untouched by a's down, and takes over the host route of the node subnet.
-	b.mustKubectl("get", "ns", "kube-system")
-	if len(b.daemonPIDs()) != 1 {
-		t.Error("cluster b's daemon is gone")
+	time.Sleep(time.Until(tookOver.Add(fabricResyncOfDaemon))) // a's resync leaves the route with b
+	if got, err := netnstest.Fetch("", "10.224.0.4:7001", ""); err != nil || got != "b" {
+		t.Errorf("after a's resync the host reaches %q (%v), want cluster b", got, err)
 	}
-	node := b.nodes().Items[0].Metadata.Name
-	netnstest.Serve(t, "minaks."+b.name+"."+node, "10.224.0.4:7001", netnstest.Text("b"))
-	eventually(t, 30*time.Second, "host reaches cluster b's node", func() error {
-		got, err := netnstest.Fetch("", "10.224.0.4:7001", "")
-		if err != nil || got != "b" {
-			return fmt.Errorf("%q, %v", got, err)
-		}
-		return nil
-	})
+	b.mustMinaks("down")
+	b.assertGone()
+	// a is untouched by b's down, and takes the host route of the node subnet back.
+	a.mustKubectl("get", "ns", "kube-system")
+	if len(a.daemonPIDs()) != 1 {
+		t.Error("cluster a's daemon is gone")
+	}
+	hostReaches(a, "a")
 }
+
+// fabricResyncOfDaemon is a little more than the daemon's fabric resync period (10 s).
+const fabricResyncOfDaemon = 11 * time.Second
 
 func TestForeground(t *testing.T) {
 	c := newTestCluster(t)

@@ -188,11 +188,17 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 		{stepControlPlane, waitFor(cp.APIReady())},
 		{stepControllers, waitFor(cp.ControllersReady())},
 		{stepFabric, func() error {
-			if err := fabric.Ensure(); err != nil {
+			fabric.TakeHostRoute = true // the cluster started last is the one the host reaches
+			err := fabric.Ensure()
+			fabric.TakeHostRoute = false
+			if err != nil {
 				return err
 			}
+			if fabric.HostRouteTakenFrom != "" {
+				logger.Info("The host now routes the node subnet to this cluster; the other cluster takes it back when this one stops", "subnet", fabric.Subnet, "from", fabric.HostRouteTakenFrom)
+			}
 			if !fabric.HostRoute {
-				logger.Info("The host does not route the node subnet to this cluster: another one owns it", "subnet", fabric.Subnet, "owner", fabric.HostRouteConflict)
+				logger.Info("The host does not route the node subnet to this cluster: something else holds it", "subnet", fabric.Subnet, "route", fabric.HostRouteConflict)
 			}
 			if err := isolatePods(c, cloud, fabric); err != nil {
 				return err
@@ -423,7 +429,7 @@ func serveDNS(ctx context.Context, c *config.Cluster, fabric *netstack.Fabric, c
 }
 
 // fabricResync is how often the daemon re-applies the fabric: it repairs what was removed behind
-// its back, and takes over the host route of its subnet once the cluster that held it is gone.
+// its back, and takes the host route of its subnet back once the cluster that took it is gone.
 const fabricResync = 10 * time.Second
 
 func reconcileFabric(ctx context.Context, fabric *netstack.Fabric) {

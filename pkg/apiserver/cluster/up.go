@@ -88,9 +88,11 @@ func Up(o UpOptions) error {
 		if err := writeKubeconfig(saved, target); err != nil {
 			return err
 		}
-		printUsage(o.Out, saved)
+		printUsage(o.Out, saved, "")
 		return nil
 	}
+	// Whose node subnet the host routes before this cluster starts and takes it over.
+	routedTo, _ := netstack.HostRouteOwner(netip.MustParsePrefix(c.Network.SubnetCIDR))
 
 	fresh := true
 	if saved, err := config.Load(c.StateDir); err == nil {
@@ -158,7 +160,7 @@ func Up(o UpOptions) error {
 	if err != nil {
 		return failed(err)
 	}
-	printUsage(o.Out, c)
+	printUsage(o.Out, c, routedTo)
 	if !o.Foreground {
 		return nil
 	}
@@ -260,10 +262,18 @@ func writeKubeconfig(c *config.Cluster, t kubeconfig.Target) error {
 	return os.WriteFile(c.Path(kubeconfigTargetFile), []byte(abs+"\n"), 0o600)
 }
 
-func printUsage(out io.Writer, c *config.Cluster) {
+// printUsage tells how to reach the cluster, and where the host routes its node subnet when
+// that is not (or was not until now: routedBefore) this cluster.
+func printUsage(out io.Writer, c *config.Cluster, routedBefore string) {
 	subnet := netip.MustParsePrefix(c.Network.SubnetCIDR)
-	if owner, err := netstack.HostRouteOwner(subnet); err == nil && owner != c.Name {
+	switch owner, err := netstack.HostRouteOwner(subnet); {
+	case err != nil:
+	case owner == c.Name && routedBefore != "" && routedBefore != c.Name:
+		fmt.Fprintf(out, "Note: this host now routes the node subnet %s to this cluster instead of cluster %q, which gets it back when this one stops.\n", subnet, routedBefore)
+	case owner != c.Name && owner != "":
 		fmt.Fprintf(out, "Note: this host routes the node subnet %s to cluster %q, so this cluster's node IPs are reachable only from inside it.\n", subnet, owner)
+	case owner != c.Name:
+		fmt.Fprintf(out, "Note: this host routes the node subnet %s elsewhere ('ip route show %s'), so this cluster's node IPs are reachable only from inside it.\n", subnet, subnet)
 	}
 	ctx := kubeconfig.ContextName(c.Name)
 	fmt.Fprintf(out, "Set kubectl context to %q\nYou can now use your cluster with:\n\nkubectl cluster-info --context %s\n\n", ctx, ctx)
