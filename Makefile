@@ -15,7 +15,7 @@ LDFLAGS := -s -w \
 	-X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION) \
 	-X k8s.io/client-go/pkg/version.gitMajor=1 \
 	-X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
-HOST_PACKAGES := iptables ipset conntrack iproute2 nftables
+HOST_PACKAGES := iptables ipset conntrack iproute2 nftables netbase
 NAME ?= minaks
 
 .PHONY: build up down test unit e2e bench lint host-deps clean

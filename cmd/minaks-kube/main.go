@@ -1,5 +1,5 @@
 // Command minaks-kube holds the built-in images' programs that are built on Kubernetes
-// libraries: kube-proxy, CoreDNS and the ingress-nginx controller. It is apart from minaks-run
+// libraries: kube-proxy, CoreDNS, azure-npm, the ingress-nginx controller and Istio. It is apart from minaks-run
 // so that an ordinary pod stays small; `make build` embeds it into minaks, which installs it
 // next to minaks-run.
 package main

@@ -28,6 +28,8 @@ import (
 
 	"github.com/minaks/minaks/images"
 	"github.com/minaks/minaks/pkg/nodes/container"
+	"github.com/minaks/minaks/pkg/nodes/endpoint"
+	"github.com/minaks/minaks/pkg/nodes/netpolicy"
 )
 
 // Restart back-off, as the kubelet's: the first restart at once, then 10 s doubling to 5 min,
@@ -77,9 +79,12 @@ type podWorker struct {
 	// between attempts until then.
 	volumesReady bool
 	volRetry     time.Duration
-	failed       bool
-	startTime    metav1.Time
-	lastStatus   *v1.PodStatus
+	// policyReady is whether the node's policy agent enforces the pod's policy (awaitPolicy);
+	// policyWarned whether the wait for it has been told in an Event.
+	policyReady, policyWarned bool
+	failed                    bool
+	startTime                 metav1.Time
+	lastStatus                *v1.PodStatus
 }
 
 // ctr is one container of a pod and its history.
@@ -255,6 +260,12 @@ func (w *podWorker) step(ctx context.Context) time.Duration {
 		}
 	}
 
+	if !w.policyReady {
+		if wait := w.awaitPolicy(ctx, pod); wait > 0 {
+			return wait
+		}
+	}
+
 	for _, c := range append(append([]*ctr{}, w.init...), w.ctrs...) {
 		w.reap(c)
 	}
@@ -285,6 +296,32 @@ func (w *podWorker) step(ctx context.Context) time.Duration {
 		next = min(next, w.startWhenDue(ctx, pod, c))
 	}
 	return next
+}
+
+// awaitPolicy holds the pod's containers until the node's network policy agent enforces the
+// policy that selects the pod (package endpoint), as a CNI ADD waits for Cilium's agent: a
+// pod under a default-deny policy is isolated from its first packet. It returns 0 once the
+// agent has answered (at once without a policy engine, or for a hostNetwork pod), and when to
+// ask again otherwise.
+func (w *podWorker) awaitPolicy(ctx context.Context, pod *v1.Pod) time.Duration {
+	engine := netpolicy.Engine(w.rt.agent.ID.Cluster)
+	if engine == "" || pod.Spec.HostNetwork {
+		w.policyReady = true
+		return 0
+	}
+	actx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	err := endpoint.Announce(actx, w.rt.agent.NS(), endpoint.Endpoint{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, IPs: w.podIPs})
+	if err == nil {
+		w.policyReady = true
+		return 0
+	}
+	if !w.policyWarned && ctx.Err() == nil {
+		w.policyWarned = true
+		w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "FailedCreatePodSandBox",
+			"Failed to create pod sandbox: the node's network policy agent (%s) has not taken the pod's addresses %v yet: %v; waiting for it", engine, w.podIPs, err)
+	}
+	return 250 * time.Millisecond
 }
 
 // reap notices a container's exit.

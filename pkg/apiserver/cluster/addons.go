@@ -13,12 +13,13 @@ import (
 	"github.com/minaks/minaks/pkg/apiserver/addons"
 	"github.com/minaks/minaks/pkg/apiserver/config"
 	"github.com/minaks/minaks/pkg/apiserver/version"
+	"github.com/minaks/minaks/pkg/nodes/netpolicy"
 	"github.com/minaks/minaks/pkg/nodes/proxy"
 )
 
 // startAddons applies the add-ons AKS runs in kube-system and waits until they serve: first
-// the kube-proxy DaemonSet, ready on every node (each node's Service rules in sync), then
-// CoreDNS, whose replicas then reach the API server through the kubernetes Service at once
+// the kube-proxy DaemonSet, ready on every node (each node's Service rules in sync), then the
+// network policy engine's DaemonSet (each node's policy written), then CoreDNS, whose replicas then reach the API server through the kubernetes Service at once
 // (with --network-plugin none or kube-proxy disabled, CoreDNS waits for what the user brings
 // instead, and up does not).
 func startAddons(ctx context.Context, client kubernetes.Interface, c *config.Cluster) error {
@@ -33,6 +34,18 @@ func startAddons(ctx context.Context, client kubernetes.Interface, c *config.Clu
 		}
 		if err := poll(func(ctx context.Context) bool {
 			ds, err := client.AppsV1().DaemonSets(proxy.Namespace).Get(ctx, proxy.Name, metav1.GetOptions{})
+			return err == nil && daemonSetReady(ds, c.NodeCount)
+		}); err != nil {
+			return err
+		}
+	}
+	if engine := netpolicy.Engine(c); engine != "" {
+		// Before CoreDNS: a pod's containers start once the policy agent of its node has it.
+		if err := netpolicy.Apply(ctx, client, c); err != nil {
+			return err
+		}
+		if err := poll(func(ctx context.Context) bool {
+			ds, err := client.AppsV1().DaemonSets(netpolicy.Namespace).Get(ctx, engine, metav1.GetOptions{})
 			return err == nil && daemonSetReady(ds, c.NodeCount)
 		}); err != nil {
 			return err

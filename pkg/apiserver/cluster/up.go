@@ -262,8 +262,9 @@ func writeKubeconfig(c *config.Cluster, t kubeconfig.Target) error {
 	return os.WriteFile(c.Path(kubeconfigTargetFile), []byte(abs+"\n"), 0o600)
 }
 
-// printUsage tells how to reach the cluster, and where the host routes its node subnet when
-// that is not (or was not until now: routedBefore) this cluster.
+// printUsage tells how to reach the cluster, where the host routes its node subnet when that
+// is not (or was not until now: routedBefore) this cluster, and what of its network policy
+// is not enforced.
 func printUsage(out io.Writer, c *config.Cluster, routedBefore string) {
 	subnet := netip.MustParsePrefix(c.Network.SubnetCIDR)
 	switch owner, err := netstack.HostRouteOwner(subnet); {
@@ -274,6 +275,12 @@ func printUsage(out io.Writer, c *config.Cluster, routedBefore string) {
 		fmt.Fprintf(out, "Note: this host routes the node subnet %s to cluster %q, so this cluster's node IPs are reachable only from inside it.\n", subnet, owner)
 	case owner != c.Name:
 		fmt.Fprintf(out, "Note: this host routes the node subnet %s elsewhere ('ip route show %s'), so this cluster's node IPs are reachable only from inside it.\n", subnet, subnet)
+	}
+	switch p := c.Network.Policy; {
+	case p == "calico" || p == "cilium":
+		fmt.Fprintf(out, "Note: --network-policy %s is stored but not enforced yet: NetworkPolicies have no effect (--network-policy azure enforces them).\n", p)
+	case p == "azure" && c.Network.DualStack():
+		fmt.Fprintln(out, "Note: Azure NPM enforces IPv4 only, as on AKS: pods' IPv6 traffic is not subject to NetworkPolicy.")
 	}
 	ctx := kubeconfig.ContextName(c.Name)
 	fmt.Fprintf(out, "Set kubectl context to %q\nYou can now use your cluster with:\n\nkubectl cluster-info --context %s\n\n", ctx, ctx)

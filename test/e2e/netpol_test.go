@@ -1,0 +1,428 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/pkg/netstack/netnstest"
+)
+
+// TestNetworkPolicyAzure drives NetworkPolicies through Azure NPM (--network-policy azure)
+// with real connections between pods on one node and across nodes: the rules NPM writes, where
+// FORWARD jumps to them, and what they let through, as on AKS.
+func TestNetworkPolicyAzure(t *testing.T) {
+	c := newTestCluster(t)
+	c.mustMinaks("up", "--network-policy", "azure")
+	if out := c.mustKubectl("-n", "kube-system", "get", "ds", "azure-npm", "-o", "jsonpath={.status.numberReady}/{.status.desiredNumberScheduled} {.spec.template.spec.containers[0].image}"); !strings.HasPrefix(out, "3/3 mcr.microsoft.com/containernetworking/azure-npm:") {
+		t.Fatalf("azure-npm DaemonSet: %s, want 3/3 ready of NPM's image", out)
+	}
+	nodes := c.nodes().Items
+	nodeIP := func(i int) string {
+		for _, a := range nodes[i].Status.Addresses {
+			if a.Type == "InternalIP" {
+				return a.Address
+			}
+		}
+		return ""
+	}
+	manifest := filepath.Join(t.TempDir(), "np.yaml")
+	m := strings.NewReplacer("NODE0", nodes[0].Metadata.Name, "NODE1", nodes[1].Metadata.Name).Replace(netpolManifest)
+	if err := os.WriteFile(manifest, []byte(m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.mustKubectl("apply", "-f", manifest)
+	for _, ns := range []string{"np-a", "np-b"} {
+		c.mustKubectl("-n", ns, "wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
+	}
+	podNS := func(ns, name string) string {
+		return "minaks." + c.name + ".pod-" + c.mustKubectl("-n", ns, "get", "pod", name, "-o", "jsonpath={.metadata.uid}")
+	}
+	podIP := func(ns, name string) string {
+		return c.mustKubectl("-n", ns, "get", "pod", name, "-o", "jsonpath={.status.podIP}")
+	}
+	server := podIP("np-a", "server")
+	clients := map[string]string{ // who → its network namespace
+		"client-a (same node)":  podNS("np-a", "client-a"),
+		"other-a (other node)":  podNS("np-a", "other-a"),
+		"client-b (other ns)":   podNS("np-b", "client-b"),
+		"node0 (server's node)": "minaks." + c.name + "." + nodes[0].Metadata.Name,
+		"node1":                 "minaks." + c.name + "." + nodes[1].Metadata.Name,
+	}
+	reaches := func(from, addr string) bool {
+		out, err := netnstest.Fetch(clients[from], addr, "GET /hostname HTTP/1.0\r\n\r\n")
+		return err == nil && strings.Contains(out, "200 OK")
+	}
+	// expect waits (briefly: NPM writes within milliseconds) until exactly want of the
+	// clients reach addr.
+	expect := func(t *testing.T, addr string, want ...string) {
+		t.Helper()
+		eventually(t, 10*time.Second, "reachability of "+addr, func() error {
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			var wrong []string
+			for from := range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if got := reaches(from, addr); got != contains(want, from) {
+						mu.Lock()
+						wrong = append(wrong, fmt.Sprintf("%s reaches: %v", from, got))
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if len(wrong) > 0 {
+				return fmt.Errorf("%s", strings.Join(wrong, "; "))
+			}
+			return nil
+		})
+	}
+	all := []string{"client-a (same node)", "other-a (other node)", "client-b (other ns)", "node0 (server's node)", "node1"}
+	serverAddr := net.JoinHostPort(server, "8080")
+
+	t.Run("no policy: every pod and node reaches the server", func(t *testing.T) {
+		expect(t, serverAddr, all...)
+		// With no policy, AZURE-NPM is empty: NPM is inactive.
+		save := c.mustMinaks("exec", nodes[0].Metadata.Name, "--", "iptables-save", "-t", "filter")
+		if strings.Contains(save, "-A AZURE-NPM -j") {
+			t.Errorf("AZURE-NPM has rules without any policy:\n%s", save)
+		}
+	})
+
+	t.Run("default deny ingress: only the server's own node (kubelet) gets in", func(t *testing.T) {
+		c.kubectlApply(t, denyIngress)
+		expect(t, serverAddr, "node0 (server's node)")
+		// NPM does not filter node-originated traffic, nor a pod reaching its own node.
+		out := c.mustKubectl("-n", "np-a", "get", "pod", "server", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}")
+		if out != "True" {
+			t.Errorf("server Ready = %s under deny-all: kubelet probes must pass", out)
+		}
+	})
+
+	t.Run("iptables-save on a node reads as on an AKS node with NPM", func(t *testing.T) {
+		save := c.mustMinaks("exec", nodes[0].Metadata.Name, "--", "iptables-save", "-t", "filter")
+		var forward []string
+		for _, l := range strings.Split(save, "\n") {
+			if strings.HasPrefix(l, "-A FORWARD ") {
+				forward = append(forward, l)
+			}
+		}
+		npm, lastKube := -1, -1
+		for i, l := range forward {
+			if l == "-A FORWARD -m conntrack --ctstate NEW -j AZURE-NPM" {
+				npm = i
+			}
+			if strings.Contains(l, "-j KUBE-") {
+				lastKube = i
+			}
+		}
+		if npm < 0 || npm < lastKube || strings.Count(save, "-j AZURE-NPM\n") != 1 {
+			t.Errorf("FORWARD: the NPM jump must follow kube-proxy's:\n%s", strings.Join(forward, "\n"))
+		}
+		for _, want := range []string{
+			"-A AZURE-NPM -j AZURE-NPM-INGRESS",
+			`-A AZURE-NPM-INGRESS-ALLOW-MARK -m comment --comment "SET-INGRESS-ALLOW-MARK-0x200/0x200" -j MARK --set-xmark 0x200/0x200`,
+			"INGRESS-POLICY-np-a/deny-ingress-TO-ns-np-a-IN-ns-np-a",
+			"-A AZURE-NPM-ACCEPT -j ACCEPT",
+			"-m set --match-set azure-npm-",
+		} {
+			if !strings.Contains(save, want) {
+				t.Errorf("iptables-save lacks %q", want)
+			}
+		}
+		sets := c.mustMinaks("exec", nodes[1].Metadata.Name, "--", "ipset", "list", "-name")
+		if !strings.Contains(sets, "azure-npm-") {
+			t.Errorf("no azure-npm ipsets on %s:\n%s", nodes[1].Metadata.Name, sets)
+		}
+	})
+
+	t.Run("allow by pod and namespace selectors on a named port", func(t *testing.T) {
+		c.kubectlApply(t, allowClients)
+		expect(t, serverAddr, "client-a (same node)", "client-b (other ns)", "node0 (server's node)")
+	})
+
+	t.Run("ipBlock with except, and a port range (endPort)", func(t *testing.T) {
+		c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "allow-clients")
+		other := podIP("np-a", "other-a")
+		c.kubectlApply(t, strings.NewReplacer("EXCEPT", other+"/32").Replace(allowIPBlock))
+		// 0.0.0.0/0 holds pod and node addresses too, in NPM: everyone but the exception.
+		expect(t, serverAddr, "client-a (same node)", "client-b (other ns)", "node0 (server's node)", "node1")
+		c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "allow-ipblock")
+	})
+
+	t.Run("egress: default deny but DNS, as kube-dns answers after the Service's DNAT", func(t *testing.T) {
+		c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "deny-ingress")
+		c.kubectlApply(t, egressDNSOnly)
+		dnsIP := c.mustKubectl("-n", "kube-system", "get", "svc", "kube-dns", "-o", "jsonpath={.spec.clusterIP}")
+		eventually(t, 10*time.Second, "client-a's egress policy", func() error {
+			if reaches("client-a (same node)", serverAddr) {
+				return fmt.Errorf("client-a reaches the server under an egress policy allowing only DNS")
+			}
+			return nil
+		})
+		if r, err := query(clients["client-a (same node)"], net.JoinHostPort(dnsIP, "53"), "kubernetes.default.svc.cluster.local.", dns.TypeA); err != nil || len(r.Answer) == 0 {
+			t.Errorf("client-a's DNS through kube-dns: %v %v", r, err)
+		}
+		if !reaches("client-b (other ns)", serverAddr) {
+			t.Error("client-b does not reach the server: it is under no policy")
+		}
+	})
+
+	t.Run("NPM lets a pod reach its own node, whatever its egress policy", func(t *testing.T) {
+		c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "dns-only")
+		c.kubectlApply(t, denyEgressServer)
+		node0IP, node1IP := nodeIP(0), nodeIP(1)
+		netnstest.Serve(t, clients["node0 (server's node)"], net.JoinHostPort(node0IP, "7070"), netnstest.Text("node0"))
+		netnstest.Serve(t, clients["node1"], net.JoinHostPort(node1IP, "7070"), netnstest.Text("node1"))
+		serverNS := podNS("np-a", "server")
+		eventually(t, 10*time.Second, "server's egress", func() error {
+			if _, err := netnstest.Fetch(serverNS, net.JoinHostPort(node1IP, "7070"), ""); err == nil {
+				return fmt.Errorf("the server reaches another node under deny-all egress")
+			}
+			return nil
+		})
+		if got, err := netnstest.Fetch(serverNS, net.JoinHostPort(node0IP, "7070"), ""); err != nil || got != "node0" {
+			t.Errorf("server → its own node: %q %v; NPM never filters a pod's traffic to its node", got, err)
+		}
+		c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "deny-egress-server")
+	})
+
+	t.Run("an existing connection survives a new policy (NPM checks new connections only)", func(t *testing.T) {
+		var conn net.Conn
+		if err := netns.Do(clients["client-b (other ns)"], func() (err error) {
+			conn, err = net.DialTimeout("tcp", serverAddr, 2*time.Second)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		r := bufio.NewReader(conn)
+		ask := func() error {
+			_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+			if _, err := io.WriteString(conn, "GET /hostname HTTP/1.1\r\nHost: server\r\n\r\n"); err != nil {
+				return err
+			}
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			return resp.Body.Close()
+		}
+		if err := ask(); err != nil {
+			t.Fatal(err)
+		}
+		c.kubectlApply(t, denyIngress)
+		expect(t, serverAddr, "node0 (server's node)")
+		if err := ask(); err != nil {
+			t.Errorf("the connection made before the policy: %v", err)
+		}
+	})
+
+	t.Run("NodePort with externalTrafficPolicy Cluster: on the pod's node, kube-proxy accepts before NPM", func(t *testing.T) {
+		// deny-ingress is in force. A NodePort on the server's own node is DNATed and marked
+		// there, and KUBE-FORWARD accepts it before AZURE-NPM; through another node, the
+		// packet reaches the server's node as new traffic from that node, and NPM drops it.
+		c.kubectlApply(t, serverNodePort)
+		port := c.mustKubectl("-n", "np-a", "get", "svc", "server", "-o", "jsonpath={.spec.ports[0].nodePort}")
+		eventually(t, 10*time.Second, "NodePort on the server's node", func() error {
+			out, err := netnstest.Fetch("", net.JoinHostPort(nodeIP(0), port), "GET /hostname HTTP/1.0\r\n\r\n")
+			if err != nil || !strings.Contains(out, "200 OK") {
+				return fmt.Errorf("%q %v", out, err)
+			}
+			return nil
+		})
+		if _, err := netnstest.Fetch("", net.JoinHostPort(nodeIP(1), port), "GET /hostname HTTP/1.0\r\n\r\n"); err == nil {
+			t.Error("the NodePort of another node reaches the server under deny-ingress")
+		}
+	})
+
+	t.Run("hostNetwork pods are never selected", func(t *testing.T) {
+		c.mustKubectl("-n", "np-a", "wait", "--for=condition=Ready", "pod/hostnet", "--timeout=60s")
+		addr := net.JoinHostPort(nodeIP(1), "18080")
+		if got, err := netnstest.Fetch(clients["client-a (same node)"], addr, "GET /hostname HTTP/1.0\r\n\r\n"); err != nil || !strings.Contains(got, "200 OK") {
+			t.Errorf("client-a → hostNetwork pod in np-a under deny-ingress: %q %v", got, err)
+		}
+	})
+
+	t.Run("a new pod under default deny is isolated from its first packet", func(t *testing.T) {
+		c.kubectlApply(t, denyIngress)
+		c.mustKubectl("-n", "np-a", "run", "fresh", "--image=registry.k8s.io/e2e-test-images/agnhost:2.53", "--labels=app=fresh", "--overrides", `{"spec":{"nodeName":"`+nodes[0].Metadata.Name+`"}}`, "--", "netexec", "--http-port=8080")
+		deadline := time.Now().Add(60 * time.Second)
+		ready := time.Time{}
+		for time.Now().Before(deadline) && (ready.IsZero() || time.Since(ready) < 2*time.Second) {
+			ip, _ := c.kubectl("-n", "np-a", "get", "pod", "fresh", "-o", "jsonpath={.status.podIP}")
+			if ip != "" && reaches("client-b (other ns)", net.JoinHostPort(ip, "8080")) {
+				t.Fatal("client-b reached the new pod under a default-deny policy")
+			}
+			if ready.IsZero() {
+				if out, _ := c.kubectl("-n", "np-a", "get", "pod", "fresh", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"); out == "True" {
+					ready = time.Now()
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if ready.IsZero() {
+			t.Fatal("the new pod never became Ready")
+		}
+	})
+
+	t.Run("deleting the policies opens the server again", func(t *testing.T) {
+		c.mustKubectl("delete", "networkpolicy", "--all", "-A")
+		expect(t, serverAddr, all...)
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// kubectlApply applies a manifest given as text.
+func (c *testCluster) kubectlApply(t *testing.T, manifest string) {
+	t.Helper()
+	f, err := os.CreateTemp("", "minaks-e2e-*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(manifest); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if out, err := c.kubectl("apply", "-f", f.Name()); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+}
+
+const netpolManifest = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: np-a, labels: {team: a}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: np-b, labels: {team: b}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: server, namespace: np-a, labels: {app: server}}
+spec:
+  nodeName: NODE0
+  containers:
+  - name: netexec
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: [netexec, --http-port=8080]
+    ports: [{name: http, containerPort: 8080}]
+    readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client-a, namespace: np-a, labels: {role: client}}
+spec:
+  nodeName: NODE0
+  containers: [{name: c, image: registry.k8s.io/e2e-test-images/agnhost:2.53, args: [pause]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: other-a, namespace: np-a, labels: {role: other}}
+spec:
+  nodeName: NODE1
+  containers: [{name: c, image: registry.k8s.io/e2e-test-images/agnhost:2.53, args: [pause]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client-b, namespace: np-b, labels: {role: client}}
+spec:
+  nodeName: NODE1
+  containers: [{name: c, image: registry.k8s.io/e2e-test-images/agnhost:2.53, args: [pause]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet, namespace: np-a, labels: {app: hostnet}}
+spec:
+  nodeName: NODE1
+  hostNetwork: true
+  containers:
+  - name: netexec
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: [netexec, --http-port=18080]
+`
+
+const denyIngress = `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-ingress, namespace: np-a}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+`
+
+const allowClients = `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-clients, namespace: np-a}
+spec:
+  podSelector: {matchLabels: {app: server}}
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {role: client}}
+    - namespaceSelector: {matchLabels: {team: b}}
+      podSelector: {matchLabels: {role: client}}
+    ports: [{port: http}]
+`
+
+const allowIPBlock = `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-ipblock, namespace: np-a}
+spec:
+  podSelector: {matchLabels: {app: server}}
+  ingress:
+  - from: [{ipBlock: {cidr: 0.0.0.0/0, except: [EXCEPT]}}]
+    ports: [{port: 8000, endPort: 8100}]
+`
+
+const denyEgressServer = `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-egress-server, namespace: np-a}
+spec: {podSelector: {matchLabels: {app: server}}, policyTypes: [Egress]}
+`
+
+const serverNodePort = `
+apiVersion: v1
+kind: Service
+metadata: {name: server, namespace: np-a}
+spec:
+  type: NodePort
+  selector: {app: server}
+  ports: [{port: 80, targetPort: 8080}]
+`
+
+const egressDNSOnly = `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: dns-only, namespace: np-a}
+spec:
+  podSelector: {matchLabels: {role: client}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}}]
+    ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
+`
