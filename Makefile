@@ -17,8 +17,12 @@ LDFLAGS := -s -w \
 	-X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
 HOST_PACKAGES := iptables ipset conntrack iproute2 nftables netbase
 NAME ?= minaks
+# The upstream NetworkPolicy e2e suite (test/upstream, the k8s.io/kubernetes/test/e2e package
+# built with `go test -c`), kept between runs under a name that changes with its sources.
+E2E_CACHE ?= /var/cache/minaks-e2e
+NETPOL_E2E := $(E2E_CACHE)/netpol-$(shell cat test/upstream/go.mod test/upstream/go.sum test/upstream/*.go 2>/dev/null | sha256sum | cut -c1-12).test
 
-.PHONY: build up down test unit e2e bench lint host-deps clean
+.PHONY: build up down test unit e2e netpol-e2e bench lint host-deps clean
 
 # minaks embeds cmd/minaks-run, the small binary every container runs, and cmd/minaks-kube,
 # the kube-proxy and CoreDNS images' programs (tag minaks_embed).
@@ -47,16 +51,26 @@ up: host-deps build
 down: build
 	$(BIN) down --name $(NAME)
 
-# Unit tests (no root needed) and, as root, the end-to-end tests against real clusters.
-test: host-deps build
-	$(GO) test ./... 
-	MINAKS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m -v ./test/e2e/...
+# Unit tests (no root needed) and, as root, the end-to-end tests against real clusters (with a
+# representative part of the upstream NetworkPolicy suite).
+test: host-deps build $(NETPOL_E2E)
+	$(GO) test ./...
+	MINAKS_BIN=$(CURDIR)/$(BIN) MINAKS_NETPOL_E2E=$(NETPOL_E2E) $(GO) test -count=1 -timeout 45m -v ./test/e2e/...
 
 unit:
 	$(GO) test ./...
 
-e2e: host-deps build
-	MINAKS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m -v ./test/e2e/...
+e2e: host-deps build $(NETPOL_E2E)
+	MINAKS_BIN=$(CURDIR)/$(BIN) MINAKS_NETPOL_E2E=$(NETPOL_E2E) $(GO) test -count=1 -timeout 45m -v ./test/e2e/...
+
+# The whole upstream NetworkPolicy suite ([Feature:NetworkPolicy] without SCTP connectivity: 46
+# tests) against a cluster of each --network-policy flavour; README.md has the last result.
+netpol-e2e: host-deps build $(NETPOL_E2E)
+	MINAKS_BIN=$(CURDIR)/$(BIN) MINAKS_NETPOL_E2E=$(NETPOL_E2E) MINAKS_NETPOL_E2E_ALL=1 $(GO) test -count=1 -timeout 60m -v -run TestUpstreamNetworkPolicy ./test/e2e/
+
+$(NETPOL_E2E):
+	mkdir -p $(E2E_CACHE)
+	cd test/upstream && $(GO) test -c -o $@ .
 
 bench: host-deps build
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/bare-apiserver ./test/bench/bare-apiserver
@@ -67,6 +81,7 @@ bench: host-deps build
 	$(GO) run ./test/bench/lbbench -minaks $(CURDIR)/$(BIN)
 	$(GO) run ./test/bench/ingressbench -minaks $(CURDIR)/$(BIN)
 	$(GO) run ./test/bench/gatewaybench -minaks $(CURDIR)/$(BIN)
+	$(GO) run ./test/bench/policybench -minaks $(CURDIR)/$(BIN)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -67,8 +67,8 @@ func TestEnsureJump(t *testing.T) {
 		"already in its place": append(slices.Clone(kube), savedForwardJump, other),
 	} {
 		n := &fakeNode{forward: slices.Clone(before)}
-		a := &applier{run: n.run}
-		if err := a.ensureJump(); err != nil {
+		a := NewApplier(n.run)
+		if err := a.Apply(&Ruleset{}); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		var want []string
@@ -86,19 +86,19 @@ func TestEnsureJump(t *testing.T) {
 // Sets of a ruleset come and go with it; chains of removed policies are deleted.
 func TestApply(t *testing.T) {
 	n := &fakeNode{sets: []string{"kube-proxy-set"}}
-	a := &applier{run: n.run}
+	a := NewApplier(n.run)
 	rs := &Ruleset{
-		Sets:   []Set{{Name: "azure-npm-1", Type: setTypeNet, Members: []string{"10.244.0.5"}}, {Name: "azure-npm-2", Type: setTypeList, Members: []string{"azure-npm-1"}}},
+		Sets:   []Set{{Name: "azure-npm-1", Type: setTypeNet, Options: "family inet maxelem 4294967295", Members: []string{"10.244.0.5"}}, {Name: "azure-npm-2", Type: setTypeList, Members: []string{"azure-npm-1"}}},
 		Chains: []Chain{{Name: chainNPM}, {Name: "AZURE-NPM-INGRESS-7", Rules: []string{"-j DROP"}}},
 	}
-	if err := a.apply(rs); err != nil {
+	if err := a.Apply(rs); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(n.sets, []string{"kube-proxy-set", "azure-npm-1", "azure-npm-2"}) {
 		t.Errorf("sets after the first apply: %q", n.sets)
 	}
 	n.forward = append(n.forward, ":AZURE-NPM-INGRESS-7 - [0:0]") // as iptables-save lists it
-	if err := a.apply(&Ruleset{Chains: []Chain{{Name: chainNPM}}}); err != nil {
+	if err := a.Apply(&Ruleset{Chains: []Chain{{Name: chainNPM}}}); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(n.sets, []string{"kube-proxy-set"}) {

@@ -12,7 +12,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/minaks/minaks/images"
-	"github.com/minaks/minaks/images/internal/serve"
+	"github.com/minaks/minaks/images/internal/netpol"
 	"github.com/minaks/minaks/images/internal/xtables"
 )
 
@@ -57,23 +57,8 @@ func Main(args []string) int {
 		fmt.Fprintf(os.Stderr, "azure-npm: %v\n", err)
 		return 1
 	}
-	if os.Getpid() == 1 { // in a container: the node's iptables backend, as NPM detects it
-		if err := xtables.Select(xtables.Dir); err != nil {
-			fmt.Fprintf(os.Stderr, "azure-npm: choosing the iptables backend: %v\n", err)
-			return 1
-		}
-	}
-	node := os.Getenv("HOSTNAME")
-	if node == "" {
-		node, _ = os.Hostname()
-	}
-	ctx, _ := serve.SignalContext()
 	addr := net.JoinHostPort(cfg.ListeningAddress, strconv.Itoa(cfg.ListeningPort))
-	if err := run(klog.NewContext(ctx, klog.Background()), node, addr); err != nil {
-		klog.ErrorS(err, "azure-npm stopped")
-		return 1
-	}
-	return 0
+	return netpol.Main("azure-npm", "HOSTNAME", func(node string) *netpol.Agent { return npm(node, addr) })
 }
 
 // loadConfig reads NPM's JSON configuration; a missing file gives NPM's defaults.
@@ -93,4 +78,19 @@ func loadConfig(path string) (Config, error) {
 		return cfg, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// npm is NPM's agent on node: the cluster's policy as NPM's rules, written by the applier.
+func npm(node, metricsAddr string) *netpol.Agent {
+	applier := NewApplier(netpol.RunCommand)
+	return &netpol.Agent{
+		Name: "azure-npm",
+		Write: func(c *netpol.Cluster) error {
+			return applier.Apply(Render(c, node))
+		},
+		Addr:        metricsAddr,
+		HealthPaths: []string{"/healthz"},
+		MetricsPath: "/node-metrics",
+		ApplyTime:   "npm_add_policy_exec_time",
+	}
 }

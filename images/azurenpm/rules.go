@@ -37,7 +37,7 @@ const (
 	setPrefix     = "azure-npm-"
 	setTypeNet    = "hash:net"
 	setTypeIPPort = "hash:ip,port"
-	setTypeList   = "list:set"
+	setTypeList   = netpol.SetTypeList
 	// tempSet is where a set's new members are gathered before they are swapped in.
 	tempSet = "azure-npm-minaks-swap"
 	// allNamespaces is the list of every namespace's set: every pod NPM knows.
@@ -51,61 +51,13 @@ func hash(s string) string {
 	return fmt.Sprint(h.Sum32())
 }
 
-// Set is one ipset: Name is the hashed name, Prefixed what NPM calls it before hashing (its
-// comments name sets so).
-type Set struct {
-	Name, Prefixed string
-	Type           string
-	Members        []string
-}
-
-func (s Set) createArgs() string {
-	if s.Type == setTypeNet {
-		return s.Type + " family inet maxelem 4294967295"
-	}
-	return s.Type
-}
-
-// Chain is one of NPM's chains with its rules (iptables-restore syntax after "-A <chain> ").
-type Chain struct {
-	Name  string
-	Rules []string
-}
-
-// Ruleset is everything NPM writes into a node: its sets and its chains.
-type Ruleset struct {
-	Sets   []Set
-	Chains []Chain
-}
-
-// restore is the iptables-restore input that makes the node's AZURE-NPM chains rs's: every
-// chain of rs declared (and so flushed) and written, those in existing but not in rs deleted.
-func (rs *Ruleset) restore(existing []string) string {
-	var b strings.Builder
-	b.WriteString("*filter\n")
-	want := map[string]bool{}
-	for _, c := range rs.Chains {
-		want[c.Name] = true
-		fmt.Fprintf(&b, ":%s - [0:0]\n", c.Name)
-	}
-	var stale []string
-	for _, name := range existing {
-		if !want[name] {
-			fmt.Fprintf(&b, ":%s - [0:0]\n", name)
-			stale = append(stale, name)
-		}
-	}
-	for _, c := range rs.Chains {
-		for _, r := range c.Rules {
-			fmt.Fprintf(&b, "-A %s %s\n", c.Name, r)
-		}
-	}
-	for _, name := range stale {
-		fmt.Fprintf(&b, "-X %s\n", name)
-	}
-	b.WriteString("COMMIT\n")
-	return b.String()
-}
+// Set, Chain and Ruleset are the engine's writes (package netpol): a Set's Label is what NPM
+// calls it before its name is hashed (its comments name sets so).
+type (
+	Set     = netpol.Set
+	Chain   = netpol.Chain
+	Ruleset = netpol.Ruleset
+)
 
 // renderer builds one node's Ruleset.
 type renderer struct {
@@ -187,7 +139,10 @@ func Render(c *netpol.Cluster, node string) *Ruleset {
 func (r *renderer) set(prefixed, typ string) *Set {
 	s, ok := r.sets[prefixed]
 	if !ok {
-		s = &Set{Name: setPrefix + hash(prefixed), Prefixed: prefixed, Type: typ}
+		s = &Set{Name: setPrefix + hash(prefixed), Label: prefixed, Type: typ}
+		if typ == setTypeNet {
+			s.Options = "family inet maxelem 4294967295"
+		}
 		r.sets[prefixed] = s
 	}
 	return s
@@ -260,7 +215,7 @@ func matchSets(ms []setMatch, dir string) string {
 func names(ms []setMatch) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
-		out[i] = m.set.Prefixed
+		out[i] = m.set.Label
 		if m.not {
 			out[i] = "!" + out[i]
 		}
@@ -453,7 +408,7 @@ func (r *renderer) aclRules(peers [][]setMatch, ports []networkingv1.NetworkPoli
 			ps = append(ps, port{" -p " + proto, "-ON-" + proto})
 		case p.Port.Type == intstr.String: // a named port
 			s := r.set("namedport:"+p.Port.String(), setTypeIPPort)
-			ps = append(ps, port{fmt.Sprintf(" -p %s -m set --match-set %s dst,dst", proto, s.Name), "-ON-" + proto + "-TO-" + s.Prefixed})
+			ps = append(ps, port{fmt.Sprintf(" -p %s -m set --match-set %s dst,dst", proto, s.Name), "-ON-" + proto + "-TO-" + s.Label})
 		default:
 			rng := fmt.Sprint(p.Port.IntValue())
 			if p.EndPort != nil && *p.EndPort > int32(p.Port.IntValue()) {

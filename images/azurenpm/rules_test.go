@@ -69,7 +69,7 @@ func rules(rs *Ruleset, chain string) []string {
 
 func set(rs *Ruleset, prefixed string) *Set {
 	for i := range rs.Sets {
-		if rs.Sets[i].Prefixed == prefixed {
+		if rs.Sets[i].Label == prefixed {
 			return &rs.Sets[i]
 		}
 	}
@@ -127,7 +127,7 @@ spec:
 		if s.Type == setTypeList {
 			seenList = true
 		} else if seenList {
-			t.Errorf("hash set %s after a list set", s.Prefixed)
+			t.Errorf("hash set %s after a list set", s.Label)
 		}
 	}
 }
@@ -213,15 +213,5 @@ spec:
 	nested := set(rs, "nestedlabel-ns1/mixed-tier:a:b")
 	if nested == nil || !strings.Contains(jump, "--match-set "+nested.Name+" dst -m set ! --match-set "+setPrefix+hash("podlabel-canary")+" dst") {
 		t.Errorf("jump of mixed: %s (nested set %+v)", jump, nested)
-	}
-}
-
-// The restore input declares every chain (flushing it), deletes those of policies gone.
-func TestRestore(t *testing.T) {
-	rs := &Ruleset{Chains: []Chain{{Name: "AZURE-NPM"}, {Name: "AZURE-NPM-INGRESS-1", Rules: []string{"-j DROP"}}}}
-	got := rs.restore([]string{"AZURE-NPM", "AZURE-NPM-EGRESS-9"})
-	want := "*filter\n:AZURE-NPM - [0:0]\n:AZURE-NPM-INGRESS-1 - [0:0]\n:AZURE-NPM-EGRESS-9 - [0:0]\n-A AZURE-NPM-INGRESS-1 -j DROP\n-X AZURE-NPM-EGRESS-9\nCOMMIT\n"
-	if got != want {
-		t.Errorf("restore:\n%s\nwant:\n%s", got, want)
 	}
 }

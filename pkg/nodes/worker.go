@@ -304,7 +304,7 @@ func (w *podWorker) step(ctx context.Context) time.Duration {
 // agent has answered (at once without a policy engine, or for a hostNetwork pod), and when to
 // ask again otherwise.
 func (w *podWorker) awaitPolicy(ctx context.Context, pod *v1.Pod) time.Duration {
-	engine := netpolicy.Engine(w.rt.agent.ID.Cluster)
+	engine := netpolicy.Engine(w.rt.agent.ID.Cluster).Name
 	if engine == "" || pod.Spec.HostNetwork {
 		w.policyReady = true
 		return 0

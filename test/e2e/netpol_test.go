@@ -19,14 +19,50 @@ import (
 	"github.com/minaks/minaks/pkg/netstack/netnstest"
 )
 
+// policyEngine is a --network-policy flavour and the behaviour of its engine that users meet
+// (AKS-REFERENCE.md, "Network policy", observable differences).
+type policyEngine struct {
+	flags []string
+	// namespace/daemonSet run image (a prefix).
+	namespace, daemonSet, image string
+	// rules checks a node's iptables-save and ipsets.
+	rules func(t *testing.T, save, sets string)
+	// ownNode: a pod under a deny-all egress policy still reaches its own node.
+	ownNode bool
+	// nodePortBypass: a NodePort (externalTrafficPolicy Cluster) on the pod's node gets
+	// through an ingress policy, kube-proxy accepting before the engine sees it.
+	nodePortBypass bool
+}
+
 // TestNetworkPolicyAzure drives NetworkPolicies through Azure NPM (--network-policy azure)
 // with real connections between pods on one node and across nodes: the rules NPM writes, where
 // FORWARD jumps to them, and what they let through, as on AKS.
 func TestNetworkPolicyAzure(t *testing.T) {
+	testNetworkPolicy(t, policyEngine{
+		flags: []string{"--network-policy", "azure"}, namespace: "kube-system", daemonSet: "azure-npm",
+		image: "mcr.microsoft.com/containernetworking/azure-npm:", rules: npmRules, ownNode: true, nodePortBypass: true,
+	})
+}
+
+// TestNetworkPolicyCalico does the same through Calico's Felix (--network-policy calico),
+// with Azure CNI's routed pods and with kubenet's bridge: policy before kube-proxy's chains,
+// a pod's egress policy on what it sends its own node.
+func TestNetworkPolicyCalico(t *testing.T) {
+	for _, plugin := range []string{"azure", "kubenet"} {
+		t.Run(plugin, func(t *testing.T) {
+			testNetworkPolicy(t, policyEngine{
+				flags: []string{"--network-plugin", plugin, "--network-policy", "calico"}, namespace: "calico-system", daemonSet: "calico-node",
+				image: "mcr.microsoft.com/oss/calico/node:", rules: calicoRules,
+			})
+		})
+	}
+}
+
+func testNetworkPolicy(t *testing.T, engine policyEngine) {
 	c := newTestCluster(t)
-	c.mustMinaks("up", "--network-policy", "azure")
-	if out := c.mustKubectl("-n", "kube-system", "get", "ds", "azure-npm", "-o", "jsonpath={.status.numberReady}/{.status.desiredNumberScheduled} {.spec.template.spec.containers[0].image}"); !strings.HasPrefix(out, "3/3 mcr.microsoft.com/containernetworking/azure-npm:") {
-		t.Fatalf("azure-npm DaemonSet: %s, want 3/3 ready of NPM's image", out)
+	c.mustMinaks("up", engine.flags...)
+	if out := c.mustKubectl("-n", engine.namespace, "get", "ds", engine.daemonSet, "-o", "jsonpath={.status.numberReady}/{.status.desiredNumberScheduled} {.spec.template.spec.containers[0].image}"); !strings.HasPrefix(out, "3/3 "+engine.image) {
+		t.Fatalf("%s DaemonSet: %s, want 3/3 ready of %s", engine.daemonSet, out, engine.image)
 	}
 	nodes := c.nodes().Items
 	nodeIP := func(i int) string {
@@ -64,7 +100,7 @@ func TestNetworkPolicyAzure(t *testing.T) {
 		out, err := netnstest.Fetch(clients[from], addr, "GET /hostname HTTP/1.0\r\n\r\n")
 		return err == nil && strings.Contains(out, "200 OK")
 	}
-	// expect waits (briefly: NPM writes within milliseconds) until exactly want of the
+	// expect waits (briefly: engines write within milliseconds) until exactly want of the
 	// clients reach addr.
 	expect := func(t *testing.T, addr string, want ...string) {
 		t.Helper()
@@ -95,57 +131,15 @@ func TestNetworkPolicyAzure(t *testing.T) {
 
 	t.Run("no policy: every pod and node reaches the server", func(t *testing.T) {
 		expect(t, serverAddr, all...)
-		// With no policy, AZURE-NPM is empty: NPM is inactive.
-		save := c.mustMinaks("exec", nodes[0].Metadata.Name, "--", "iptables-save", "-t", "filter")
-		if strings.Contains(save, "-A AZURE-NPM -j") {
-			t.Errorf("AZURE-NPM has rules without any policy:\n%s", save)
-		}
 	})
 
 	t.Run("default deny ingress: only the server's own node (kubelet) gets in", func(t *testing.T) {
 		c.kubectlApply(t, denyIngress)
 		expect(t, serverAddr, "node0 (server's node)")
-		// NPM does not filter node-originated traffic, nor a pod reaching its own node.
+		// No engine filters node-originated traffic.
 		out := c.mustKubectl("-n", "np-a", "get", "pod", "server", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}")
 		if out != "True" {
 			t.Errorf("server Ready = %s under deny-all: kubelet probes must pass", out)
-		}
-	})
-
-	t.Run("iptables-save on a node reads as on an AKS node with NPM", func(t *testing.T) {
-		save := c.mustMinaks("exec", nodes[0].Metadata.Name, "--", "iptables-save", "-t", "filter")
-		var forward []string
-		for _, l := range strings.Split(save, "\n") {
-			if strings.HasPrefix(l, "-A FORWARD ") {
-				forward = append(forward, l)
-			}
-		}
-		npm, lastKube := -1, -1
-		for i, l := range forward {
-			if l == "-A FORWARD -m conntrack --ctstate NEW -j AZURE-NPM" {
-				npm = i
-			}
-			if strings.Contains(l, "-j KUBE-") {
-				lastKube = i
-			}
-		}
-		if npm < 0 || npm < lastKube || strings.Count(save, "-j AZURE-NPM\n") != 1 {
-			t.Errorf("FORWARD: the NPM jump must follow kube-proxy's:\n%s", strings.Join(forward, "\n"))
-		}
-		for _, want := range []string{
-			"-A AZURE-NPM -j AZURE-NPM-INGRESS",
-			`-A AZURE-NPM-INGRESS-ALLOW-MARK -m comment --comment "SET-INGRESS-ALLOW-MARK-0x200/0x200" -j MARK --set-xmark 0x200/0x200`,
-			"INGRESS-POLICY-np-a/deny-ingress-TO-ns-np-a-IN-ns-np-a",
-			"-A AZURE-NPM-ACCEPT -j ACCEPT",
-			"-m set --match-set azure-npm-",
-		} {
-			if !strings.Contains(save, want) {
-				t.Errorf("iptables-save lacks %q", want)
-			}
-		}
-		sets := c.mustMinaks("exec", nodes[1].Metadata.Name, "--", "ipset", "list", "-name")
-		if !strings.Contains(sets, "azure-npm-") {
-			t.Errorf("no azure-npm ipsets on %s:\n%s", nodes[1].Metadata.Name, sets)
 		}
 	})
 
@@ -154,11 +148,18 @@ func TestNetworkPolicyAzure(t *testing.T) {
 		expect(t, serverAddr, "client-a (same node)", "client-b (other ns)", "node0 (server's node)")
 	})
 
+	t.Run("iptables-save and ipsets on a node read as on an AKS node", func(t *testing.T) {
+		save := c.mustMinaks("exec", nodes[0].Metadata.Name, "--", "iptables-save", "-t", "filter")
+		sets := c.mustMinaks("exec", nodes[0].Metadata.Name, "--", "ipset", "list", "-name")
+		engine.rules(t, save, sets)
+	})
+
 	t.Run("ipBlock with except, and a port range (endPort)", func(t *testing.T) {
 		c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "allow-clients")
 		other := podIP("np-a", "other-a")
 		c.kubectlApply(t, strings.NewReplacer("EXCEPT", other+"/32").Replace(allowIPBlock))
-		// 0.0.0.0/0 holds pod and node addresses too, in NPM: everyone but the exception.
+		// 0.0.0.0/0 holds pod and node addresses too, in NPM and Calico: everyone but the
+		// exception.
 		expect(t, serverAddr, "client-a (same node)", "client-b (other ns)", "node0 (server's node)", "node1")
 		c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "allow-ipblock")
 	})
@@ -181,7 +182,7 @@ func TestNetworkPolicyAzure(t *testing.T) {
 		}
 	})
 
-	t.Run("NPM lets a pod reach its own node, whatever its egress policy", func(t *testing.T) {
+	t.Run("a pod's traffic to its own node under deny-all egress", func(t *testing.T) {
 		c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "dns-only")
 		c.kubectlApply(t, denyEgressServer)
 		node0IP, node1IP := nodeIP(0), nodeIP(1)
@@ -194,13 +195,17 @@ func TestNetworkPolicyAzure(t *testing.T) {
 			}
 			return nil
 		})
-		if got, err := netnstest.Fetch(serverNS, net.JoinHostPort(node0IP, "7070"), ""); err != nil || got != "node0" {
+		got, err := netnstest.Fetch(serverNS, net.JoinHostPort(node0IP, "7070"), "")
+		switch reached := err == nil && got == "node0"; {
+		case engine.ownNode && !reached:
 			t.Errorf("server → its own node: %q %v; NPM never filters a pod's traffic to its node", got, err)
+		case !engine.ownNode && reached:
+			t.Error("server → its own node under deny-all egress gets through; Felix polices a pod's traffic to its host by its egress policy")
 		}
 		c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "deny-egress-server")
 	})
 
-	t.Run("an existing connection survives a new policy (NPM checks new connections only)", func(t *testing.T) {
+	t.Run("an existing connection survives a new policy", func(t *testing.T) {
 		var conn net.Conn
 		if err := netns.Do(clients["client-b (other ns)"], func() (err error) {
 			conn, err = net.DialTimeout("tcp", serverAddr, 2*time.Second)
@@ -232,20 +237,35 @@ func TestNetworkPolicyAzure(t *testing.T) {
 		}
 	})
 
-	t.Run("NodePort with externalTrafficPolicy Cluster: on the pod's node, kube-proxy accepts before NPM", func(t *testing.T) {
-		// deny-ingress is in force. A NodePort on the server's own node is DNATed and marked
-		// there, and KUBE-FORWARD accepts it before AZURE-NPM; through another node, the
-		// packet reaches the server's node as new traffic from that node, and NPM drops it.
+	t.Run("NodePort with externalTrafficPolicy Cluster under an ingress policy", func(t *testing.T) {
+		// deny-ingress is in force. With NPM, a NodePort on the server's own node is DNATed
+		// and marked there, and KUBE-FORWARD accepts it before AZURE-NPM; Felix's chains come
+		// before kube-proxy's and drop it. Through another node, the packet reaches the
+		// server's node as new traffic from that node, and both drop it.
 		c.kubectlApply(t, serverNodePort)
 		port := c.mustKubectl("-n", "np-a", "get", "svc", "server", "-o", "jsonpath={.spec.ports[0].nodePort}")
-		eventually(t, 10*time.Second, "NodePort on the server's node", func() error {
-			out, err := netnstest.Fetch("", net.JoinHostPort(nodeIP(0), port), "GET /hostname HTTP/1.0\r\n\r\n")
-			if err != nil || !strings.Contains(out, "200 OK") {
-				return fmt.Errorf("%q %v", out, err)
+		fetch := func(node int) error {
+			out, err := netnstest.Fetch("", net.JoinHostPort(nodeIP(node), port), "GET /hostname HTTP/1.0\r\n\r\n")
+			if err == nil && !strings.Contains(out, "200 OK") {
+				err = fmt.Errorf("%q", out)
 			}
-			return nil
-		})
-		if _, err := netnstest.Fetch("", net.JoinHostPort(nodeIP(1), port), "GET /hostname HTTP/1.0\r\n\r\n"); err == nil {
+			return err
+		}
+		if engine.nodePortBypass {
+			eventually(t, 10*time.Second, "NodePort on the server's node", func() error { return fetch(0) })
+		} else {
+			// The Service works: its endpoints are ready and kube-proxy has written it.
+			c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "deny-ingress")
+			eventually(t, 10*time.Second, "NodePort on the server's node without policy", func() error { return fetch(0) })
+			c.kubectlApply(t, denyIngress)
+			eventually(t, 10*time.Second, "NodePort on the server's node under deny-ingress", func() error {
+				if fetch(0) == nil {
+					return fmt.Errorf("the NodePort of the server's node reaches it under deny-ingress")
+				}
+				return nil
+			})
+		}
+		if fetch(1) == nil {
 			t.Error("the NodePort of another node reaches the server under deny-ingress")
 		}
 	})
@@ -284,6 +304,67 @@ func TestNetworkPolicyAzure(t *testing.T) {
 		c.mustKubectl("delete", "networkpolicy", "--all", "-A")
 		expect(t, serverAddr, all...)
 	})
+}
+
+// npmRules checks what NPM writes: FORWARD's jump after kube-proxy's, its chains and sets.
+func npmRules(t *testing.T, save, sets string) {
+	var forward []string
+	for _, l := range strings.Split(save, "\n") {
+		if strings.HasPrefix(l, "-A FORWARD ") {
+			forward = append(forward, l)
+		}
+	}
+	npm, lastKube := -1, -1
+	for i, l := range forward {
+		if l == "-A FORWARD -m conntrack --ctstate NEW -j AZURE-NPM" {
+			npm = i
+		}
+		if strings.Contains(l, "-j KUBE-") {
+			lastKube = i
+		}
+	}
+	if npm < 0 || npm < lastKube || strings.Count(save, "-j AZURE-NPM\n") != 1 {
+		t.Errorf("FORWARD: the NPM jump must follow kube-proxy's:\n%s", strings.Join(forward, "\n"))
+	}
+	for _, want := range []string{
+		"-A AZURE-NPM -j AZURE-NPM-INGRESS",
+		`-A AZURE-NPM-INGRESS-ALLOW-MARK -m comment --comment "SET-INGRESS-ALLOW-MARK-0x200/0x200" -j MARK --set-xmark 0x200/0x200`,
+		"INGRESS-POLICY-np-a/deny-ingress-TO-ns-np-a-IN-ns-np-a",
+		"-A AZURE-NPM-ACCEPT -j ACCEPT",
+		"-m set --match-set azure-npm-",
+	} {
+		if !strings.Contains(save, want) {
+			t.Errorf("iptables-save lacks %q", want)
+		}
+	}
+	if !strings.Contains(sets, "azure-npm-") {
+		t.Errorf("no azure-npm ipsets:\n%s", sets)
+	}
+}
+
+// calicoRules checks what Felix writes: cali-FORWARD and cali-INPUT first, the accept of
+// what policy accepted after kube-proxy's chains, endpoint and policy chains, cali40s: sets.
+func calicoRules(t *testing.T, save, sets string) {
+	rules := map[string][]string{}
+	for _, l := range strings.Split(save, "\n") {
+		if rest, ok := strings.CutPrefix(l, "-A "); ok {
+			chain, rule, _ := strings.Cut(rest, " ")
+			rules[chain] = append(rules[chain], rule)
+		}
+	}
+	fwd, in := rules["FORWARD"], rules["INPUT"]
+	if len(fwd) < 2 || !strings.HasSuffix(fwd[0], "-j cali-FORWARD") || !strings.Contains(fwd[len(fwd)-1], "--mark 0x10000/0x10000 -j ACCEPT") ||
+		len(in) == 0 || !strings.HasSuffix(in[0], "-j cali-INPUT") {
+		t.Errorf("FORWARD and INPUT must start with Felix's jumps and FORWARD end with its accept:\n%s", save)
+	}
+	for _, want := range []string{":cali-from-wl-dispatch", ":cali-to-wl-dispatch", ":cali-tw-azv", ":cali-pi-_", ":cali-pro-kns.np-a", "-m set --match-set cali40s:"} {
+		if !strings.Contains(save, want) {
+			t.Errorf("iptables-save lacks %q", want)
+		}
+	}
+	if !strings.Contains(sets, "cali40s:") {
+		t.Errorf("no cali40s: ipsets:\n%s", sets)
+	}
 }
 
 func contains(list []string, s string) bool {

@@ -39,13 +39,13 @@ func startAddons(ctx context.Context, client kubernetes.Interface, c *config.Clu
 			return err
 		}
 	}
-	if engine := netpolicy.Engine(c); engine != "" {
+	if engine := netpolicy.Engine(c); engine.Name != "" {
 		// Before CoreDNS: a pod's containers start once the policy agent of its node has it.
 		if err := netpolicy.Apply(ctx, client, c); err != nil {
 			return err
 		}
 		if err := poll(func(ctx context.Context) bool {
-			ds, err := client.AppsV1().DaemonSets(netpolicy.Namespace).Get(ctx, engine, metav1.GetOptions{})
+			ds, err := client.AppsV1().DaemonSets(engine.Namespace).Get(ctx, engine.Name, metav1.GetOptions{})
 			return err == nil && daemonSetReady(ds, c.NodeCount)
 		}); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/netstack"
 )
 
 type recorder struct{ lines []string }
@@ -166,6 +167,43 @@ func TestCheckKernelIPVS(t *testing.T) {
 			err = checkKernel(c)
 			if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 				t.Errorf("checkKernel: %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestCheckKernelPolicy(t *testing.T) {
+	defer func(orig func([]netstack.PolicyFeature) []string) { missingPolicyFeatures = orig }(missingPolicyFeatures)
+	for _, tc := range []struct {
+		policy, plugin string
+		missing        []string
+		err            string
+	}{
+		{"azure", "azure", []string{"xt_set (iptables -m set): no such match"}, "--network-policy=azure: the policy engine needs kernel features this host does not have:\n  xt_set (iptables -m set): no such match"},
+		{"calico", "kubenet", []string{"br_netfilter (net.bridge.bridge-nf-call-iptables): exit status 1"}, "br_netfilter"},
+		{"calico", "azure", nil, ""},
+		{"none", "azure", []string{"never asked"}, ""},
+	} {
+		t.Run(tc.policy+" "+tc.plugin, func(t *testing.T) {
+			var asked []string
+			missingPolicyFeatures = func(fs []netstack.PolicyFeature) []string {
+				for _, f := range fs {
+					asked = append(asked, f.Name)
+				}
+				return tc.missing
+			}
+			o := config.NewOptions()
+			o.NetworkPolicy, o.NetworkPlugin = tc.policy, tc.plugin
+			c, err := o.Complete()
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = checkKernel(c)
+			if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("checkKernel: %v, want %q", err, tc.err)
+			}
+			if bridge := slices.ContainsFunc(asked, func(n string) bool { return strings.HasPrefix(n, "br_netfilter") }); bridge != (tc.plugin == "kubenet") {
+				t.Errorf("asked for %q", asked)
 			}
 		})
 	}

@@ -41,14 +41,25 @@ type UpOptions struct {
 	Progress Progress
 }
 
-// kernelHasIPVS reports whether the kernel offers IPVS; tests fake it.
-var kernelHasIPVS = netstack.HasIPVS
+// kernelHasIPVS reports whether the kernel offers IPVS, and missingPolicyFeatures which of a
+// policy engine's kernel features do not work; tests fake them.
+var (
+	kernelHasIPVS         = netstack.HasIPVS
+	missingPolicyFeatures = netstack.MissingPolicyFeatures
+)
 
 // checkKernel refuses, before anything is made, a cluster the host's kernel cannot run.
 func checkKernel(c *config.Cluster) error {
 	if c.KubeProxy.IsEnabled() && c.KubeProxy.Mode == config.ProxyModeIPVS && !kernelHasIPVS() {
 		return &config.FlagError{Flag: "kube-proxy-config", Msg: "mode IPVS needs the kernel's IPVS (the ip_vs module), " +
 			"which this host does not have (no /proc/net/ip_vs, no IPVS netlink family); use mode IPTABLES, AKS's default, or NFTABLES"}
+	}
+	switch p := c.Network.Policy; p {
+	case "azure", "calico":
+		bridged := c.Network.CNI() == config.CNIKubenet
+		if missing := missingPolicyFeatures(netstack.PolicyFeatures(c.Network.DualStack() && p == "calico", bridged)); len(missing) > 0 {
+			return &config.FlagError{Flag: "network-policy", Value: p, Msg: "the policy engine needs kernel features this host does not have:\n  " + strings.Join(missing, "\n  ")}
+		}
 	}
 	return nil
 }
@@ -63,11 +74,11 @@ func Up(o UpOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := checkKernel(c); err != nil {
-		return err
-	}
 	if os.Geteuid() != 0 {
 		return errors.New("minaks up needs root: it owns network namespaces, links and sockets of the host; run 'sudo minaks up'")
+	}
+	if err := checkKernel(c); err != nil {
+		return err
 	}
 	target := kubeconfig.DefaultTarget(o.Kubeconfig)
 
@@ -277,8 +288,8 @@ func printUsage(out io.Writer, c *config.Cluster, routedBefore string) {
 		fmt.Fprintf(out, "Note: this host routes the node subnet %s elsewhere ('ip route show %s'), so this cluster's node IPs are reachable only from inside it.\n", subnet, subnet)
 	}
 	switch p := c.Network.Policy; {
-	case p == "calico" || p == "cilium":
-		fmt.Fprintf(out, "Note: --network-policy %s is stored but not enforced yet: NetworkPolicies have no effect (--network-policy azure enforces them).\n", p)
+	case p == "cilium":
+		fmt.Fprintf(out, "Note: --network-policy %s is stored but not enforced yet: NetworkPolicies have no effect (--network-policy azure or calico enforces them).\n", p)
 	case p == "azure" && c.Network.DualStack():
 		fmt.Fprintln(out, "Note: Azure NPM enforces IPv4 only, as on AKS: pods' IPv6 traffic is not subject to NetworkPolicy.")
 	}

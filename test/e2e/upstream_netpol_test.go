@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// netpolSubset is the part of the upstream NetworkPolicy suite that `make test` runs: one test
+// of each kind of rule (default deny, pod and namespace selectors together, named port, ipBlock
+// with except, egress, a policy updated and deleted, UDP ports, SCTP not taken for TCP).
+var netpolSubset = []string{
+	"should support a 'default-deny-ingress' policy",
+	"should enforce policy based on PodSelector and NamespaceSelector",
+	"should allow ingress access on one named port",
+	"should enforce except clause while egress access to server in CIDR block",
+	"should deny egress from pods based on PodSelector",
+	"should enforce updated policy",
+	"should stop enforcing policies after they are deleted",
+	"using UDP should enforce policy based on Ports",
+	"should not mistakenly treat 'protocol: SCTP' as 'protocol: TCP'",
+}
+
+// TestUpstreamNetworkPolicy runs Kubernetes's own NetworkPolicy e2e tests (the version minaks
+// embeds, [Feature:NetworkPolicy] without SCTP connectivity, which this kernel's pods do not
+// have) against a cluster of each enforcing flavour: a representative subset, or all 46 with
+// MINAKS_NETPOL_E2E_ALL=1 (make netpol-e2e). The suite's binary is built by make
+// (MINAKS_NETPOL_E2E).
+func TestUpstreamNetworkPolicy(t *testing.T) {
+	bin := os.Getenv("MINAKS_NETPOL_E2E")
+	if bin == "" {
+		t.Skip("MINAKS_NETPOL_E2E is not set: 'make test' builds the upstream suite (test/upstream) and sets it")
+	}
+	focus := "Feature:NetworkPolicy"
+	if os.Getenv("MINAKS_NETPOL_E2E_ALL") == "" {
+		quoted := make([]string, len(netpolSubset))
+		for i, s := range netpolSubset {
+			quoted[i] = regexp.QuoteMeta(s)
+		}
+		focus = "Feature:NetworkPolicy.*(" + strings.Join(quoted, "|") + ")|(" + strings.Join(quoted, "|") + ").*Feature:NetworkPolicy"
+	}
+	for _, flavour := range []string{"azure", "calico"} {
+		t.Run(flavour, func(t *testing.T) {
+			c := newTestCluster(t)
+			c.mustMinaks("up", "--network-policy", flavour)
+			cmd := exec.Command(bin, "--kubeconfig", c.kubeconfig, "--provider", "skeleton",
+				"--ginkgo.focus", focus, "--ginkgo.skip", "SCTPConnectivity", "--ginkgo.no-color")
+			cmd.Dir = t.TempDir()
+			out, err := cmd.CombinedOutput()
+			summary := regexp.MustCompile(`(?m)^Ran \d+ of \d+ Specs.*$|^(SUCCESS|FAIL)!.*$|^\s*\[FAIL\].*$`).FindAllString(string(out), -1)
+			t.Logf("upstream NetworkPolicy suite, --network-policy %s:\n%s", flavour, strings.Join(summary, "\n"))
+			if err != nil {
+				t.Errorf("the suite failed: %v\n%s", err, tail(string(out), 200))
+			}
+		})
+	}
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
