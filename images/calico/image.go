@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -57,8 +56,7 @@ func Main(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: calico-node -felix | -felix-ready | -felix-live")
 		return 2
 	}
-	ipv6 := strings.EqualFold(os.Getenv("FELIX_IPV6SUPPORT"), "true")
-	return netpol.Main("calico-node", "NODENAME", func(node string) *netpol.Agent { return felixAgent(node, addr, ipv6) })
+	return netpol.Main("calico-node", "NODENAME", func(node string) *netpol.Agent { return felixAgent(node, addr) })
 }
 
 func env(key, def string) string {
@@ -84,19 +82,13 @@ func probe(url string) int {
 	return 0
 }
 
-// felixAgent is Felix on node: the cluster's policy as Felix's rules, for IPv4 and (with ipv6) IPv6.
-// Pods on kubenet's bridge (made with the node's first pod) are told apart by address, and
-// bridged packets are made to traverse iptables (net.bridge.bridge-nf-call-iptables, as on an
-// AKS kubenet node), or pods of one node would reach each other unpoliced.
-func felixAgent(node, healthAddr string, ipv6 bool) *netpol.Agent {
-	families := []bool{false}
-	if ipv6 {
-		families = append(families, true)
-	}
-	appliers := make([]*netpol.Applier, len(families))
-	for i, v6 := range families {
-		appliers[i] = NewApplier(netpol.RunCommand, v6)
-	}
+// felixAgent is Felix on node: the cluster's policy as Felix's rules (IPv4: AKS offers Calico
+// in IPv4 clusters only). Pods on kubenet's bridge (made with the node's first pod) are told
+// apart by address, and bridged packets are made to traverse iptables
+// (net.bridge.bridge-nf-call-iptables, as on an AKS kubenet node), or pods of one node would
+// reach each other unpoliced.
+func felixAgent(node, healthAddr string) *netpol.Agent {
+	applier := NewApplier(netpol.RunCommand)
 	bridgeNF := false
 	return &netpol.Agent{
 		Name: "calico-node",
@@ -111,12 +103,7 @@ func felixAgent(node, healthAddr string, ipv6 bool) *netpol.Agent {
 				}
 				bridgeNF = true
 			}
-			for i, v6 := range families {
-				if err := appliers[i].Apply(Render(c, node, Mode{Bridged: bridged, IPv6: v6})); err != nil {
-					return err
-				}
-			}
-			return nil
+			return applier.Apply(Render(c, node, bridged))
 		},
 		Addr:        healthAddr,
 		HealthPaths: []string{"/readiness", "/liveness"},
@@ -129,13 +116,11 @@ func felixAgent(node, healthAddr string, ipv6 bool) *netpol.Agent {
 // NewApplier writes Felix's sets and chains: cali-FORWARD and cali-INPUT first in FORWARD and
 // INPUT (Felix's ChainInsertMode insert), and at FORWARD's end the accept of what policy
 // accepted, after kube-proxy's chains.
-func NewApplier(run netpol.Exec, ipv6 bool) *netpol.Applier {
+func NewApplier(run netpol.Exec) *netpol.Applier {
 	first := func([]string) int { return 0 }
 	last := func(others []string) int { return len(others) }
-	setPrefix := Mode{IPv6: ipv6}.setPrefix()
 	return &netpol.Applier{
 		Run:         run,
-		IPv6:        ipv6,
 		SetPrefix:   setPrefix,
 		ChainPrefix: chainPrefix,
 		TempSet:     setPrefix + "-minaks-swap",

@@ -37,18 +37,8 @@ const (
 	endpointsBridge = "cbr0"
 )
 
-// Mode is how the node's pods attach: their own veths (azv<hash>, Azure CNI), or kubenet's
-// bridge, where packets are told apart by address; and the address family rendered.
-type Mode struct {
-	Bridged, IPv6 bool
-}
-
-func (m Mode) setPrefix() string {
-	if m.IPv6 {
-		return "cali60"
-	}
-	return "cali40"
-}
+// setPrefix starts the names of Felix's IPv4 sets.
+const setPrefix = "cali40"
 
 // limitedID is Felix's hashutils.GetLengthLimitedID: prefix+id when it fits in max
 // characters, else prefix, "_" and as much of the id's SHA-224 (base64) as fits.
@@ -67,22 +57,21 @@ func ruleID(chain string, i int, rule string) string {
 	return "-m comment --comment cali:" + base64.RawURLEncoding.EncodeToString(h[:])[:16]
 }
 
-// endpoint is a workload endpoint of this node: a pod with an address of the family.
+// endpoint is a workload endpoint of this node: a pod with an IPv4 address.
 type endpoint struct {
 	pod   *netpol.Pod
 	ip    netip.Addr
 	iface string
 }
 
-// renderer builds one node's Ruleset for one family.
+// renderer builds one node's Ruleset.
 type renderer struct {
 	c    *netpol.Cluster
-	mode Mode
 	sets map[string]*netpol.Set // by label (the selector as Felix's calc graph spells it)
 }
 
-// Render is Felix's iptables dataplane for the cluster's NetworkPolicies on node, one
-// address family: cali-FORWARD dispatches a packet from a local pod to its endpoint's
+// Render is Felix's iptables dataplane (IPv4) for the cluster's NetworkPolicies on node, whose
+// pods have veths of their own (Azure CNI) or sit on kubenet's bridge (bridged): cali-FORWARD dispatches a packet from a local pod to its endpoint's
 // cali-fw-<iface> (egress policy) and one to a local pod to cali-tw-<iface> (ingress); cali-INPUT
 // sends what a pod sends to its own node through the pod's egress policy (Felix's
 // DefaultEndpointToHostAction ACCEPT after it). An endpoint chain accepts established
@@ -92,14 +81,14 @@ type renderer struct {
 // anywhere in the cluster (cali40s:<hash>); an ipBlock matches any address in it, pods' and
 // nodes' included. Only policies that select a pod of the node are rendered, as Felix does.
 // Traffic from the node to its pods is not policed.
-func Render(c *netpol.Cluster, node string, mode Mode) *netpol.Ruleset {
-	r := &renderer{c: c, mode: mode, sets: map[string]*netpol.Set{}}
+func Render(c *netpol.Cluster, node string, bridged bool) *netpol.Ruleset {
+	r := &renderer{c: c, sets: map[string]*netpol.Set{}}
 	var eps []endpoint
 	for _, p := range c.Pods {
 		if p.Node != node {
 			continue
 		}
-		if ip, ok := family(p.IPs, mode.IPv6); ok {
+		if ip, ok := ipv4(p.IPs); ok {
 			eps = append(eps, endpoint{pod: p, ip: ip, iface: netstack.PodNIC{UID: string(p.UID)}.HostVeth()})
 		}
 	}
@@ -113,7 +102,7 @@ func Render(c *netpol.Cluster, node string, mode Mode) *netpol.Ruleset {
 	}
 
 	in, out := "-i azv+", "-o azv+"
-	if mode.Bridged {
+	if bridged {
 		in, out = "-i "+endpointsBridge, "-o "+endpointsBridge
 	}
 	add(chainForward,
@@ -122,16 +111,9 @@ func Render(c *netpol.Cluster, node string, mode Mode) *netpol.Ruleset {
 		out+" -j "+chainToWL,
 	)
 	add(chainInput, in+" -g "+chainWLToHost)
-	var toHost []string
-	if mode.IPv6 {
-		// Neighbour discovery and multicast listener messages to the node, before policy.
-		for _, t := range []int{130, 131, 132, 133, 135, 136} {
-			toHost = append(toHost, fmt.Sprintf("-p ipv6-icmp -m icmp6 --icmpv6-type %d -j ACCEPT", t))
-		}
-	}
-	add(chainWLToHost, append(toHost,
+	add(chainWLToHost,
 		"-j "+chainFromWL,
-		`-m comment --comment "Configured DefaultEndpointToHostAction" -j ACCEPT`)...)
+		`-m comment --comment "Configured DefaultEndpointToHostAction" -j ACCEPT`)
 
 	// Endpoints, their dispatch, the policies and profiles they use.
 	var from, to []string
@@ -140,7 +122,7 @@ func Render(c *netpol.Cluster, node string, mode Mode) *netpol.Ruleset {
 	var policyRules, profileRules []netpol.Chain
 	for _, ep := range eps {
 		fw, tw := limitedID("cali-fw-", ep.iface, maxChainName), limitedID("cali-tw-", ep.iface, maxChainName)
-		if mode.Bridged {
+		if bridged {
 			from = append(from, fmt.Sprintf("-s %s -g %s", netip.PrefixFrom(ep.ip, ep.ip.BitLen()), fw))
 			to = append(to, fmt.Sprintf("-d %s -g %s", netip.PrefixFrom(ep.ip, ep.ip.BitLen()), tw))
 		} else {
@@ -228,10 +210,10 @@ func endpointRules(policies []string, profile string) []string {
 		`-m comment --comment "Drop if no profiles matched" -j DROP`)
 }
 
-// family returns the first address of the family.
-func family(ips []netip.Addr, ipv6 bool) (netip.Addr, bool) {
+// ipv4 returns the first IPv4 address.
+func ipv4(ips []netip.Addr) (netip.Addr, bool) {
 	for _, ip := range ips {
-		if ip.Is6() == ipv6 {
+		if ip.Is4() {
 			return ip, true
 		}
 	}
@@ -246,14 +228,11 @@ func (r *renderer) set(kind, label, typ string, fill func() []string) *netpol.Se
 	}
 	h := sha256.Sum224([]byte(label))
 	s := &netpol.Set{
-		Name:    r.mode.setPrefix() + kind + ":" + base64.RawURLEncoding.EncodeToString(h[:])[:maxSetID],
+		Name:    setPrefix + kind + ":" + base64.RawURLEncoding.EncodeToString(h[:])[:maxSetID],
 		Label:   label,
 		Type:    typ,
 		Options: "family inet maxelem 1048576",
 		Members: fill(),
-	}
-	if r.mode.IPv6 {
-		s.Options = "family inet6 maxelem 1048576"
 	}
 	r.sets[label] = s
 	return s
@@ -276,7 +255,7 @@ func (r *renderer) peer(ns string, peer networkingv1.NetworkPolicyPeer, dir stri
 	if b := peer.IPBlock; b != nil {
 		nets := r.nets([]string{b.CIDR})
 		if nets == nil {
-			return "" // a CIDR of the other family: never matches
+			return "" // an IPv6 CIDR: never matches
 		}
 		m := fmt.Sprintf(" -m set --match-set %s %s", nets.Name, dir)
 		if except := r.nets(b.Except); except != nil && len(except.Members) > 0 {
@@ -287,7 +266,7 @@ func (r *renderer) peer(ns string, peer networkingv1.NetworkPolicyPeer, dir stri
 	s := r.set("s", selectorLabel(ns, peer), "hash:net", func() []string {
 		var out []string
 		for _, p := range r.c.PeerPods(ns, peer) {
-			if ip, ok := family(p.IPs, r.mode.IPv6); ok {
+			if ip, ok := ipv4(p.IPs); ok {
 				out = append(out, ip.String())
 			}
 		}
@@ -296,11 +275,11 @@ func (r *renderer) peer(ns string, peer networkingv1.NetworkPolicyPeer, dir stri
 	return fmt.Sprintf(" -m set --match-set %s %s", s.Name, dir)
 }
 
-// nets is the set of CIDRs of the family; nil when the CIDRs are all of the other family.
+// nets is the set of the IPv4 CIDRs; nil when the CIDRs are all IPv6.
 func (r *renderer) nets(cidrs []string) *netpol.Set {
 	var mine []string
 	for _, c := range cidrs {
-		if p, err := netip.ParsePrefix(c); err == nil && p.Addr().Is6() == r.mode.IPv6 {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Addr().Is4() {
 			mine = append(mine, p.Masked().String())
 		}
 	}
@@ -311,27 +290,14 @@ func (r *renderer) nets(cidrs []string) *netpol.Set {
 	return r.set("s", "nets: "+strings.Join(mine, ", "), "hash:net", func() []string {
 		var out []string
 		for _, c := range mine {
-			if p := netip.MustParsePrefix(c); p.Bits() == 0 {
-				// ipset cannot hold a /0: its two halves.
-				half := netip.PrefixFrom(p.Addr(), 1)
-				out = append(out, half.String(), netip.PrefixFrom(lastHalf(p.Addr()), 1).String())
+			if c == "0.0.0.0/0" { // ipset cannot hold a /0: its two halves
+				out = append(out, "0.0.0.0/1", "128.0.0.0/1")
 				continue
 			}
 			out = append(out, c)
 		}
 		return out
 	})
-}
-
-// lastHalf is the first address of the upper half of the address space of a's family.
-func lastHalf(a netip.Addr) netip.Addr {
-	b := a.AsSlice()
-	for i := range b {
-		b[i] = 0
-	}
-	b[0] = 0x80
-	x, _ := netip.AddrFromSlice(b)
-	return x
 }
 
 // ports are a rule's port matches (one per port; one empty match for "any port").
@@ -350,7 +316,7 @@ func (r *renderer) ports(ports []networkingv1.NetworkPolicyPort) []string {
 			s := r.set("n", "named port "+proto+"/"+name, "hash:ip,port", func() []string {
 				var out []string
 				for _, pod := range r.c.Pods {
-					ip, ok := family(pod.IPs, r.mode.IPv6)
+					ip, ok := ipv4(pod.IPs)
 					if !ok {
 						continue
 					}

@@ -19,28 +19,24 @@ type PolicyFeature struct {
 
 // PolicyFeatures are what the iptables policy engines (azure-npm, calico-node) need: ipset's
 // set types, and iptables's set, conntrack, comment, mark and multiport matches and MARK
-// target, for IPv4 and (ipv6) IPv6; bridge netfilter where pods sit on kubenet's bridge
-// (bridged).
-func PolicyFeatures(ipv6, bridged bool) []PolicyFeature {
+// target; bridge netfilter where pods sit on kubenet's bridge (bridged).
+func PolicyFeatures(bridged bool) []PolicyFeature {
 	var f []PolicyFeature
 	add := func(name, script string) {
 		f = append(f, PolicyFeature{Name: name, Script: strings.ReplaceAll(script, "SET", fmt.Sprintf("minaks-probe-%d", len(f)))})
 	}
-	rule := func(family, restore, match string) string {
-		return fmt.Sprintf("ipset create SET hash:net family %s\n"+
-			"printf '*filter\\n:MINAKS-PROBE - [0:0]\\n-A MINAKS-PROBE %s\\nCOMMIT\\n' | %s --noflush\n", family, match, restore)
+	rule := func(match string) string {
+		return fmt.Sprintf("ipset create SET hash:net\n"+
+			"printf '*filter\\n:MINAKS-PROBE - [0:0]\\n-A MINAKS-PROBE %s\\nCOMMIT\\n' | iptables-restore --noflush\n", match)
 	}
 	add("ip_set_hash_net (ipset hash:net)", "ipset create SET hash:net\n")
 	add("ip_set_hash_ipport (ipset hash:ip,port)", "ipset create SET hash:ip,port\n")
 	add("ip_set_list_set (ipset list:set)", "ipset create SET-n hash:net\nipset create SET list:set\nipset add SET SET-n\n")
-	add("xt_set (iptables -m set)", rule("inet", "iptables-restore", "-m set --match-set SET src -j RETURN"))
-	add("xt_conntrack (iptables -m conntrack)", rule("inet", "iptables-restore", "-m conntrack --ctstate NEW -j RETURN"))
-	add("xt_comment (iptables -m comment)", rule("inet", "iptables-restore", "-m comment --comment probe -j RETURN"))
-	add("xt_mark (iptables -m mark, -j MARK)", rule("inet", "iptables-restore", "-m mark --mark 0x10000/0x10000 -j MARK --set-xmark 0x0/0x10000"))
-	add("xt_multiport (iptables -m multiport)", rule("inet", "iptables-restore", "-p tcp -m multiport --dports 80:90 -j RETURN"))
-	if ipv6 {
-		add("ip6_tables with xt_set (ip6tables -m set)", rule("inet6", "ip6tables-restore", "-m set --match-set SET src -j RETURN"))
-	}
+	add("xt_set (iptables -m set)", rule("-m set --match-set SET src -j RETURN"))
+	add("xt_conntrack (iptables -m conntrack)", rule("-m conntrack --ctstate NEW -j RETURN"))
+	add("xt_comment (iptables -m comment)", rule("-m comment --comment probe -j RETURN"))
+	add("xt_mark (iptables -m mark, -j MARK)", rule("-m mark --mark 0x10000/0x10000 -j MARK --set-xmark 0x0/0x10000"))
+	add("xt_multiport (iptables -m multiport)", rule("-p tcp -m multiport --dports 80:90 -j RETURN"))
 	if bridged {
 		add("br_netfilter (net.bridge.bridge-nf-call-iptables)", "test -e /proc/sys/net/bridge/bridge-nf-call-iptables\n")
 	}

@@ -14,7 +14,7 @@ func TestMissingPolicyFeatures(t *testing.T) {
 		t.Skip("needs root (a network namespace per probe)")
 	}
 	before := ipsetNames(t)
-	if missing := MissingPolicyFeatures(PolicyFeatures(true, true)); len(missing) > 0 {
+	if missing := MissingPolicyFeatures(PolicyFeatures(true)); len(missing) > 0 {
 		t.Errorf("missing on this host: %q", missing)
 	}
 	missing := MissingPolicyFeatures([]PolicyFeature{{Name: "xt_nothing", Script: "printf '*filter\\n-A INPUT -m nothing -j RETURN\\nCOMMIT\\n' | iptables-restore"}})

@@ -57,7 +57,7 @@ func checkKernel(c *config.Cluster) error {
 	switch p := c.Network.Policy; p {
 	case "azure", "calico":
 		bridged := c.Network.CNI() == config.CNIKubenet
-		if missing := missingPolicyFeatures(netstack.PolicyFeatures(c.Network.DualStack() && p == "calico", bridged)); len(missing) > 0 {
+		if missing := missingPolicyFeatures(netstack.PolicyFeatures(bridged)); len(missing) > 0 {
 			return &config.FlagError{Flag: "network-policy", Value: p, Msg: "the policy engine needs kernel features this host does not have:\n  " + strings.Join(missing, "\n  ")}
 		}
 	}
@@ -287,11 +287,8 @@ func printUsage(out io.Writer, c *config.Cluster, routedBefore string) {
 	case owner != c.Name:
 		fmt.Fprintf(out, "Note: this host routes the node subnet %s elsewhere ('ip route show %s'), so this cluster's node IPs are reachable only from inside it.\n", subnet, subnet)
 	}
-	switch p := c.Network.Policy; {
-	case p == "cilium":
+	if p := c.Network.Policy; p == "cilium" {
 		fmt.Fprintf(out, "Note: --network-policy %s is stored but not enforced yet: NetworkPolicies have no effect (--network-policy azure or calico enforces them).\n", p)
-	case p == "azure" && c.Network.DualStack():
-		fmt.Fprintln(out, "Note: Azure NPM enforces IPv4 only, as on AKS: pods' IPv6 traffic is not subject to NetworkPolicy.")
 	}
 	ctx := kubeconfig.ContextName(c.Name)
 	fmt.Fprintf(out, "Set kubectl context to %q\nYou can now use your cluster with:\n\nkubectl cluster-info --context %s\n\n", ctx, ctx)

@@ -25,12 +25,8 @@ const (
 
 // calicoObjects are Calico's namespaces, calico-node's ServiceAccount, RBAC and DaemonSet,
 // configured as the operator configures it for AKS (policy only: Azure CNI or kubenet routes,
-// Felix polices; IPv6 with a dual-stack cluster).
-func calicoObjects(c *config.Cluster) []runtime.Object {
-	ipv6 := "false"
-	if c.Network.DualStack() {
-		ipv6 = "true"
-	}
+// Felix polices; IPv4: AKS refuses Calico with dual-stack).
+func calicoObjects() []runtime.Object {
 	nsLabels := func(name string) map[string]string {
 		return map[string]string{"name": name, "pod-security.kubernetes.io/enforce": "privileged", "pod-security.kubernetes.io/enforce-version": "latest"}
 	}
@@ -56,7 +52,7 @@ func calicoObjects(c *config.Cluster) []runtime.Object {
 					env("FELIX_HEALTHENABLED", "true"),
 					env("FELIX_HEALTHPORT", "9099"),
 					env("FELIX_INTERFACEPREFIX", "azv"),
-					env("FELIX_IPV6SUPPORT", ipv6),
+					env("FELIX_IPV6SUPPORT", "false"),
 					{Name: "NODENAME", ValueFrom: &v1.EnvVarSource{FieldRef: &v1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "spec.nodeName"}}},
 				},
 				Resources: v1.ResourceRequirements{Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse("100m")}},

@@ -39,7 +39,7 @@ func Objects(c *config.Cluster) []runtime.Object {
 	case "azure":
 		return npmObjects()
 	case "calico":
-		return calicoObjects(c)
+		return calicoObjects()
 	}
 	return nil
 }
