@@ -8,8 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"k8s.io/utils/ptr"
-
-	"github.com/minaks/minaks/pkg/apiserver/config"
 )
 
 // Calico's objects, as the Tigera operator makes them on AKS: calico-node in calico-system,
