@@ -3,7 +3,6 @@ package azurenpm
 import (
 	"fmt"
 	"hash/fnv"
-	"net/netip"
 	"sort"
 	"strings"
 
@@ -164,7 +163,7 @@ func (r *renderer) podSets() {
 		}
 	}
 	for _, p := range r.c.Pods {
-		ip, ok := ipv4(p.IPs)
+		ip, ok := netpol.IPv4(p.IPs)
 		if !ok {
 			continue // NPM knows IPv4 pods only
 		}
@@ -182,15 +181,6 @@ func (r *renderer) podSets() {
 			s.Members = append(s.Members, fmt.Sprintf("%s,%s:%d", addr, strings.ToLower(string(port.Protocol)), port.Port))
 		}
 	}
-}
-
-func ipv4(ips []netip.Addr) (netip.Addr, bool) {
-	for _, ip := range ips {
-		if ip.Is4() {
-			return ip, true
-		}
-	}
-	return netip.Addr{}, false
 }
 
 // setMatch is one `-m set [!] --match-set` of a rule.

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -88,7 +87,7 @@ func Render(c *netpol.Cluster, node string, bridged bool) *netpol.Ruleset {
 		if p.Node != node {
 			continue
 		}
-		if ip, ok := ipv4(p.IPs); ok {
+		if ip, ok := netpol.IPv4(p.IPs); ok {
 			eps = append(eps, endpoint{pod: p, ip: ip, iface: netstack.PodNIC{UID: string(p.UID)}.HostVeth()})
 		}
 	}
@@ -172,18 +171,7 @@ func Render(c *netpol.Cluster, node string, bridged bool) *netpol.Ruleset {
 		add(ch.Name, ch.Rules...)
 	}
 
-	rs := &netpol.Ruleset{Chains: chains}
-	labels := make([]string, 0, len(r.sets))
-	for l := range r.sets {
-		labels = append(labels, l)
-	}
-	sort.Strings(labels)
-	for _, l := range labels {
-		s := r.sets[l]
-		sort.Strings(s.Members)
-		rs.Sets = append(rs.Sets, *s)
-	}
-	return rs
+	return &netpol.Ruleset{Chains: chains, Sets: netpol.SetsOf(r.sets)}
 }
 
 // endpointRules are an endpoint chain's rules for one direction: established connections
@@ -208,16 +196,6 @@ func endpointRules(policies []string, profile string) []string {
 		"-j "+profile,
 		accepted+` -m comment --comment "Return if profile accepted" -j RETURN`,
 		`-m comment --comment "Drop if no profiles matched" -j DROP`)
-}
-
-// ipv4 returns the first IPv4 address.
-func ipv4(ips []netip.Addr) (netip.Addr, bool) {
-	for _, ip := range ips {
-		if ip.Is4() {
-			return ip, true
-		}
-	}
-	return netip.Addr{}, false
 }
 
 // set returns the set of label (the selector it stands for), making it on first use with the
@@ -266,7 +244,7 @@ func (r *renderer) peer(ns string, peer networkingv1.NetworkPolicyPeer, dir stri
 	s := r.set("s", selectorLabel(ns, peer), "hash:net", func() []string {
 		var out []string
 		for _, p := range r.c.PeerPods(ns, peer) {
-			if ip, ok := ipv4(p.IPs); ok {
+			if ip, ok := netpol.IPv4(p.IPs); ok {
 				out = append(out, ip.String())
 			}
 		}
@@ -275,29 +253,13 @@ func (r *renderer) peer(ns string, peer networkingv1.NetworkPolicyPeer, dir stri
 	return fmt.Sprintf(" -m set --match-set %s %s", s.Name, dir)
 }
 
-// nets is the set of the IPv4 CIDRs; nil when the CIDRs are all IPv6.
+// nets is the set of the IPv4 CIDRs; nil when there are only IPv6 ones.
 func (r *renderer) nets(cidrs []string) *netpol.Set {
-	var mine []string
-	for _, c := range cidrs {
-		if p, err := netip.ParsePrefix(c); err == nil && p.Addr().Is4() {
-			mine = append(mine, p.Masked().String())
-		}
-	}
-	if len(mine) == 0 && len(cidrs) > 0 {
+	nets, members, ok := netpol.IPv4Nets(cidrs)
+	if !ok {
 		return nil
 	}
-	sort.Strings(mine)
-	return r.set("s", "nets: "+strings.Join(mine, ", "), "hash:net", func() []string {
-		var out []string
-		for _, c := range mine {
-			if c == "0.0.0.0/0" { // ipset cannot hold a /0: its two halves
-				out = append(out, "0.0.0.0/1", "128.0.0.0/1")
-				continue
-			}
-			out = append(out, c)
-		}
-		return out
-	})
+	return r.set("s", "nets: "+strings.Join(nets, ", "), "hash:net", func() []string { return members })
 }
 
 // ports are a rule's port matches (one per port; one empty match for "any port").
@@ -314,19 +276,7 @@ func (r *renderer) ports(ports []networkingv1.NetworkPolicyPort) []string {
 		case p.Port.Type == intstr.String:
 			name := p.Port.String()
 			s := r.set("n", "named port "+proto+"/"+name, "hash:ip,port", func() []string {
-				var out []string
-				for _, pod := range r.c.Pods {
-					ip, ok := ipv4(pod.IPs)
-					if !ok {
-						continue
-					}
-					for _, np := range pod.Ports {
-						if np.Name == name && strings.EqualFold(string(np.Protocol), proto) {
-							out = append(out, fmt.Sprintf("%s,%s:%d", ip, proto, np.Port))
-						}
-					}
-				}
-				return out
+				return r.c.NamedPortMembers(name, proto)
 			})
 			out = append(out, fmt.Sprintf(" -p %s -m set --match-set %s dst,dst", proto, s.Name))
 		default:

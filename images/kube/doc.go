@@ -6,6 +6,7 @@ package kube
 import (
 	_ "github.com/minaks/minaks/images/azurenpm"
 	_ "github.com/minaks/minaks/images/calico"
+	_ "github.com/minaks/minaks/images/cilium"
 	_ "github.com/minaks/minaks/images/coredns"
 	_ "github.com/minaks/minaks/images/echobasic"
 	_ "github.com/minaks/minaks/images/ingressnginx"

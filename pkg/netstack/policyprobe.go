@@ -17,10 +17,12 @@ type PolicyFeature struct {
 	Script string
 }
 
-// PolicyFeatures are what the iptables policy engines (azure-npm, calico-node) need: ipset's
-// set types, and iptables's set, conntrack, comment, mark and multiport matches and MARK
-// target; bridge netfilter where pods sit on kubenet's bridge (bridged).
-func PolicyFeatures(bridged bool) []PolicyFeature {
+// PolicyFeatures are what the policy engine of --network-policy policy (azure, calico,
+// cilium) needs: ipset's set types, and iptables's set, conntrack, comment, mark and
+// multiport matches and MARK target; bridge netfilter where pods sit on kubenet's bridge
+// (bridged); with cilium, the addrtype match and the nftables features of the kube-proxy
+// replacement's nftables proxier.
+func PolicyFeatures(policy string, bridged bool) []PolicyFeature {
 	var f []PolicyFeature
 	add := func(name, script string) {
 		f = append(f, PolicyFeature{Name: name, Script: strings.ReplaceAll(script, "SET", fmt.Sprintf("minaks-probe-%d", len(f)))})
@@ -37,6 +39,12 @@ func PolicyFeatures(bridged bool) []PolicyFeature {
 	add("xt_comment (iptables -m comment)", rule("-m comment --comment probe -j RETURN"))
 	add("xt_mark (iptables -m mark, -j MARK)", rule("-m mark --mark 0x10000/0x10000 -j MARK --set-xmark 0x0/0x10000"))
 	add("xt_multiport (iptables -m multiport)", rule("-p tcp -m multiport --dports 80:90 -j RETURN"))
+	if policy == "cilium" {
+		add("xt_addrtype (iptables -m addrtype)", rule("-m addrtype --dst-type LOCAL -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j RETURN"))
+		add("nf_tables (nft: maps, numgen, fib, ct, nat; the kube-proxy replacement's nftables proxier)",
+			"printf 'table ip SET {\n map m { type ipv4_addr . inet_proto . inet_service : verdict; }\n"+
+				" chain c { type nat hook prerouting priority -100; ct state new numgen random mod 2 vmap { 0 : accept, 1 : accept }; ip daddr . meta l4proto . th dport vmap @m; fib daddr type local accept; }\n}\n' | nft -f -\n")
+	}
 	if bridged {
 		add("br_netfilter (net.bridge.bridge-nf-call-iptables)", "test -e /proc/sys/net/bridge/bridge-nf-call-iptables\n")
 	}

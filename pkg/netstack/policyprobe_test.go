@@ -14,8 +14,10 @@ func TestMissingPolicyFeatures(t *testing.T) {
 		t.Skip("needs root (a network namespace per probe)")
 	}
 	before := ipsetNames(t)
-	if missing := MissingPolicyFeatures(PolicyFeatures(true)); len(missing) > 0 {
-		t.Errorf("missing on this host: %q", missing)
+	for _, f := range [][]PolicyFeature{PolicyFeatures("calico", true), PolicyFeatures("cilium", false)} {
+		if missing := MissingPolicyFeatures(f); len(missing) > 0 {
+			t.Errorf("missing on this host: %q", missing)
+		}
 	}
 	missing := MissingPolicyFeatures([]PolicyFeature{{Name: "xt_nothing", Script: "printf '*filter\\n-A INPUT -m nothing -j RETURN\\nCOMMIT\\n' | iptables-restore"}})
 	if len(missing) != 1 || !strings.HasPrefix(missing[0], "xt_nothing: ") || len(missing[0]) < len("xt_nothing: x") {

@@ -32,6 +32,13 @@ type policyEngine struct {
 	// nodePortBypass: a NodePort (externalTrafficPolicy Cluster) on the pod's node gets
 	// through an ingress policy, kube-proxy accepting before the engine sees it.
 	nodePortBypass bool
+	// ipBlockOutsideOnly: an ipBlock never selects a pod's or a node's address (Cilium).
+	ipBlockOutsideOnly bool
+	// recheck: a new policy cuts connections already open (Cilium re-checks established
+	// flows; NPM and Felix let them be).
+	recheck bool
+	// extra are the engine's own tests, run on the cluster after the shared ones.
+	extra func(t *testing.T, c *testCluster, nodes []string)
 }
 
 // TestNetworkPolicyAzure drives NetworkPolicies through Azure NPM (--network-policy azure)
@@ -56,6 +63,18 @@ func TestNetworkPolicyCalico(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestNetworkPolicyCilium does the same through Cilium's agent (--network-dataplane cilium),
+// which also replaces kube-proxy: Cilium's semantics (ipBlocks hold no pod or node, a pod
+// reaches its own node only when allowed, load-balanced traffic meets policy, established
+// connections are re-checked), and CiliumNetworkPolicies.
+func TestNetworkPolicyCilium(t *testing.T) {
+	testNetworkPolicy(t, policyEngine{
+		flags: []string{"--network-dataplane", "cilium"}, namespace: "kube-system", daemonSet: "cilium",
+		image: "mcr.microsoft.com/oss/cilium/cilium:", rules: ciliumRules, ipBlockOutsideOnly: true, recheck: true,
+		extra: testCiliumPolicies,
+	})
 }
 
 func testNetworkPolicy(t *testing.T, engine policyEngine) {
@@ -158,9 +177,14 @@ func testNetworkPolicy(t *testing.T, engine policyEngine) {
 		c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "allow-clients")
 		other := podIP("np-a", "other-a")
 		c.kubectlApply(t, strings.NewReplacer("EXCEPT", other+"/32").Replace(allowIPBlock))
-		// 0.0.0.0/0 holds pod and node addresses too, in NPM and Calico: everyone but the
-		// exception.
-		expect(t, serverAddr, "client-a (same node)", "client-b (other ns)", "node0 (server's node)", "node1")
+		if engine.ipBlockOutsideOnly {
+			// Cilium: no pod or node is in an ipBlock; the node's own traffic is never policed.
+			expect(t, serverAddr, "node0 (server's node)")
+		} else {
+			// 0.0.0.0/0 holds pod and node addresses too, in NPM and Calico: everyone but the
+			// exception.
+			expect(t, serverAddr, "client-a (same node)", "client-b (other ns)", "node0 (server's node)", "node1")
+		}
 		c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "allow-ipblock")
 	})
 
@@ -200,12 +224,12 @@ func testNetworkPolicy(t *testing.T, engine policyEngine) {
 		case engine.ownNode && !reached:
 			t.Errorf("server → its own node: %q %v; NPM never filters a pod's traffic to its node", got, err)
 		case !engine.ownNode && reached:
-			t.Error("server → its own node under deny-all egress gets through; Felix polices a pod's traffic to its host by its egress policy")
+			t.Error("server → its own node under deny-all egress gets through; Felix and Cilium police a pod's traffic to its host by its egress policy")
 		}
 		c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "deny-egress-server")
 	})
 
-	t.Run("an existing connection survives a new policy", func(t *testing.T) {
+	t.Run("an existing connection under a new policy", func(t *testing.T) {
 		var conn net.Conn
 		if err := netns.Do(clients["client-b (other ns)"], func() (err error) {
 			conn, err = net.DialTimeout("tcp", serverAddr, 2*time.Second)
@@ -232,7 +256,10 @@ func testNetworkPolicy(t *testing.T, engine policyEngine) {
 		}
 		c.kubectlApply(t, denyIngress)
 		expect(t, serverAddr, "node0 (server's node)")
-		if err := ask(); err != nil {
+		switch err := ask(); {
+		case engine.recheck && err == nil:
+			t.Error("the connection made before the policy still works: Cilium re-checks established flows")
+		case !engine.recheck && err != nil:
 			t.Errorf("the connection made before the policy: %v", err)
 		}
 	})
@@ -304,6 +331,10 @@ func testNetworkPolicy(t *testing.T, engine policyEngine) {
 		c.mustKubectl("delete", "networkpolicy", "--all", "-A")
 		expect(t, serverAddr, all...)
 	})
+
+	if engine.extra != nil {
+		engine.extra(t, c, []string{nodes[0].Metadata.Name, nodes[1].Metadata.Name})
+	}
 }
 
 // npmRules checks what NPM writes: FORWARD's jump after kube-proxy's, its chains and sets.
@@ -345,13 +376,7 @@ func npmRules(t *testing.T, save, sets string) {
 // calicoRules checks what Felix writes: cali-FORWARD and cali-INPUT first, the accept of
 // what policy accepted after kube-proxy's chains, endpoint and policy chains, cali40s: sets.
 func calicoRules(t *testing.T, save, sets string) {
-	rules := map[string][]string{}
-	for _, l := range strings.Split(save, "\n") {
-		if rest, ok := strings.CutPrefix(l, "-A "); ok {
-			chain, rule, _ := strings.Cut(rest, " ")
-			rules[chain] = append(rules[chain], rule)
-		}
-	}
+	rules := chainRules(save)
 	fwd, in := rules["FORWARD"], rules["INPUT"]
 	if len(fwd) < 2 || !strings.HasSuffix(fwd[0], "-j cali-FORWARD") || !strings.Contains(fwd[len(fwd)-1], "--mark 0x10000/0x10000 -j ACCEPT") ||
 		len(in) == 0 || !strings.HasSuffix(in[0], "-j cali-INPUT") {
@@ -367,6 +392,18 @@ func calicoRules(t *testing.T, save, sets string) {
 	}
 }
 
+// chainRules are the rules of each chain of an iptables-save.
+func chainRules(save string) map[string][]string {
+	rules := map[string][]string{}
+	for _, l := range strings.Split(save, "\n") {
+		if rest, ok := strings.CutPrefix(l, "-A "); ok {
+			chain, rule, _ := strings.Cut(rest, " ")
+			rules[chain] = append(rules[chain], rule)
+		}
+	}
+	return rules
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -379,6 +416,14 @@ func contains(list []string, s string) bool {
 // kubectlApply applies a manifest given as text.
 func (c *testCluster) kubectlApply(t *testing.T, manifest string) {
 	t.Helper()
+	if out, err := c.tryApply(t, manifest); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+}
+
+// tryApply is kubectl apply of a manifest given as text, with what kubectl says.
+func (c *testCluster) tryApply(t *testing.T, manifest string) (string, error) {
+	t.Helper()
 	f, err := os.CreateTemp("", "minaks-e2e-*.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -388,9 +433,7 @@ func (c *testCluster) kubectlApply(t *testing.T, manifest string) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if out, err := c.kubectl("apply", "-f", f.Name()); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
+	return c.kubectl("apply", "-f", f.Name())
 }
 
 const netpolManifest = `
@@ -506,4 +549,152 @@ spec:
   egress:
   - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}}]
     ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
+`
+
+// ciliumRules checks what the Cilium agent writes: Cilium's feeder rules first in FORWARD
+// and INPUT, endpoint and policy chains, its sets; and no kube-proxy chains (the agent's
+// nftables proxier has the Services).
+func ciliumRules(t *testing.T, save, sets string) {
+	rules := chainRules(save)
+	fwd, in := rules["FORWARD"], rules["INPUT"]
+	if len(fwd) == 0 || !strings.Contains(fwd[0], "cilium-feeder: CILIUM_FORWARD") || len(in) == 0 || !strings.Contains(in[0], "cilium-feeder: CILIUM_INPUT") {
+		t.Errorf("FORWARD and INPUT must start with Cilium's feeder rules:\n%s", save)
+	}
+	for _, want := range []string{":CILIUM_FORWARD", ":CILIUM_INGRESS", ":CILIUM_IN_azv", ":CILIUM_PI_", "-m set --match-set cilium_sel_"} {
+		if !strings.Contains(save, want) {
+			t.Errorf("iptables-save lacks %q", want)
+		}
+	}
+	if strings.Contains(save, "KUBE-") {
+		t.Errorf("kube-proxy's chains in a Cilium node:\n%s", save)
+	}
+	for _, want := range []string{"cilium_node_set_v4", "cilium_cluster_v4", "cilium_sel_"} {
+		if !strings.Contains(sets, want) {
+			t.Errorf("no %s ipset:\n%s", want, sets)
+		}
+	}
+}
+
+// testCiliumPolicies drives what only Cilium has: no kube-proxy, CiliumNetworkPolicy and
+// CiliumClusterwideNetworkPolicy with entities and deny rules, and the refusal of FQDN and
+// L7 rules without ACNS.
+func testCiliumPolicies(t *testing.T, c *testCluster, nodes []string) {
+	podNS := func(ns, name string) string {
+		return "minaks." + c.name + ".pod-" + c.mustKubectl("-n", ns, "get", "pod", name, "-o", "jsonpath={.metadata.uid}")
+	}
+	nodeIP := func(name string) string {
+		return c.mustKubectl("get", "node", name, "-o", `jsonpath={.status.addresses[?(@.type=="InternalIP")].address}`)
+	}
+	reaches := func(ns, addr string) bool {
+		out, err := netnstest.Fetch(ns, addr, "GET /hostname HTTP/1.0\r\n\r\n")
+		return err == nil && (strings.Contains(out, "200 OK") || strings.HasPrefix(out, "node"))
+	}
+	server := net.JoinHostPort(c.mustKubectl("-n", "np-a", "get", "pod", "server", "-o", "jsonpath={.status.podIP}"), "8080")
+
+	t.Run("no kube-proxy: the agent's nftables proxier has the Services", func(t *testing.T) {
+		if out, err := c.kubectl("-n", "kube-system", "get", "ds", "kube-proxy"); err == nil || !strings.Contains(out, "NotFound") {
+			t.Errorf("kube-proxy DaemonSet: %v %s", err, out)
+		}
+		svc := c.mustKubectl("-n", "kube-system", "get", "svc", "kube-dns", "-o", "jsonpath={.spec.clusterIP}")
+		if out := c.mustMinaks("exec", nodes[0], "--", "nft", "list", "table", "ip", "kube-proxy"); !strings.Contains(out, svc) {
+			t.Errorf("kube-dns's %s is not in the node's kube-proxy table:\n%s", svc, out)
+		}
+	})
+
+	t.Run("CiliumNetworkPolicy: the node as entity host, other nodes as remote-node", func(t *testing.T) {
+		node0, node1 := net.JoinHostPort(nodeIP(nodes[0]), "7070"), net.JoinHostPort(nodeIP(nodes[1]), "7070")
+		netnstest.Serve(t, "minaks."+c.name+"."+nodes[0], node0, netnstest.Text("node0"))
+		netnstest.Serve(t, "minaks."+c.name+"."+nodes[1], node1, netnstest.Text("node1"))
+		serverNS := podNS("np-a", "server")
+		c.kubectlApply(t, ciliumEgressHost)
+		eventually(t, 10*time.Second, "the server's egress to the entity host", func() error {
+			if got0, got1 := reaches(serverNS, node0), reaches(serverNS, node1); !got0 || got1 {
+				return fmt.Errorf("server reaches its node: %v, another node: %v; want true, false", got0, got1)
+			}
+			return nil
+		})
+		c.mustKubectl("-n", "np-a", "delete", "ciliumnetworkpolicy", "egress-host")
+	})
+
+	t.Run("CiliumClusterwideNetworkPolicy: a deny rule over an allow, across namespaces", func(t *testing.T) {
+		c.kubectlApply(t, ciliumDenyNamespace)
+		clientA, clientB, otherA := podNS("np-a", "client-a"), podNS("np-b", "client-b"), podNS("np-a", "other-a")
+		eventually(t, 10*time.Second, "the clusterwide policy", func() error {
+			if a, b, o := reaches(clientA, server), reaches(clientB, server), reaches(otherA, server); !a || b || !o {
+				return fmt.Errorf("client-a reaches the server: %v, client-b: %v, other-a: %v; want true, false, true", a, b, o)
+			}
+			return nil
+		})
+		c.mustKubectl("delete", "ciliumclusterwidenetworkpolicy", "deny-np-b")
+	})
+
+	t.Run("FQDN and L7 rules need ACNS, and invalid rules are refused, naming the field", func(t *testing.T) {
+		for _, tc := range []struct{ manifest, want string }{
+			{ciliumFQDN, "--acns-advanced-networkpolicies FQDN"},
+			{ciliumL7, "--acns-advanced-networkpolicies L7"},
+			{ciliumCombined, "Combining toEndpoints, toCIDR"},
+		} {
+			out, err := c.tryApply(t, tc.manifest)
+			if err == nil || !strings.Contains(out, "spec.egress[0]") || !strings.Contains(out, tc.want) {
+				t.Errorf("kubectl apply: %v %s; want an error naming spec.egress[0] and %q", err, out, tc.want)
+			}
+		}
+		if out := c.mustKubectl("get", "cnp", "-A", "-o", "name"); out != "" {
+			t.Errorf("refused policies were stored: %s", out)
+		}
+	})
+}
+
+const ciliumEgressHost = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: egress-host, namespace: np-a}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  egress:
+  - toEntities: [host]
+`
+
+const ciliumDenyNamespace = `
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: deny-np-b}
+spec:
+  endpointSelector: {matchLabels: {k8s:io.kubernetes.pod.namespace: np-a, app: server}}
+  ingress:
+  - fromEntities: [cluster]
+  ingressDeny:
+  - fromEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: np-b}}]
+`
+
+const ciliumFQDN = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: fqdn, namespace: np-a}
+spec:
+  endpointSelector: {}
+  egress:
+  - toFQDNs: [{matchName: www.example.com}]
+`
+
+const ciliumL7 = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: l7, namespace: np-a}
+spec:
+  endpointSelector: {}
+  egress:
+  - toEndpoints: [{}]
+    toPorts: [{ports: [{port: "80"}], rules: {http: [{method: GET}]}}]
+`
+
+const ciliumCombined = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: combined, namespace: np-a}
+spec:
+  endpointSelector: {}
+  egress:
+  - toEndpoints: [{}]
+    toCIDR: [10.0.0.0/8]
 `

@@ -23,9 +23,19 @@ var netpolSubset = []string{
 	"should not mistakenly treat 'protocol: SCTP' as 'protocol: TCP'",
 }
 
+// ciliumExceptions are the upstream tests whose expectation Cilium itself does not meet: each
+// has an ipBlock hold the server pod's address, and Cilium's CIDR rules never select a pod
+// (cilium/cilium#14497, #19601); the engine keeps that semantics.
+var ciliumExceptions = []string{
+	"should allow egress access to server in CIDR block",
+	"should enforce except clause while egress access to server in CIDR block",
+	"should ensure an IP overlapping both IPBlock.CIDR and IPBlock.Except is allowed",
+}
+
 // TestUpstreamNetworkPolicy runs Kubernetes's own NetworkPolicy e2e tests (the version minaks
 // embeds, [Feature:NetworkPolicy] without SCTP connectivity, which this kernel's pods do not
-// have) against a cluster of each enforcing flavour: a representative subset, or all 46 with
+// have) against a cluster of each enforcing flavour (for Cilium, without the tests Cilium
+// itself fails: ciliumExceptions): a representative subset, or all 46 with
 // MINAKS_NETPOL_E2E_ALL=1 (make netpol-e2e). The suite's binary is built by make
 // (MINAKS_NETPOL_E2E).
 func TestUpstreamNetworkPolicy(t *testing.T) {
@@ -41,16 +51,28 @@ func TestUpstreamNetworkPolicy(t *testing.T) {
 		}
 		focus = "Feature:NetworkPolicy.*(" + strings.Join(quoted, "|") + ")|(" + strings.Join(quoted, "|") + ").*Feature:NetworkPolicy"
 	}
-	for _, flavour := range []string{"azure", "calico"} {
-		t.Run(flavour, func(t *testing.T) {
+	for _, flavour := range []struct {
+		name       string
+		flags      []string
+		exceptions []string
+	}{
+		{"azure", []string{"--network-policy", "azure"}, nil},
+		{"calico", []string{"--network-policy", "calico"}, nil},
+		{"cilium", []string{"--network-dataplane", "cilium"}, ciliumExceptions},
+	} {
+		t.Run(flavour.name, func(t *testing.T) {
 			c := newTestCluster(t)
-			c.mustMinaks("up", "--network-policy", flavour)
+			c.mustMinaks("up", flavour.flags...)
+			skip := "SCTPConnectivity"
+			for _, e := range flavour.exceptions {
+				skip += "|" + regexp.QuoteMeta(e)
+			}
 			cmd := exec.Command(bin, "--kubeconfig", c.kubeconfig, "--provider", "skeleton",
-				"--ginkgo.focus", focus, "--ginkgo.skip", "SCTPConnectivity", "--ginkgo.no-color")
+				"--ginkgo.focus", focus, "--ginkgo.skip", skip, "--ginkgo.no-color")
 			cmd.Dir = t.TempDir()
 			out, err := cmd.CombinedOutput()
 			summary := regexp.MustCompile(`(?m)^Ran \d+ of \d+ Specs.*$|^(SUCCESS|FAIL)!.*$|^\s*\[FAIL\].*$`).FindAllString(string(out), -1)
-			t.Logf("upstream NetworkPolicy suite, --network-policy %s:\n%s", flavour, strings.Join(summary, "\n"))
+			t.Logf("upstream NetworkPolicy suite, %s (without the flavour's %d exceptions):\n%s", strings.Join(flavour.flags, " "), len(flavour.exceptions), strings.Join(summary, "\n"))
 			if err != nil {
 				t.Errorf("the suite failed: %v\n%s", err, tail(string(out), 200))
 			}

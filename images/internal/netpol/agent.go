@@ -13,6 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	v1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -50,12 +54,19 @@ type Agent struct {
 	// MetricsAddr is empty); ApplyTime names the summary of how long writing the node's rules
 	// takes, in seconds, as the engine names it.
 	MetricsAddr, MetricsPath, ApplyTime string
+	// Custom are the engine's own resources it watches too (Cilium's policies), in
+	// Cluster.Custom by resource.
+	Custom []schema.GroupVersionResource
+	// Beside runs beside the agent, if set, until ctx ends (Cilium's kube-proxy
+	// replacement); the agent stops when it fails.
+	Beside func(ctx context.Context) error
 
-	applyTime       prometheus.Summary
-	pods, nss, pols cache.SharedIndexInformer
-	runner          *runner.BoundedFrequencyRunner
-	written         atomic.Bool
-	endpoints       endpoint.Server
+	applyTime              prometheus.Summary
+	pods, nss, pols, nodes cache.SharedIndexInformer
+	custom                 map[string]cache.SharedIndexInformer
+	runner                 *runner.BoundedFrequencyRunner
+	written                atomic.Bool
+	endpoints              endpoint.Server
 }
 
 // Run runs the agent with the pod's in-cluster credentials until ctx ends.
@@ -80,6 +91,22 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.pods = factory.Core().V1().Pods().Informer()
 	a.nss = factory.Core().V1().Namespaces().Informer()
 	a.pols = factory.Networking().V1().NetworkPolicies().Informer()
+	a.nodes = factory.Core().V1().Nodes().Informer()
+	watched := []cache.SharedIndexInformer{a.pods, a.nss, a.pols, a.nodes}
+	var dynFactory dynamicinformer.DynamicSharedInformerFactory
+	if len(a.Custom) > 0 {
+		dyn, err := dynamic.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		dynFactory = dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
+		a.custom = map[string]cache.SharedIndexInformer{}
+		for _, gvr := range a.Custom {
+			inf := dynFactory.ForResource(gvr).Informer()
+			a.custom[gvr.Resource] = inf
+			watched = append(watched, inf)
+		}
+	}
 	a.runner = runner.NewBoundedFrequencyRunner(a.Name, a.sync, minSyncInterval, retryInterval, maxSyncInterval)
 	a.endpoints.Changed = a.runner.Run
 	handler := cache.ResourceEventHandlerFuncs{
@@ -87,14 +114,25 @@ func (a *Agent) Run(ctx context.Context) error {
 		UpdateFunc: func(any, any) { a.runner.Run() },
 		DeleteFunc: func(any) { a.runner.Run() },
 	}
-	for _, inf := range []cache.SharedIndexInformer{a.pods, a.nss, a.pols} {
+	synced := make([]cache.InformerSynced, 0, len(watched))
+	for _, inf := range watched {
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return err
 		}
+		synced = append(synced, inf.HasSynced)
 	}
 	factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), a.pods.HasSynced, a.nss.HasSynced, a.pols.HasSynced) {
-		return ctx.Err()
+	if dynFactory != nil {
+		dynFactory.Start(ctx.Done())
+	}
+	if a.Beside != nil {
+		bctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() { cancel(a.Beside(bctx)) }()
+		ctx = bctx
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return context.Cause(ctx)
 	}
 	logger.Info("Caches synced; writing the node's policy", "engine", a.Name)
 	go a.runner.Loop(ctx.Done())
@@ -139,7 +177,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			fmt.Fprintln(w, "ok")
 		})
 	}
-	return serve.HTTP(ctx, &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln, "", "")
+	if err := serve.HTTP(ctx, &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln, "", ""); err != nil {
+		return err
+	}
+	return context.Cause(ctx)
 }
 
 // sync computes the cluster from the caches and has it written.
@@ -151,6 +192,13 @@ func (a *Agent) sync() error {
 		informer.ListOf[*networkingv1.NetworkPolicy](a.pols),
 		a.endpoints.Pending(),
 	)
+	c.Nodes = NodesOf(informer.ListOf[*v1.Node](a.nodes))
+	if len(a.custom) > 0 {
+		c.Custom = map[string][]*unstructured.Unstructured{}
+		for resource, inf := range a.custom {
+			c.Custom[resource] = informer.ListOf[*unstructured.Unstructured](inf)
+		}
+	}
 	if err := a.Write(c); err != nil {
 		klog.ErrorS(err, "Writing the node's policy", "engine", a.Name)
 		return err

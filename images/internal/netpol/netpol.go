@@ -1,10 +1,11 @@
-// Package netpol holds what the built-in network policy engines (azure-npm; later Calico's
-// Felix and Cilium's agent) share: the cluster as a policy engine sees it — pods with their
+// Package netpol holds what the built-in network policy engines (azure-npm, Calico's Felix and
+// Cilium's agent) share: the cluster as a policy engine sees it — pods with their
 // IPs, labels and named ports, namespaces with their labels, NetworkPolicies — taken from
 // client-go informers, and the selection rules of the NetworkPolicy API.
 package netpol
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -25,6 +27,7 @@ type Pod struct {
 	Node            string
 	IPs             []netip.Addr
 	Labels          map[string]string
+	ServiceAccount  string
 	// Ports are its containers' named ports.
 	Ports []NamedPort
 }
@@ -42,12 +45,21 @@ type Namespace struct {
 	Labels map[string]string
 }
 
+// Node is a node's name and addresses (its InternalIPs).
+type Node struct {
+	Name string
+	IPs  []netip.Addr
+}
+
 // Cluster is the engine's input: every policy-relevant pod, namespace and NetworkPolicy, in
-// a deterministic order (by namespace and name).
+// a deterministic order (by namespace and name), the nodes (by name), and the objects of the
+// engine's own resources (Agent.Custom), by resource.
 type Cluster struct {
 	Pods       []*Pod
 	Namespaces []*Namespace
 	Policies   []*networkingv1.NetworkPolicy
+	Nodes      []*Node
+	Custom     map[string][]*unstructured.Unstructured
 }
 
 // FromObjects makes a Cluster of the informers' objects. Pods that run in the node's network
@@ -60,7 +72,7 @@ func FromObjects(pods []*v1.Pod, namespaces []*v1.Namespace, policies []*network
 		if p.Spec.HostNetwork || p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed {
 			continue
 		}
-		pod := &Pod{UID: p.UID, Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Labels: p.Labels}
+		pod := &Pod{UID: p.UID, Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Labels: p.Labels, ServiceAccount: p.Spec.ServiceAccountName}
 		for _, ip := range p.Status.PodIPs {
 			if a, err := netip.ParseAddr(ip.IP); err == nil {
 				pod.IPs = append(pod.IPs, a)
@@ -100,6 +112,22 @@ func FromObjects(pods []*v1.Pod, namespaces []*v1.Namespace, policies []*network
 }
 
 func key(ns, name string) string { return ns + "/" + name }
+
+// NodesOf are the nodes with their InternalIPs, by name.
+func NodesOf(nodes []*v1.Node) []*Node {
+	var out []*Node
+	for _, n := range nodes {
+		node := &Node{Name: n.Name}
+		for _, a := range n.Status.Addresses {
+			if ip, err := netip.ParseAddr(a.Address); err == nil && a.Type == v1.NodeInternalIP {
+				node.IPs = append(node.IPs, ip)
+			}
+		}
+		out = append(out, node)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
 
 // Has reports whether the cluster holds the pod uid with all of ips.
 func (c *Cluster) Has(uid types.UID, ips []netip.Addr) bool {
@@ -194,4 +222,55 @@ func Protocol(p *v1.Protocol) string {
 		return "tcp"
 	}
 	return strings.ToLower(string(*p))
+}
+
+// IPv4 returns the first IPv4 address of ips.
+func IPv4(ips []netip.Addr) (netip.Addr, bool) {
+	for _, ip := range ips {
+		if ip.Is4() {
+			return ip, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// IPv4Nets reads cidrs for an IPv4 set: the IPv4 ones masked and sorted, and the set's
+// members (a /0 as its two halves: ipset cannot hold a /0). ok is false when all of cidrs
+// are IPv6, so that they match nothing in IPv4.
+func IPv4Nets(cidrs []string) (nets, members []string, ok bool) {
+	for _, c := range cidrs {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Addr().Is4() {
+			nets = append(nets, p.Masked().String())
+		}
+	}
+	if len(nets) == 0 && len(cidrs) > 0 {
+		return nil, nil, false
+	}
+	sort.Strings(nets)
+	for _, c := range nets {
+		if c == "0.0.0.0/0" {
+			members = append(members, "0.0.0.0/1", "128.0.0.0/1")
+			continue
+		}
+		members = append(members, c)
+	}
+	return nets, members, true
+}
+
+// NamedPortMembers are the hash:ip,port set members ("10.0.0.1,tcp:8080") of the pods'
+// ports named name with protocol proto (iptables's spelling), at their IPv4 addresses.
+func (c *Cluster) NamedPortMembers(name, proto string) []string {
+	var out []string
+	for _, pod := range c.Pods {
+		ip, ok := IPv4(pod.IPs)
+		if !ok {
+			continue
+		}
+		for _, np := range pod.Ports {
+			if np.Name == name && strings.EqualFold(string(np.Protocol), proto) {
+				out = append(out, fmt.Sprintf("%s,%s:%d", ip, proto, np.Port))
+			}
+		}
+	}
+	return out
 }

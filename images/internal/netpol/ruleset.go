@@ -30,6 +30,23 @@ type Set struct {
 // SetTypeList is the type of a set of sets: such sets go after the sets they hold.
 const SetTypeList = "list:set"
 
+// SetsOf are sets in the order to write them: by label, with their members sorted; list sets
+// after the sets they hold.
+func SetsOf(sets map[string]*Set) []Set {
+	var out, lists []Set
+	for _, l := range slices.Sorted(maps.Keys(sets)) {
+		s := *sets[l]
+		s.Members = slices.Clone(s.Members)
+		if s.Type == SetTypeList {
+			lists = append(lists, s)
+			continue
+		}
+		slices.Sort(s.Members)
+		out = append(out, s)
+	}
+	return append(out, lists...)
+}
+
 // Chain is one of the engine's chains with its rules (iptables-restore syntax after
 // "-A <chain> ").
 type Chain struct {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -22,7 +23,7 @@ import (
 // network policy engine's DaemonSet (each node's policy written), then CoreDNS, whose replicas then reach the API server through the kubernetes Service at once
 // (with --network-plugin none or kube-proxy disabled, CoreDNS waits for what the user brings
 // instead, and up does not).
-func startAddons(ctx context.Context, client kubernetes.Interface, c *config.Cluster) error {
+func startAddons(ctx context.Context, client kubernetes.Interface, ext apiextensionsclient.Interface, c *config.Cluster) error {
 	poll := func(ready func(ctx context.Context) bool) error {
 		return wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 			return ready(ctx), nil
@@ -41,7 +42,7 @@ func startAddons(ctx context.Context, client kubernetes.Interface, c *config.Clu
 	}
 	if engine := netpolicy.Engine(c); engine.Name != "" {
 		// Before CoreDNS: a pod's containers start once the policy agent of its node has it.
-		if err := netpolicy.Apply(ctx, client, c); err != nil {
+		if err := netpolicy.Apply(ctx, client, ext, c); err != nil {
 			return err
 		}
 		if err := poll(func(ctx context.Context) bool {
@@ -54,9 +55,10 @@ func startAddons(ctx context.Context, client kubernetes.Interface, c *config.Clu
 	if err := addons.Apply(ctx, client, c); err != nil {
 		return err
 	}
-	if c.Network.CNI() == config.CNINone || !c.KubeProxy.IsEnabled() {
+	if c.Network.CNI() == config.CNINone || !c.KubeProxy.IsEnabled() && c.Network.Dataplane != "cilium" {
 		// No pod network until the user installs a CNI, or no Service implementation until
-		// the user installs one in kube-proxy's place: CoreDNS waits for it, as on AKS.
+		// the user installs one in kube-proxy's place (Cilium's agent is one): CoreDNS waits
+		// for it, as on AKS.
 		return nil
 	}
 	return poll(func(ctx context.Context) bool {

@@ -182,6 +182,7 @@ func TestCheckKernelPolicy(t *testing.T) {
 		{"azure", "azure", []string{"xt_set (iptables -m set): no such match"}, "--network-policy=azure: the policy engine needs kernel features this host does not have:\n  xt_set (iptables -m set): no such match"},
 		{"calico", "kubenet", []string{"br_netfilter (net.bridge.bridge-nf-call-iptables): exit status 1"}, "br_netfilter"},
 		{"calico", "azure", nil, ""},
+		{"cilium", "azure", []string{"nf_tables (nft …): Error: Could not process rule"}, "--network-policy=cilium: the policy engine needs kernel features this host does not have:\n  nf_tables"},
 		{"none", "azure", []string{"never asked"}, ""},
 	} {
 		t.Run(tc.policy+" "+tc.plugin, func(t *testing.T) {
@@ -194,6 +195,9 @@ func TestCheckKernelPolicy(t *testing.T) {
 			}
 			o := config.NewOptions()
 			o.NetworkPolicy, o.NetworkPlugin = tc.policy, tc.plugin
+			if tc.policy == "cilium" {
+				o.NetworkDataplane = "cilium"
+			}
 			c, err := o.Complete()
 			if err != nil {
 				t.Fatal(err)
@@ -203,6 +207,9 @@ func TestCheckKernelPolicy(t *testing.T) {
 				t.Errorf("checkKernel: %v, want %q", err, tc.err)
 			}
 			if bridge := slices.ContainsFunc(asked, func(n string) bool { return strings.HasPrefix(n, "br_netfilter") }); bridge != (tc.plugin == "kubenet") {
+				t.Errorf("asked for %q", asked)
+			}
+			if nft := slices.ContainsFunc(asked, func(n string) bool { return strings.HasPrefix(n, "nf_tables") }); nft != (tc.policy == "cilium") {
 				t.Errorf("asked for %q", asked)
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -184,6 +185,7 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 	cloud := azlb.NewCloud(c, fabric)
 	pool := &nodes.Pool{Cluster: c, Cloud: cloud, Fabric: fabric}
 	var admin kubernetes.Interface
+	var ext apiextensionsclient.Interface
 	steps := []bringUpStep{
 		{stepControlPlane, waitFor(cp.APIReady())},
 		{stepControllers, waitFor(cp.ControllersReady())},
@@ -220,6 +222,9 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 				return err
 			}
 			cfg.QPS, cfg.Burst = 200, 400
+			if ext, err = apiextensionsclient.NewForConfig(cfg); err != nil {
+				return err
+			}
 			ar, err := newAppRouting(ctx, c, cfg)
 			if err != nil {
 				return err
@@ -242,7 +247,7 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			return azlb.RunControllers(ctx, admin, cloud)
 		}},
 		{stepNodesReady, func() error { return nodes.WaitReady(ctx, admin, c) }},
-		{stepAddons, func() error { return startAddons(ctx, admin, c) }},
+		{stepAddons, func() error { return startAddons(ctx, admin, ext, c) }},
 	}
 	if c.EnableAppRouting {
 		steps = append(steps, bringUpStep{stepAppRouting, func() error { return routing.Load().start(c.AppRoutingDefaultNginxController) }})

@@ -55,9 +55,9 @@ func checkKernel(c *config.Cluster) error {
 			"which this host does not have (no /proc/net/ip_vs, no IPVS netlink family); use mode IPTABLES, AKS's default, or NFTABLES"}
 	}
 	switch p := c.Network.Policy; p {
-	case "azure", "calico":
+	case "azure", "calico", "cilium":
 		bridged := c.Network.CNI() == config.CNIKubenet
-		if missing := missingPolicyFeatures(netstack.PolicyFeatures(bridged)); len(missing) > 0 {
+		if missing := missingPolicyFeatures(netstack.PolicyFeatures(p, bridged)); len(missing) > 0 {
 			return &config.FlagError{Flag: "network-policy", Value: p, Msg: "the policy engine needs kernel features this host does not have:\n  " + strings.Join(missing, "\n  ")}
 		}
 	}
@@ -286,9 +286,6 @@ func printUsage(out io.Writer, c *config.Cluster, routedBefore string) {
 		fmt.Fprintf(out, "Note: this host routes the node subnet %s to cluster %q, so this cluster's node IPs are reachable only from inside it.\n", subnet, owner)
 	case owner != c.Name:
 		fmt.Fprintf(out, "Note: this host routes the node subnet %s elsewhere ('ip route show %s'), so this cluster's node IPs are reachable only from inside it.\n", subnet, subnet)
-	}
-	if p := c.Network.Policy; p == "cilium" {
-		fmt.Fprintf(out, "Note: --network-policy %s is stored but not enforced yet: NetworkPolicies have no effect (--network-policy azure or calico enforces them).\n", p)
 	}
 	ctx := kubeconfig.ContextName(c.Name)
 	fmt.Fprintf(out, "Set kubectl context to %q\nYou can now use your cluster with:\n\nkubectl cluster-info --context %s\n\n", ctx, ctx)

@@ -73,6 +73,8 @@ type Network struct {
 	PluginMode string `json:"networkPluginMode,omitempty"`
 	Policy     string `json:"networkPolicy"`
 	Dataplane  string `json:"networkDataplane"`
+	// AdvancedNetworking is Advanced Container Networking Services, if enabled.
+	AdvancedNetworking *AdvancedNetworking `json:"advancedNetworking,omitempty"`
 
 	IPFamilies   []string `json:"ipFamilies"`
 	PodCIDRs     []string `json:"podCidrs,omitempty"`
@@ -128,6 +130,31 @@ func (n Network) CNI() CNIMode {
 	default:
 		return CNINodeSubnet
 	}
+}
+
+// AdvancedNetworking is Advanced Container Networking Services (networkProfile.advancedNetworking).
+type AdvancedNetworking struct {
+	Enabled       bool `json:"enabled"`
+	Observability bool `json:"observability"`
+	Security      bool `json:"security"`
+	// AdvancedNetworkPolicies is ACNSNone, ACNSFQDN or ACNSL7 when Security is on.
+	AdvancedNetworkPolicies string `json:"advancedNetworkPolicies,omitempty"`
+}
+
+// The values of ACNS security's advanced network policies: L7 includes FQDN.
+const (
+	ACNSNone = "None"
+	ACNSFQDN = "FQDN"
+	ACNSL7   = "L7"
+)
+
+// AdvancedNetworkPolicies are what ACNS allows of Cilium's FQDN and L7 policies: ACNSNone
+// without ACNS security.
+func (n Network) AdvancedNetworkPolicies() string {
+	if a := n.AdvancedNetworking; a != nil && a.Security && a.AdvancedNetworkPolicies != "" {
+		return a.AdvancedNetworkPolicies
+	}
+	return ACNSNone
 }
 
 // DualStack reports whether the cluster has IPv6 next to IPv4.

@@ -97,6 +97,11 @@ type Options struct {
 	IdleTimeout            int
 	KubeProxyConfig        string
 
+	EnableACNS                  bool
+	DisableACNSObservability    bool
+	DisableACNSSecurity         bool
+	ACNSAdvancedNetworkPolicies string
+
 	EnableAppRouting                 bool
 	AppRoutingDefaultNginxController string
 	EnableGatewayAPI                 bool
@@ -139,6 +144,10 @@ func (o *Options) AddClusterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NetworkPluginMode, "network-plugin-mode", o.NetworkPluginMode, "overlay (Azure CNI Overlay); empty with --network-plugin azure means node subnet mode")
 	fs.StringVar(&o.NetworkPolicy, "network-policy", o.NetworkPolicy, "none, azure, calico or cilium (default none; cilium with --network-dataplane cilium)")
 	fs.StringVar(&o.NetworkDataplane, "network-dataplane", o.NetworkDataplane, "azure or cilium (default azure)")
+	fs.BoolVar(&o.EnableACNS, "enable-acns", o.EnableACNS, "Advanced Container Networking Services: its security part (Cilium's FQDN and L7 policies; needs --network-dataplane cilium and, as its observability part is not emulated, --disable-acns-observability)")
+	fs.BoolVar(&o.DisableACNSObservability, "disable-acns-observability", o.DisableACNSObservability, "with --enable-acns: without ACNS observability (Hubble metrics and flow logs)")
+	fs.BoolVar(&o.DisableACNSSecurity, "disable-acns-security", o.DisableACNSSecurity, "with --enable-acns: without ACNS security")
+	fs.StringVar(&o.ACNSAdvancedNetworkPolicies, "acns-advanced-networkpolicies", o.ACNSAdvancedNetworkPolicies, "with --enable-acns: None, FQDN or L7 (default FQDN): which of Cilium's advanced policies are allowed")
 	fs.StringSliceVar(&o.IPFamilies, "ip-families", o.IPFamilies, "ipv4, or ipv4,ipv6 for dual-stack")
 	fs.StringVar(&o.PodCIDR, "pod-cidr", o.PodCIDR, "pod address range for overlay and kubenet (default 10.244.0.0/16)")
 	fs.StringVar(&o.PodSubnetCIDR, "pod-subnet-cidr", o.PodSubnetCIDR, "Azure CNI pod subnet: a second subnet of the VNet 10.224.0.0/12 for pod IPs (AKS's --pod-subnet-id), e.g. 10.225.0.0/16; needs --network-plugin azure")
@@ -332,6 +341,46 @@ func ParseNginxMode(s string) (string, bool) {
 	return "", false
 }
 
+// completeACNS reads the Advanced Container Networking Services flags as az aks create does:
+// --enable-acns turns on observability and security unless one is disabled, and security's
+// advanced network policies default to FQDN. Observability (Hubble) is not emulated, so it
+// must be disabled; security needs the Cilium dataplane.
+func (o *Options) completeACNS(n *Network, errs *errorList) {
+	policies := o.ACNSAdvancedNetworkPolicies
+	if !o.EnableACNS {
+		switch {
+		case policies != "":
+			errs.add("acns-advanced-networkpolicies", policies, "needs --enable-acns")
+		case o.DisableACNSObservability:
+			errs.add("disable-acns-observability", "true", "needs --enable-acns")
+		case o.DisableACNSSecurity:
+			errs.add("disable-acns-security", "true", "needs --enable-acns")
+		}
+		return
+	}
+	a := &AdvancedNetworking{Enabled: true, Observability: !o.DisableACNSObservability, Security: !o.DisableACNSSecurity}
+	switch {
+	case !a.Observability && !a.Security:
+		errs.add("enable-acns", "true", "cannot disable both ACNS observability and security")
+	case a.Observability:
+		errs.add("enable-acns", "true", "ACNS observability (Hubble metrics and flow logs) is not emulated by minaks: add --disable-acns-observability")
+	case n.Dataplane != "cilium":
+		errs.add("enable-acns", "true", "ACNS security needs --network-dataplane cilium")
+	}
+	switch p := strings.ToLower(policies); {
+	case !a.Security && policies != "":
+		errs.add("acns-advanced-networkpolicies", policies, "needs ACNS security (without --disable-acns-security)")
+	case !a.Security:
+	case p == "":
+		a.AdvancedNetworkPolicies = ACNSFQDN
+	case p == strings.ToLower(ACNSNone) || p == strings.ToLower(ACNSFQDN) || p == strings.ToLower(ACNSL7):
+		a.AdvancedNetworkPolicies = map[string]string{"none": ACNSNone, "fqdn": ACNSFQDN, "l7": ACNSL7}[p]
+	default:
+		errs.add("acns-advanced-networkpolicies", policies, "must be one of None, FQDN, L7")
+	}
+	n.AdvancedNetworking = a
+}
+
 func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
 	n := &c.Network
 	n.VNetCIDR, n.SubnetCIDR = DefaultVNetCIDR, DefaultSubnetCIDR
@@ -412,6 +461,7 @@ func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
 	if cni == CNINone && n.Policy != "none" {
 		errs.add("network-policy", o.NetworkPolicy, "needs a network plugin; with --network-plugin none bring your own policy engine")
 	}
+	o.completeACNS(n, errs)
 
 	// IP families.
 	n.IPFamilies = []string{"IPv4"}
@@ -431,6 +481,9 @@ func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
 			}
 			if n.Policy == "azure" || n.Policy == "calico" {
 				errs.add("ip-families", strings.Join(o.IPFamilies, ","), "dual-stack does not support network policy %s", n.Policy)
+			}
+			if n.Policy == "cilium" {
+				errs.add("ip-families", strings.Join(o.IPFamilies, ","), "dual-stack with Cilium is not emulated by minaks yet: its Cilium agent enforces IPv4 policy only")
 			}
 		default:
 			errs.add("ip-families", strings.Join(o.IPFamilies, ","), "must be ipv4 or ipv4,ipv6")

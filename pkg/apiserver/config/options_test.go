@@ -108,6 +108,13 @@ func TestCompleteRejects(t *testing.T) {
 		{"cilium policy without dataplane", func(o *Options) { o.NetworkPolicy = "cilium" }, []string{"--network-policy=cilium", "--network-dataplane cilium"}},
 		{"cilium dataplane with calico", func(o *Options) { o.NetworkDataplane, o.NetworkPolicy = "cilium", "calico" }, []string{"--network-policy=calico", "requires network policy cilium"}},
 		{"cilium dataplane with kubenet", func(o *Options) { o.NetworkPlugin, o.NetworkDataplane = "kubenet", "cilium" }, []string{"--network-dataplane=cilium", "--network-plugin azure"}},
+		{"cilium dual-stack", func(o *Options) { o.NetworkDataplane, o.IPFamilies = "cilium", []string{"ipv4", "ipv6"} }, []string{"--ip-families=ipv4,ipv6", "IPv4 policy only"}},
+		{"acns policies without acns", func(o *Options) { o.NetworkDataplane, o.ACNSAdvancedNetworkPolicies = "cilium", "FQDN" }, []string{"--acns-advanced-networkpolicies=FQDN", "needs --enable-acns"}},
+		{"acns observability", func(o *Options) { o.NetworkDataplane, o.EnableACNS = "cilium", true }, []string{"--enable-acns=true", "observability", "--disable-acns-observability"}},
+		{"acns security without cilium", func(o *Options) { o.EnableACNS, o.DisableACNSObservability = true, true }, []string{"--enable-acns=true", "needs --network-dataplane cilium"}},
+		{"acns policies value", func(o *Options) {
+			o.NetworkDataplane, o.EnableACNS, o.DisableACNSObservability, o.ACNSAdvancedNetworkPolicies = "cilium", true, true, "HTTP"
+		}, []string{"--acns-advanced-networkpolicies=HTTP", "None, FQDN, L7"}},
 		{"outbound type", func(o *Options) { o.OutboundType = "nat" }, []string{"--outbound-type=nat", "loadBalancer"}},
 		{"outbound udr", func(o *Options) { o.OutboundType = "userDefinedRouting" }, []string{"--outbound-type=userDefinedRouting", "--vnet-subnet-id"}},
 		{"basic sku", func(o *Options) { o.LoadBalancerSKU = "basic" }, []string{"--load-balancer-sku=basic", "retired"}},
@@ -206,5 +213,25 @@ func TestSaveLoad(t *testing.T) {
 	}
 	if diff := cmp.Diff(c, got); diff != "" {
 		t.Errorf("loaded (-saved +loaded):\n%s", diff)
+	}
+}
+
+// ACNS security with Cilium allows FQDN policies by default, as az aks create does; L7 is
+// chosen by name, in any case.
+func TestCompleteACNS(t *testing.T) {
+	for _, tc := range []struct{ flag, want string }{{"", ACNSFQDN}, {"l7", ACNSL7}, {"None", ACNSNone}} {
+		o := NewOptions()
+		o.NetworkDataplane, o.EnableACNS, o.DisableACNSObservability, o.ACNSAdvancedNetworkPolicies = "cilium", true, true, tc.flag
+		c, err := o.Complete()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Network.AdvancedNetworkPolicies(); got != tc.want || !c.Network.AdvancedNetworking.Security || c.Network.AdvancedNetworking.Observability {
+			t.Errorf("--acns-advanced-networkpolicies %q: %s %+v, want %s", tc.flag, got, c.Network.AdvancedNetworking, tc.want)
+		}
+	}
+	c, err := NewOptions().Complete()
+	if err != nil || c.Network.AdvancedNetworking != nil || c.Network.AdvancedNetworkPolicies() != ACNSNone {
+		t.Errorf("without --enable-acns: %v %+v", err, c.Network.AdvancedNetworking)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -29,24 +31,37 @@ func Engine(c *config.Cluster) DaemonSet {
 		return DaemonSet{Namespace: metav1.NamespaceSystem, Name: NPMName}
 	case "calico":
 		return DaemonSet{Namespace: CalicoNamespace, Name: CalicoNodeName}
+	case "cilium":
+		return DaemonSet{Namespace: metav1.NamespaceSystem, Name: CiliumName}
 	}
 	return DaemonSet{}
 }
 
-// Objects are the engine's objects for cluster c (none for --network-policy none).
-func Objects(c *config.Cluster) []runtime.Object {
+// Objects are the engine's objects for cluster c (none for --network-policy none), and the
+// CustomResourceDefinitions of its own policies.
+func Objects(c *config.Cluster) ([]runtime.Object, []*apiextensionsv1.CustomResourceDefinition, error) {
 	switch c.Network.Policy {
 	case "azure":
-		return npmObjects()
+		return npmObjects(), nil, nil
 	case "calico":
-		return calicoObjects()
+		return calicoObjects(), nil, nil
+	case "cilium":
+		objs, err := ciliumObjects(c)
+		return objs, ciliumCRDs(c), err
 	}
-	return nil
+	return nil, nil, nil
 }
 
-// Apply creates or updates the engine's objects.
-func Apply(ctx context.Context, client kubernetes.Interface, c *config.Cluster) error {
-	if err := apply.Objects(ctx, client, Objects(c)...); err != nil {
+// Apply creates or updates the engine's CRDs and objects.
+func Apply(ctx context.Context, client kubernetes.Interface, ext apiextensionsclient.Interface, c *config.Cluster) error {
+	objs, crds, err := Objects(c)
+	if err == nil {
+		err = apply.CRDs(ctx, ext, crds...)
+	}
+	if err == nil {
+		err = apply.Objects(ctx, client, objs...)
+	}
+	if err != nil {
 		return fmt.Errorf("network policy (%s): %w", c.Network.Policy, err)
 	}
 	return nil

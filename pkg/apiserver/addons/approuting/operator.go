@@ -10,7 +10,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,7 +30,6 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
-	"k8s.io/utils/ptr"
 
 	"github.com/minaks/minaks/pkg/apiserver/apply"
 )
@@ -43,8 +41,6 @@ const (
 	// collisionRetry is how soon a controller stuck on a collision is looked at again; the
 	// user has to fix it.
 	collisionRetry = time.Minute
-	// crdTimeout bounds the wait for the CRD to be established.
-	crdTimeout = time.Minute
 	// defaultKey is the work queue's key for "ensure the default controller"; a colon is never
 	// in an object name, so it cannot be a controller's key.
 	defaultKey = ":default"
@@ -79,7 +75,7 @@ func (o *Operator) Run(ctx context.Context) error {
 	if _, err := DefaultController(o.DefaultMode); err != nil {
 		return fmt.Errorf("app routing operator: %w", err)
 	}
-	if err := o.installCRD(ctx); err != nil {
+	if err := apply.CRDs(ctx, o.Extensions, CRD()); err != nil {
 		return fmt.Errorf("app routing operator: %w", err)
 	}
 
@@ -157,44 +153,6 @@ func (o *Operator) Run(ctx context.Context) error {
 	<-ctx.Done()
 	o.queue.ShutDown()
 	<-done
-	return nil
-}
-
-// installCRD creates or updates the NginxIngressController CRD and waits until it is
-// established, so that NginxIngressControllers can be created and watched.
-func (o *Operator) installCRD(ctx context.Context) error {
-	crds := o.Extensions.ApiextensionsV1().CustomResourceDefinitions()
-	crd, err := runtime.DefaultUnstructuredConverter.ToUnstructured(CRD())
-	if err != nil {
-		return fmt.Errorf("encode CRD %s: %w", CRDName, err)
-	}
-	delete(crd, "status") // the API server's to write
-	data, err := json.Marshal(crd)
-	if err != nil {
-		return fmt.Errorf("encode CRD %s: %w", CRDName, err)
-	}
-	if _, err := crds.Patch(ctx, CRDName, types.ApplyPatchType, data,
-		metav1.PatchOptions{FieldManager: apply.FieldManager, Force: ptr.To(true)}); err != nil {
-		return fmt.Errorf("apply CRD %s: %w", CRDName, err)
-	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, crdTimeout, true, func(ctx context.Context) (bool, error) {
-		crd, err := crds.Get(ctx, CRDName, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, c := range crd.Status.Conditions {
-			if c.Type == apiextensionsv1.NamesAccepted && c.Status == apiextensionsv1.ConditionFalse {
-				return false, fmt.Errorf("names not accepted: %s", c.Message)
-			}
-			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-	if err != nil {
-		return fmt.Errorf("wait for CRD %s to be established: %w", CRDName, err)
-	}
 	return nil
 }
 

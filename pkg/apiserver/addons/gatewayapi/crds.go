@@ -173,7 +173,7 @@ func InstallCRDs(ctx context.Context, ext apiextensionsclient.Interface, client 
 		}
 	}
 	for _, name := range crdNames {
-		if err := waitEstablished(ctx, ext, name); err != nil {
+		if err := apply.WaitEstablished(ctx, ext, name); err != nil {
 			return fmt.Errorf("install Gateway API CRDs: %w", err)
 		}
 	}
@@ -220,31 +220,6 @@ func withAnnotation(data []byte, key, value string) ([]byte, error) {
 	}
 	ann[key] = value
 	return json.Marshal(obj)
-}
-
-// waitEstablished waits until the CRD name is Established, failing at once when its names are
-// not accepted.
-func waitEstablished(ctx context.Context, ext apiextensionsclient.Interface, name string) error {
-	crds := ext.ApiextensionsV1().CustomResourceDefinitions()
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, crdTimeout, true, func(ctx context.Context) (bool, error) {
-		crd, err := crds.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, c := range crd.Status.Conditions {
-			if c.Type == apiextensionsv1.NamesAccepted && c.Status == apiextensionsv1.ConditionFalse {
-				return false, fmt.Errorf("names not accepted: %s", c.Message)
-			}
-			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-	if err != nil {
-		return fmt.Errorf("wait for CRD %s to be established: %w", name, err)
-	}
-	return nil
 }
 
 // UninstallCRDs is `az aks update --disable-gateway-api`, which uninstalls the managed CRDs:
