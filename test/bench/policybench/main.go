@@ -1,5 +1,5 @@
-// Command policybench measures the network policy engines (--network-policy azure and calico)
-// on a 3-node cluster each:
+// Command policybench measures the network policy engines (--network-policy azure and calico,
+// --network-dataplane cilium) on a 3-node cluster each:
 //
 //   - enforcement latency: from a NetworkPolicy's creation to its being enforced on every node,
 //     seen with real connections (a deny-all ingress policy over a server pod on each node,
@@ -8,8 +8,8 @@
 //   - the data path: new TCP connections per second from a pod to a pod on another node with
 //     100 policies selecting the server in force, next to the same with none (goal ≥ 80 %);
 //   - a node's rule writing at 1,000 policies: the engine's own apply-time summary
-//     (npm_add_policy_exec_time, felix_int_dataplane_apply_time_seconds) for one change, next to
-//     the same at 100 policies.
+//     (npm_add_policy_exec_time, felix_int_dataplane_apply_time_seconds,
+//     cilium_policy_implementation_delay) for one change, next to the same at 100 policies.
 //
 // The clusters live in temporary state directories and are removed at the end; traffic stays
 // in the clusters' namespaces.
@@ -45,12 +45,16 @@ import (
 func main() {
 	minaks := flag.String("minaks", "bin/minaks", "minaks binary")
 	samples := flag.Int("samples", 200, "policies whose enforcement latency is measured")
+	only := flag.String("engines", "azure,calico,cilium", "the engines to measure")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "policybench: run as root (minaks up needs it)")
 		os.Exit(1)
 	}
 	for _, e := range engines {
+		if !slices.Contains(strings.Split(*only, ","), e.policy) {
+			continue
+		}
 		if err := bench(*minaks, e, *samples); err != nil {
 			fmt.Fprintf(os.Stderr, "policybench (%s): %v\n", e.policy, err)
 			os.Exit(1)
@@ -58,16 +62,19 @@ func main() {
 	}
 }
 
-// engine is a --network-policy flavour and where its agent says how long writing takes.
+// engine is a --network-policy flavour, the flags that choose it, and where its agent says
+// how long writing takes.
 type engine struct {
 	policy       string
+	flags        []string
 	port         int
 	path, metric string
 }
 
 var engines = []engine{
-	{"azure", 10091, "/node-metrics", "npm_add_policy_exec_time"},
-	{"calico", 9091, "/metrics", "felix_int_dataplane_apply_time_seconds"},
+	{"azure", []string{"--network-policy", "azure"}, 10091, "/node-metrics", "npm_add_policy_exec_time"},
+	{"calico", []string{"--network-policy", "calico"}, 9091, "/metrics", "felix_int_dataplane_apply_time_seconds"},
+	{"cilium", []string{"--network-dataplane", "cilium"}, 9962, "/metrics", "cilium_policy_implementation_delay"},
 }
 
 type cluster struct {
@@ -80,7 +87,7 @@ type cluster struct {
 }
 
 func bench(minaks string, e engine, samples int) (err error) {
-	bc, err := benchcluster.Up(minaks, "policybench", 1000, 2000, "--network-policy", e.policy)
+	bc, err := benchcluster.Up(minaks, "policybench", 1000, 2000, e.flags...)
 	if err != nil {
 		return err
 	}
@@ -91,7 +98,7 @@ func bench(minaks string, e engine, samples int) (err error) {
 	if err := c.pods(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("--network-policy %s (3 nodes)\n", e.policy)
+	fmt.Printf("%s (3 nodes)\n", strings.Join(e.flags, " "))
 
 	// The data path, without policy and then with 100 selecting the backend.
 	backend := net.JoinHostPort(c.backend.Status.PodIP, "8080")
