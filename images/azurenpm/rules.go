@@ -163,7 +163,7 @@ func (r *renderer) podSets() {
 		}
 	}
 	for _, p := range r.c.Pods {
-		ip, ok := netpol.IPv4(p.IPs)
+		ip, ok := netpol.Addr(p.IPs, false)
 		if !ok {
 			continue // NPM knows IPv4 pods only
 		}

@@ -87,7 +87,7 @@ func Render(c *netpol.Cluster, node string, bridged bool) *netpol.Ruleset {
 		if p.Node != node {
 			continue
 		}
-		if ip, ok := netpol.IPv4(p.IPs); ok {
+		if ip, ok := netpol.Addr(p.IPs, false); ok {
 			eps = append(eps, endpoint{pod: p, ip: ip, iface: netstack.PodNIC{UID: string(p.UID)}.HostVeth()})
 		}
 	}
@@ -244,7 +244,7 @@ func (r *renderer) peer(ns string, peer networkingv1.NetworkPolicyPeer, dir stri
 	s := r.set("s", selectorLabel(ns, peer), "hash:net", func() []string {
 		var out []string
 		for _, p := range r.c.PeerPods(ns, peer) {
-			if ip, ok := netpol.IPv4(p.IPs); ok {
+			if ip, ok := netpol.Addr(p.IPs, false); ok {
 				out = append(out, ip.String())
 			}
 		}
@@ -255,7 +255,7 @@ func (r *renderer) peer(ns string, peer networkingv1.NetworkPolicyPeer, dir stri
 
 // nets is the set of the IPv4 CIDRs; nil when there are only IPv6 ones.
 func (r *renderer) nets(cidrs []string) *netpol.Set {
-	nets, members, ok := netpol.IPv4Nets(cidrs)
+	nets, members, ok := netpol.Nets(cidrs, false)
 	if !ok {
 		return nil
 	}
@@ -276,7 +276,7 @@ func (r *renderer) ports(ports []networkingv1.NetworkPolicyPort) []string {
 		case p.Port.Type == intstr.String:
 			name := p.Port.String()
 			s := r.set("n", "named port "+proto+"/"+name, "hash:ip,port", func() []string {
-				return r.c.NamedPortMembers(name, proto)
+				return r.c.NamedPortMembers(name, proto, false)
 			})
 			out = append(out, fmt.Sprintf(" -p %s -m set --match-set %s dst,dst", proto, s.Name))
 		default:

@@ -42,9 +42,11 @@ const (
 
 // Config keys of the ConfigMap cilium-config that the agent reads: whether it replaces
 // kube-proxy, and the configuration of the kube-proxy it runs for that.
+// KeyEnableIPv6 ("true") makes it enforce policy on IPv6 too, in a dual-stack cluster.
 const (
 	KeyKubeProxyReplacement = "kube-proxy-replacement"
 	KeyKubeProxyConfig      = "kube-proxy-replacement-config.yaml"
+	KeyEnableIPv6           = "enable-ipv6"
 )
 
 // Main runs `cilium-agent --config-dir=DIR`.
@@ -55,29 +57,49 @@ func Main(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var proxy []string
-	kpr, err := os.ReadFile(filepath.Join(*configDir, KeyKubeProxyReplacement))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	key := func(name string) (bool, error) {
+		v, err := os.ReadFile(filepath.Join(*configDir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		return strings.TrimSpace(string(v)) == "true", err
+	}
+	kpr, err := key(KeyKubeProxyReplacement)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "cilium-agent: %v\n", err)
 		return 1
 	}
-	if strings.TrimSpace(string(kpr)) == "true" {
+	v6, err := key(KeyEnableIPv6)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cilium-agent: %v\n", err)
+		return 1
+	}
+	var proxy []string
+	if kpr {
 		proxy = []string{"--config=" + filepath.Join(*configDir, KeyKubeProxyConfig), "--v=2"}
 	}
-	return netpol.Main("cilium-agent", "K8S_NODE_NAME", func(node string) *netpol.Agent { return agent(node, proxy) })
+	return netpol.Main("cilium-agent", "K8S_NODE_NAME", func(node string) *netpol.Agent { return agent(node, v6, proxy) })
 }
 
-// agent is Cilium's agent on node: policy, and with proxyArgs, the node's Services by the
+// agent is Cilium's agent on node: policy (IPv6 too with v6), and with proxyArgs, the node's Services by the
 // upstream kube-proxy's command run inside it (Cilium's kube-proxy replacement).
-func agent(node string, proxyArgs []string) *netpol.Agent {
-	applier := NewApplier(netpol.RunCommand)
+func agent(node string, v6 bool, proxyArgs []string) *netpol.Agent {
+	appliers := []*netpol.Applier{NewApplier(netpol.RunCommand, false)}
+	if v6 {
+		appliers = append(appliers, NewApplier(netpol.RunCommand, true))
+	}
 	// The API server's address: the agent's KUBERNETES_SERVICE_HOST, as on AKS, which is
 	// also what the entity kube-apiserver is.
 	apiServer, _ := netip.ParseAddr(os.Getenv("KUBERNETES_SERVICE_HOST"))
 	a := &netpol.Agent{
 		Name: "cilium-agent",
 		Write: func(c *netpol.Cluster) error {
-			return applier.Apply(Render(c, node, apiServer))
+			for _, a := range appliers {
+				if err := a.Apply(Render(c, node, apiServer, a.IPv6)); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 		Addr:        healthAddr,
 		HealthPaths: []string{"/healthz"},

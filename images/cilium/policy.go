@@ -122,12 +122,60 @@ type peer struct {
 	entity        string
 }
 
+// noICMPType is the type of an ICMP port that matches nothing.
+const noICMPType = "none"
+
 // port is a protocol (tcp, udp, sctp, icmp) and a port, a range, a name or, for ICMP, a type.
 type port struct {
 	proto     string
 	port, end int32
 	name      string
 	icmpType  string
+}
+
+// ICMPTypes are the names Cilium gives ICMP types (api.ICMPField's type), by family.
+var ICMPTypes = map[string]map[string]int{
+	"IPv4": {
+		"EchoReply": 0, "DestinationUnreachable": 3, "Redirect": 5, "Echo": 8, "EchoRequest": 8,
+		"RouterAdvertisement": 9, "RouterSelection": 10, "TimeExceeded": 11, "ParameterProblem": 12,
+		"Timestamp": 13, "TimestampReply": 14, "Photuris": 40, "ExtendedEchoRequest": 42,
+		"ExtendedEchoReply": 43,
+	},
+	"IPv6": {
+		"DestinationUnreachable": 1, "PacketTooBig": 2, "TimeExceeded": 3, "ParameterProblem": 4,
+		"EchoRequest": 128, "EchoReply": 129, "MulticastListenerQuery": 130,
+		"MulticastListenerReport": 131, "MulticastListenerDone": 132, "RouterSolicitation": 133,
+		"RouterAdvertisement": 134, "NeighborSolicitation": 135, "NeighborAdvertisement": 136,
+		"RedirectMessage": 137, "RouterRenumbering": 138, "ICMPNodeInformationQuery": 139,
+		"ICMPNodeInformationResponse": 140, "InverseNeighborDiscoverySolicitation": 141,
+		"InverseNeighborDiscoveryAdvertisement": 142, "HomeAgentAddressDiscoveryRequest": 144,
+		"HomeAgentAddressDiscoveryReply": 145, "MobilePrefixSolicitation": 146,
+		"MobilePrefixAdvertisement": 147, "DuplicateAddressRequestCodeSixtySix": 157,
+		"DuplicateAddressConfirmationCodeSixtySix": 158, "ExtendedEchoRequest": 160,
+		"ExtendedEchoReply": 161,
+	},
+}
+
+// icmpPort is the port of an ICMP field: ICMPv6 for family IPv6, ICMP otherwise, and the type
+// by number (a number, or a name the CRD's schema admits). A name of the other family's
+// types matches nothing, as Cilium imports no rule for it.
+func icmpPort(family string, typ intstr.IntOrString) port {
+	p := port{proto: "icmp"}
+	if family == "IPv6" {
+		p.proto = "ipv6-icmp"
+	} else {
+		family = "IPv4"
+	}
+	n, err := strconv.Atoi(typ.String())
+	if err != nil {
+		var ok bool
+		if n, ok = ICMPTypes[family][typ.StrVal]; !ok {
+			p.icmpType = noICMPType
+			return p
+		}
+	}
+	p.icmpType = strconv.Itoa(n)
+	return p
 }
 
 // policy is the set of rules of the cluster's NetworkPolicies, CiliumNetworkPolicies and
@@ -302,9 +350,7 @@ func ciliumL4(c *netpol.Cluster, ns, origin string, pr peerRule) l4Rule {
 	}
 	for _, icmp := range pr.ICMPs {
 		for _, f := range icmp.Fields {
-			if f.Family == "" || f.Family == "IPv4" {
-				l4.ports = append(l4.ports, port{proto: "icmp", icmpType: f.Type.String()})
-			}
+			l4.ports = append(l4.ports, icmpPort(f.Family, f.Type))
 		}
 	}
 	if len(l4.peers) == 0 && len(l4.ports) == 0 {

@@ -24,12 +24,11 @@ const (
 	chainIngress = "CILIUM_INGRESS"
 	maxChainName = 28
 
-	setPrefix    = "cilium_"
-	setNodes     = "cilium_node_set_v4"
-	setEndpoints = "cilium_endpoints_v4"
-	// setCluster holds both: the addresses of the cluster's identities, which CIDR rules
-	// never select.
-	setCluster = "cilium_cluster_v4"
+	// Sets are named cilium_<kind>_<v4|v6>: cilium_node_set_v4 (the nodes, as Cilium names
+	// it), cilium_endpoints_v4 (the pods), cilium_cluster_v4 (both: the addresses of the
+	// cluster's identities, which CIDR rules never select), cilium_sel_<hash>_v4 (the pods an
+	// endpoint selector selects), cilium_cidr_<hash>_v4, cilium_np_<hash>_v4 (named ports).
+	setPrefix  = "cilium_"
 	maxSetName = 31
 
 	markAllow   = "0x800000/0x800000"
@@ -39,9 +38,32 @@ const (
 	podVethGlob = "azv+"
 )
 
-// NewApplier writes the engine's sets and chains, CILIUM_FORWARD and CILIUM_INPUT first in
-// FORWARD and INPUT (before kube-proxy's rules: policy holds for load-balanced traffic too).
-func NewApplier(run netpol.Exec) *netpol.Applier {
+// family is what the rules of one address family differ by.
+type family struct {
+	v6     bool
+	suffix string // of set names: "_v4", "_v6"
+}
+
+var (
+	ipv4 = family{suffix: "_v4"}
+	ipv6 = family{v6: true, suffix: "_v6"}
+)
+
+func (f family) is(ip netip.Addr) bool { return ip.Is6() == f.v6 && ip.IsValid() }
+
+// addr is the first of ips of the family.
+func (f family) addr(ips []netip.Addr) (netip.Addr, bool) { return netpol.Addr(ips, f.v6) }
+
+func (f family) set(kind string) string { return setPrefix + kind + f.suffix }
+
+// NewApplier writes the engine's sets and chains of family v6 (IPv4 when false),
+// CILIUM_FORWARD and CILIUM_INPUT first in FORWARD and INPUT (before kube-proxy's rules: policy
+// holds for load-balanced traffic too).
+func NewApplier(run netpol.Exec, v6 bool) *netpol.Applier {
+	f := ipv4
+	if v6 {
+		f = ipv6
+	}
 	first := func([]string) int { return 0 }
 	feeder := func(chain, target string) netpol.Jump {
 		comment := "cilium-feeder: " + target
@@ -51,9 +73,11 @@ func NewApplier(run netpol.Exec) *netpol.Applier {
 	}
 	return &netpol.Applier{
 		Run:         run,
+		IPv6:        v6,
 		SetPrefix:   setPrefix,
+		SetSuffix:   f.suffix,
 		ChainPrefix: chainPrefix,
-		TempSet:     setPrefix + "minaks_swap",
+		TempSet:     f.set("minaks_swap"),
 		Jumps:       []netpol.Jump{feeder("FORWARD", chainForward), feeder("INPUT", chainInput)},
 	}
 }
@@ -64,14 +88,16 @@ func hashed(prefix, id string, max int) string {
 	return prefix + hex.EncodeToString(h[:])[:max-len(prefix)]
 }
 
-// renderer builds one node's Ruleset.
+// renderer builds one node's Ruleset of one family.
 type renderer struct {
 	c         *netpol.Cluster
+	f         family
 	apiServer netip.Addr
 	sets      map[string]*netpol.Set // by label
 }
 
-// Render is the cluster's policy on node, with Cilium's semantics (IPv4):
+// Render is the cluster's policy on node, with Cilium's semantics, for IPv6 or IPv4 (v6
+// false):
 //   - a local endpoint (pod) that a rule isolates in a direction gets a chain of its own
 //     (CILIUM_IN_/CILIUM_OUT_<veth>) that runs the deny and then the allow chains of every
 //     rule selecting it (CILIUM_PDI_/PI_, CILIUM_PDE_/PE_<hash>) and drops what none allows;
@@ -86,24 +112,33 @@ type renderer struct {
 //     NodePort or LoadBalancer Service's packets meet their backend's ingress policy.
 //
 // Only rules that select a local endpoint are rendered.
-func Render(c *netpol.Cluster, node string, apiServer netip.Addr) *netpol.Ruleset {
-	r := &renderer{c: c, apiServer: apiServer, sets: map[string]*netpol.Set{}}
+func Render(c *netpol.Cluster, node string, apiServer netip.Addr, v6 bool) *netpol.Ruleset {
+	f := ipv4
+	if v6 {
+		f = ipv6
+	}
+	r := &renderer{c: c, f: f, apiServer: apiServer, sets: map[string]*netpol.Set{}}
+	setNodes, setEndpoints, setCluster := f.set("node_set"), f.set("endpoints"), f.set("cluster")
+	inet := "family inet"
+	if v6 {
+		inet = "family inet6"
+	}
 	var chains []netpol.Chain
 	add := func(name string, rules ...string) { chains = append(chains, netpol.Chain{Name: name, Rules: rules}) }
 
 	var nodeIPs, podIPs []string
 	for _, n := range c.Nodes {
-		if ip, ok := netpol.IPv4(n.IPs); ok {
+		if ip, ok := f.addr(n.IPs); ok {
 			nodeIPs = append(nodeIPs, ip.String())
 		}
 	}
 	for _, p := range c.Pods {
-		if ip, ok := netpol.IPv4(p.IPs); ok {
+		if ip, ok := f.addr(p.IPs); ok {
 			podIPs = append(podIPs, ip.String())
 		}
 	}
-	r.sets[setNodes] = &netpol.Set{Name: setNodes, Label: "nodes", Type: "hash:ip", Options: "family inet", Members: nodeIPs}
-	r.sets[setEndpoints] = &netpol.Set{Name: setEndpoints, Label: "endpoints", Type: "hash:ip", Options: "family inet maxelem 1048576", Members: podIPs}
+	r.sets[setNodes] = &netpol.Set{Name: setNodes, Label: "nodes", Type: "hash:ip", Options: inet, Members: nodeIPs}
+	r.sets[setEndpoints] = &netpol.Set{Name: setEndpoints, Label: "endpoints", Type: "hash:ip", Options: inet + " maxelem 1048576", Members: podIPs}
 	r.sets[setCluster] = &netpol.Set{Name: setCluster, Label: "cluster", Type: netpol.SetTypeList, Members: []string{setEndpoints, setNodes}}
 
 	rules := policy(c)
@@ -114,7 +149,7 @@ func Render(c *netpol.Cluster, node string, apiServer netip.Addr) *netpol.Rulese
 		if p.Node != node {
 			continue
 		}
-		if _, ok := netpol.IPv4(p.IPs); !ok {
+		if _, ok := f.addr(p.IPs); !ok {
 			continue
 		}
 		iface := netstack.PodNIC{UID: string(p.UID)}.HostVeth()
@@ -180,6 +215,13 @@ func Render(c *netpol.Cluster, node string, apiServer netip.Addr) *netpol.Rulese
 		`-m conntrack --ctstate ESTABLISHED --ctdir REPLY -m comment --comment "replies are not policed" -j RETURN`,
 		"-m conntrack --ctstate RELATED -j RETURN",
 	}
+	if f.v6 {
+		// Neighbour discovery is never policed (Cilium answers it itself): without it an
+		// isolated pod could not reach its gateway at all.
+		for _, t := range []string{"router-solicitation", "neighbour-solicitation", "neighbour-advertisement"} {
+			replies = append(replies, "-p ipv6-icmp -m icmp6 --icmpv6-type "+t+" -j RETURN")
+		}
+	}
 	add(chainEgress, append(slices.Clone(replies), egress...)...)
 	add(chainIngress, append(slices.Clone(replies), ingress...)...)
 	chains = append(chains, endpointChains...)
@@ -206,7 +248,9 @@ func (r *renderer) l4Rules(origin string, rules []l4Rule, dir, verdict string) [
 		if l4.ports != nil {
 			ports = nil
 			for _, p := range l4.ports {
-				ports = append(ports, r.port(p))
+				if m, ok := r.port(p); ok {
+					ports = append(ports, m)
+				}
 			}
 		}
 		for _, peer := range peers {
@@ -221,12 +265,13 @@ func (r *renderer) l4Rules(origin string, rules []l4Rule, dir, verdict string) [
 // peer is the match of a peer in direction dir (src, dst); false when it matches nothing.
 func (r *renderer) peer(p peer, dir string) (string, bool) {
 	typeFlag := "--" + dir + "-type"
+	setNodes, setCluster := r.f.set("node_set"), r.f.set("cluster")
 	switch {
 	case p.label != "":
 		s := r.set("sel_", p.label, "hash:ip", func() []string {
 			var out []string
 			for _, pod := range p.pods {
-				if ip, ok := netpol.IPv4(pod.IPs); ok {
+				if ip, ok := r.f.addr(pod.IPs); ok {
 					out = append(out, ip.String())
 				}
 			}
@@ -256,31 +301,40 @@ func (r *renderer) peer(p peer, dir string) (string, bool) {
 	case "remote-node":
 		return fmt.Sprintf("-m set --match-set %s %s -m addrtype ! %s LOCAL", setNodes, dir, typeFlag), true
 	case "kube-apiserver":
-		if r.apiServer.Is4() {
-			return fmt.Sprintf("-%c %s/32", dir[0], r.apiServer), true
+		if r.f.is(r.apiServer) {
+			return fmt.Sprintf("-%c %s", dir[0], netip.PrefixFrom(r.apiServer, r.apiServer.BitLen())), true
 		}
 	}
 	return "", false
 }
 
-// port is the match of a port.
-func (r *renderer) port(p port) string {
+// port is the match of a port; false when it is of the other family (ICMP) or none.
+func (r *renderer) port(p port) (string, bool) {
 	switch {
-	case p.proto == "icmp" && p.icmpType != "":
-		return "-p icmp -m icmp --icmp-type " + p.icmpType
+	case p.proto == "icmp" || p.proto == "ipv6-icmp":
+		if (p.proto == "ipv6-icmp") != r.f.v6 || p.icmpType == noICMPType {
+			return "", false
+		}
+		switch {
+		case p.icmpType == "":
+			return "-p " + p.proto, true
+		case r.f.v6:
+			return "-p ipv6-icmp -m icmp6 --icmpv6-type " + p.icmpType, true
+		}
+		return "-p icmp -m icmp --icmp-type " + p.icmpType, true
 	case p.name != "":
 		s := r.set("np_", "named port "+p.proto+"/"+p.name, "hash:ip,port", func() []string {
-			return r.c.NamedPortMembers(p.name, p.proto)
+			return r.c.NamedPortMembers(p.name, p.proto, r.f.v6)
 		})
-		return fmt.Sprintf("-p %s -m set --match-set %s dst,dst", p.proto, s.Name)
+		return fmt.Sprintf("-p %s -m set --match-set %s dst,dst", p.proto, s.Name), true
 	case p.port != 0:
 		rng := fmt.Sprint(p.port)
 		if p.end > p.port {
 			rng += fmt.Sprintf(":%d", p.end)
 		}
-		return fmt.Sprintf("-p %s -m multiport --dports %s", p.proto, rng)
+		return fmt.Sprintf("-p %s -m multiport --dports %s", p.proto, rng), true
 	}
-	return "-p " + p.proto
+	return "-p " + p.proto, true
 }
 
 // set returns the set of label, making it on first use with the members fill gives.
@@ -288,14 +342,18 @@ func (r *renderer) set(kind, label, typ string, fill func() []string) *netpol.Se
 	if s, ok := r.sets[label]; ok {
 		return s
 	}
-	s := &netpol.Set{Name: hashed(setPrefix+kind, label, maxSetName), Label: label, Type: typ, Options: "family inet maxelem 1048576", Members: fill()}
+	options := "family inet maxelem 1048576"
+	if r.f.v6 {
+		options = "family inet6 maxelem 1048576"
+	}
+	s := &netpol.Set{Name: hashed(setPrefix+kind, label, maxSetName-len(r.f.suffix)) + r.f.suffix, Label: label, Type: typ, Options: options, Members: fill()}
 	r.sets[label] = s
 	return s
 }
 
-// nets is the set of the IPv4 CIDRs; nil when there are only IPv6 ones.
+// nets is the set of the family's CIDRs; nil when there are only others.
 func (r *renderer) nets(cidrs []string) *netpol.Set {
-	nets, members, ok := netpol.IPv4Nets(cidrs)
+	nets, members, ok := netpol.Nets(cidrs, r.f.v6)
 	if !ok {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package cilium
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -103,13 +104,25 @@ func set(rs *netpol.Ruleset, name string) *netpol.Set {
 	return nil
 }
 
+// cidrSets are the members of rs's CIDR sets, each set's joined by commas, sorted.
+func cidrSets(rs *netpol.Ruleset) []string {
+	var nets []string
+	for _, s := range rs.Sets {
+		if strings.HasPrefix(s.Name, "cilium_cidr_") {
+			nets = append(nets, strings.Join(s.Members, ","))
+		}
+	}
+	slices.Sort(nets)
+	return nets
+}
+
 func TestRenderDispatchAndSets(t *testing.T) {
 	rs := Render(cluster(t, `
 kind: NetworkPolicy
 apiVersion: networking.k8s.io/v1
 metadata: {name: deny, namespace: a}
 spec: {podSelector: {}}
-`), "node-0", apiServer)
+`), "node-0", apiServer, false)
 	if got := chain(rs, chainForward); !slices.Equal(got, []string{"-i azv+ -j CILIUM_EGRESS", "-o azv+ -j CILIUM_INGRESS"}) {
 		t.Errorf("CILIUM_FORWARD = %q", got)
 	}
@@ -134,11 +147,11 @@ spec: {podSelector: {}}
 	if chain(rs, "CILIUM_IN_"+veth("client-b")) != nil || chainsWith(rs, "CILIUM_OUT_") != nil {
 		t.Errorf("chains: %v", rs.Chains)
 	}
-	if s := set(rs, setNodes); s == nil || !slices.Equal(s.Members, []string{"10.224.0.4", "10.224.0.5"}) {
-		t.Errorf("%s = %+v", setNodes, s)
+	if s := set(rs, ipv4.set("node_set")); s == nil || !slices.Equal(s.Members, []string{"10.224.0.4", "10.224.0.5"}) {
+		t.Errorf("%s = %+v", ipv4.set("node_set"), s)
 	}
-	if s := set(rs, setCluster); s == nil || s.Type != netpol.SetTypeList || rs.Sets[len(rs.Sets)-1].Name != setCluster {
-		t.Errorf("%s must be the last set, a list of the endpoints and nodes: %+v", setCluster, rs.Sets)
+	if s := set(rs, ipv4.set("cluster")); s == nil || s.Type != netpol.SetTypeList || rs.Sets[len(rs.Sets)-1].Name != ipv4.set("cluster") {
+		t.Errorf("%s must be the last set, a list of the endpoints and nodes: %+v", ipv4.set("cluster"), rs.Sets)
 	}
 }
 
@@ -152,25 +165,18 @@ spec:
   ingress:
   - from: [{ipBlock: {cidr: 0.0.0.0/0, except: [192.0.2.0/24]}}]
     ports: [{port: 8000, endPort: 8100}]
-`), "node-0", apiServer)
+`), "node-0", apiServer, false)
 	rules := chainsWith(rs, "CILIUM_PI_")
 	if len(rules) != 1 {
 		t.Fatalf("policy rules: %q", rules)
 	}
 	r := rules[0]
-	for _, want := range []string{"-p tcp -m multiport --dports 8000:8100", "-m set ! --match-set " + setCluster + " src", setAllow} {
+	for _, want := range []string{"-p tcp -m multiport --dports 8000:8100", "-m set ! --match-set " + ipv4.set("cluster") + " src", setAllow} {
 		if !strings.Contains(r, want) {
 			t.Errorf("rule %q lacks %q", r, want)
 		}
 	}
-	var nets []string
-	for _, s := range rs.Sets {
-		if strings.HasPrefix(s.Name, "cilium_cidr_") {
-			nets = append(nets, strings.Join(s.Members, ","))
-		}
-	}
-	slices.Sort(nets)
-	if !slices.Equal(nets, []string{"0.0.0.0/1,128.0.0.0/1", "192.0.2.0/24"}) {
+	if nets := cidrSets(rs); !slices.Equal(nets, []string{"0.0.0.0/1,128.0.0.0/1", "192.0.2.0/24"}) {
 		t.Errorf("CIDR sets: %q", nets)
 	}
 }
@@ -202,7 +208,7 @@ metadata: {name: default-deny, namespace: a}
 spec:
   endpointSelector: {matchLabels: {role: client}}
   egress: [{}]
-`), "node-0", apiServer)
+`), "node-0", apiServer, false)
 
 	// The CNP's fromEndpoints {} is its namespace's endpoints: server and client, not b's.
 	in := chainsWith(rs, "CILIUM_PI_")
@@ -235,5 +241,70 @@ spec:
 	// egress: [{}] is Cilium's default deny: the client's egress chain allows nothing.
 	if got := chain(rs, "CILIUM_OUT_"+veth("client")); !slices.Equal(got, []string{clearAllow, `-m comment --comment "Policy denied" -j DROP`}) {
 		t.Errorf("client's egress = %q", got)
+	}
+}
+
+// dualStack gives c's pods and nodes IPv6 addresses too: fd00::<last byte of the IPv4 one>.
+func dualStack(c *netpol.Cluster) *netpol.Cluster {
+	v6 := func(ips []netip.Addr) []netip.Addr {
+		return append(ips, netip.MustParseAddr(fmt.Sprintf("fd00::%d", ips[0].As4()[3])))
+	}
+	for _, p := range c.Pods {
+		p.IPs = v6(p.IPs)
+	}
+	for _, n := range c.Nodes {
+		n.IPs = v6(n.IPs)
+	}
+	return c
+}
+
+func TestRenderIPv6(t *testing.T) {
+	c := dualStack(cluster(t, `
+kind: CiliumNetworkPolicy
+apiVersion: cilium.io/v2
+metadata: {name: server, namespace: a}
+spec:
+  endpointSelector: {matchLabels: {app: server}}
+  ingress:
+  - fromCIDRSet: [{cidr: 0.0.0.0/0}, {cidr: "::/0", except: ["2001:db8::/32"]}]
+  - fromEndpoints: [{matchLabels: {role: client}}]
+    icmps: [{fields: [{type: EchoRequest, family: IPv6}, {type: 8}, {type: PacketTooBig}]}]
+  egress:
+  - toEntities: [kube-apiserver, remote-node]
+`))
+	v4, v6 := Render(c, "node-0", apiServer, false), Render(c, "node-0", apiServer, true)
+
+	// Each family's sets, with its own members.
+	if s := set(v6, "cilium_node_set_v6"); s == nil || !slices.Equal(s.Members, []string{"fd00::4", "fd00::5"}) || s.Options != "family inet6" {
+		t.Errorf("cilium_node_set_v6 = %+v", s)
+	}
+	for _, s := range v6.Sets {
+		if !strings.HasSuffix(s.Name, "_v6") || len(s.Name) > maxSetName {
+			t.Errorf("IPv6 set %q", s.Name)
+		}
+	}
+	if nets := cidrSets(v6); !slices.Equal(nets, []string{"2001:db8::/32", "8000::/1,::/1"}) {
+		t.Errorf("IPv6 CIDR sets: %q", nets)
+	}
+	// ICMP: each family its own type; echo request is 128 in ICMPv6.
+	in6, in4 := strings.Join(chainsWith(v6, "CILIUM_PI_"), "\n"), strings.Join(chainsWith(v4, "CILIUM_PI_"), "\n")
+	if !strings.Contains(in6, "-p ipv6-icmp -m icmp6 --icmpv6-type 128") || strings.Contains(in6, "--icmp-type") {
+		t.Errorf("IPv6 ingress allow: %s", in6)
+	}
+	// PacketTooBig is ICMPv6's only: in IPv4 it matches nothing.
+	if !strings.Contains(in4, "-p icmp -m icmp --icmp-type 8") || strings.Contains(in4, "icmp6") || strings.Count(in4, "--icmp-type") != 1 {
+		t.Errorf("IPv4 ingress allow: %s", in4)
+	}
+	// The API server has an IPv4 address only: in IPv6 the entity selects nothing.
+	if out6 := strings.Join(chainsWith(v6, "CILIUM_PE_"), "\n"); strings.Contains(out6, "10.224.0.2") || !strings.Contains(out6, "cilium_node_set_v6") {
+		t.Errorf("IPv6 egress allow: %s", out6)
+	}
+	// Neighbour discovery passes before any endpoint's chain.
+	egress := chain(v6, chainEgress)
+	if !slices.ContainsFunc(egress, func(r string) bool { return strings.Contains(r, "neighbour-solicitation") }) {
+		t.Errorf("IPv6 CILIUM_EGRESS = %q", egress)
+	}
+	if slices.ContainsFunc(chain(v4, chainEgress), func(r string) bool { return strings.Contains(r, "icmp6") }) {
+		t.Errorf("IPv4 CILIUM_EGRESS = %q", chain(v4, chainEgress))
 	}
 }

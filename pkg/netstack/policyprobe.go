@@ -21,8 +21,8 @@ type PolicyFeature struct {
 // cilium) needs: ipset's set types, and iptables's set, conntrack, comment, mark and
 // multiport matches and MARK target; bridge netfilter where pods sit on kubenet's bridge
 // (bridged); with cilium, the addrtype match and the nftables features of the kube-proxy
-// replacement's nftables proxier.
-func PolicyFeatures(policy string, bridged bool) []PolicyFeature {
+// replacement's nftables proxier, and in a dual-stack cluster (ipv6) ip6tables's matches.
+func PolicyFeatures(policy string, bridged, ipv6 bool) []PolicyFeature {
 	var f []PolicyFeature
 	add := func(name, script string) {
 		f = append(f, PolicyFeature{Name: name, Script: strings.ReplaceAll(script, "SET", fmt.Sprintf("minaks-probe-%d", len(f)))})
@@ -44,6 +44,12 @@ func PolicyFeatures(policy string, bridged bool) []PolicyFeature {
 		add("nf_tables (nft: maps, numgen, fib, ct, nat; the kube-proxy replacement's nftables proxier)",
 			"printf 'table ip SET {\n map m { type ipv4_addr . inet_proto . inet_service : verdict; }\n"+
 				" chain c { type nat hook prerouting priority -100; ct state new numgen random mod 2 vmap { 0 : accept, 1 : accept }; ip daddr . meta l4proto . th dport vmap @m; fib daddr type local accept; }\n}\n' | nft -f -\n")
+		if ipv6 {
+			add("ip6_tables (ip6tables -m set, conntrack, addrtype, icmp6, multiport; ipset family inet6)",
+				"ipset create SET hash:net family inet6\n"+
+					"printf '*filter\\n:MINAKS-PROBE - [0:0]\\n-A MINAKS-PROBE -m set --match-set SET src -m addrtype --dst-type LOCAL -m conntrack --ctstate NEW -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j RETURN\\n"+
+					"-A MINAKS-PROBE -p tcp -m multiport --dports 80:90 -m comment --comment probe -j MARK --set-xmark 0x0/0x10000\\nCOMMIT\\n' | ip6tables-restore --noflush\n")
+		}
 	}
 	if bridged {
 		add("br_netfilter (net.bridge.bridge-nf-call-iptables)", "test -e /proc/sys/net/bridge/bridge-nf-call-iptables\n")

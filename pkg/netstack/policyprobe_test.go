@@ -14,7 +14,7 @@ func TestMissingPolicyFeatures(t *testing.T) {
 		t.Skip("needs root (a network namespace per probe)")
 	}
 	before := ipsetNames(t)
-	for _, f := range [][]PolicyFeature{PolicyFeatures("calico", true), PolicyFeatures("cilium", false)} {
+	for _, f := range [][]PolicyFeature{PolicyFeatures("calico", true, false), PolicyFeatures("cilium", false, true)} {
 		if missing := MissingPolicyFeatures(f); len(missing) > 0 {
 			t.Errorf("missing on this host: %q", missing)
 		}

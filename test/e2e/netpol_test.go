@@ -92,18 +92,8 @@ func testNetworkPolicy(t *testing.T, engine policyEngine) {
 		}
 		return ""
 	}
-	manifest := filepath.Join(t.TempDir(), "np.yaml")
-	m := strings.NewReplacer("NODE0", nodes[0].Metadata.Name, "NODE1", nodes[1].Metadata.Name).Replace(netpolManifest)
-	if err := os.WriteFile(manifest, []byte(m), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c.mustKubectl("apply", "-f", manifest)
-	for _, ns := range []string{"np-a", "np-b"} {
-		c.mustKubectl("-n", ns, "wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
-	}
-	podNS := func(ns, name string) string {
-		return "minaks." + c.name + ".pod-" + c.mustKubectl("-n", ns, "get", "pod", name, "-o", "jsonpath={.metadata.uid}")
-	}
+	c.applyNetpolPods(t, nodes[0].Metadata.Name, nodes[1].Metadata.Name, "")
+	podNS := c.podNetns
 	podIP := func(ns, name string) string {
 		return c.mustKubectl("-n", ns, "get", "pod", name, "-o", "jsonpath={.status.podIP}")
 	}
@@ -436,6 +426,26 @@ func (c *testCluster) tryApply(t *testing.T, manifest string) (string, error) {
 	return c.kubectl("apply", "-f", f.Name())
 }
 
+// applyNetpolPods applies netpolManifest, with node0 and node1 its nodes, and extra (more
+// YAML documents), and waits for the pods.
+func (c *testCluster) applyNetpolPods(t *testing.T, node0, node1, extra string) {
+	t.Helper()
+	manifest := filepath.Join(t.TempDir(), "np.yaml")
+	m := strings.NewReplacer("NODE0", node0, "NODE1", node1).Replace(netpolManifest + extra)
+	if err := os.WriteFile(manifest, []byte(m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.mustKubectl("apply", "-f", manifest)
+	for _, ns := range []string{"np-a", "np-b"} {
+		c.mustKubectl("-n", ns, "wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
+	}
+}
+
+// podNetns is the network namespace of pod ns/name.
+func (c *testCluster) podNetns(ns, name string) string {
+	return "minaks." + c.name + ".pod-" + c.mustKubectl("-n", ns, "get", "pod", name, "-o", "jsonpath={.metadata.uid}")
+}
+
 const netpolManifest = `
 apiVersion: v1
 kind: Namespace
@@ -579,9 +589,7 @@ func ciliumRules(t *testing.T, save, sets string) {
 // CiliumClusterwideNetworkPolicy with entities and deny rules, and the refusal of FQDN and
 // L7 rules without ACNS.
 func testCiliumPolicies(t *testing.T, c *testCluster, nodes []string) {
-	podNS := func(ns, name string) string {
-		return "minaks." + c.name + ".pod-" + c.mustKubectl("-n", ns, "get", "pod", name, "-o", "jsonpath={.metadata.uid}")
-	}
+	podNS := c.podNetns
 	nodeIP := func(name string) string {
 		return c.mustKubectl("get", "node", name, "-o", `jsonpath={.status.addresses[?(@.type=="InternalIP")].address}`)
 	}

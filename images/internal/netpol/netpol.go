@@ -224,22 +224,22 @@ func Protocol(p *v1.Protocol) string {
 	return strings.ToLower(string(*p))
 }
 
-// IPv4 returns the first IPv4 address of ips.
-func IPv4(ips []netip.Addr) (netip.Addr, bool) {
+// Addr returns the first IPv4 or (v6) IPv6 address of ips.
+func Addr(ips []netip.Addr, v6 bool) (netip.Addr, bool) {
 	for _, ip := range ips {
-		if ip.Is4() {
+		if ip.IsValid() && ip.Is6() == v6 {
 			return ip, true
 		}
 	}
 	return netip.Addr{}, false
 }
 
-// IPv4Nets reads cidrs for an IPv4 set: the IPv4 ones masked and sorted, and the set's
-// members (a /0 as its two halves: ipset cannot hold a /0). ok is false when all of cidrs
-// are IPv6, so that they match nothing in IPv4.
-func IPv4Nets(cidrs []string) (nets, members []string, ok bool) {
+// Nets reads cidrs for a set of IPv4 or IPv6 (v6) nets: those of the family, masked and
+// sorted, and the set's members (a /0 as its two halves: ipset cannot hold a /0). ok is false
+// when none of cidrs is of the family, so that they match nothing in it.
+func Nets(cidrs []string, v6 bool) (nets, members []string, ok bool) {
 	for _, c := range cidrs {
-		if p, err := netip.ParsePrefix(c); err == nil && p.Addr().Is4() {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Addr().Is6() == v6 {
 			nets = append(nets, p.Masked().String())
 		}
 	}
@@ -248,21 +248,25 @@ func IPv4Nets(cidrs []string) (nets, members []string, ok bool) {
 	}
 	sort.Strings(nets)
 	for _, c := range nets {
-		if c == "0.0.0.0/0" {
+		switch c {
+		case "0.0.0.0/0":
 			members = append(members, "0.0.0.0/1", "128.0.0.0/1")
-			continue
+		case "::/0":
+			members = append(members, "::/1", "8000::/1")
+		default:
+			members = append(members, c)
 		}
-		members = append(members, c)
 	}
 	return nets, members, true
 }
 
 // NamedPortMembers are the hash:ip,port set members ("10.0.0.1,tcp:8080") of the pods'
-// ports named name with protocol proto (iptables's spelling), at their IPv4 addresses.
-func (c *Cluster) NamedPortMembers(name, proto string) []string {
+// ports named name with protocol proto (iptables's spelling), at their IPv4 or (v6) IPv6
+// addresses.
+func (c *Cluster) NamedPortMembers(name, proto string, v6 bool) []string {
 	var out []string
 	for _, pod := range c.Pods {
-		ip, ok := IPv4(pod.IPs)
+		ip, ok := Addr(pod.IPs, v6)
 		if !ok {
 			continue
 		}

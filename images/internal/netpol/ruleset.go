@@ -82,17 +82,22 @@ type Jump struct {
 	Place func(others []string) int
 }
 
-// Applier writes an engine's Rulesets (IPv4) into the node it runs in: ipsets first (new members before the rules that need
+// Applier writes an engine's Rulesets into the node it runs in, with one address family's
+// commands (iptables or ip6tables): ipsets first (new members before the rules that need
 // them), then the chains in one iptables-restore, then the jumps into them, then the sets
 // nothing uses any more. As kube-proxy does, it writes only what changed since its last
 // write, and the whole ruleset (checking the jumps, removing what is left of an earlier
 // agent) on its first write, after a failed one, and every FullInterval.
 type Applier struct {
 	Run Exec
+	// IPv6 chooses ip6tables.
+	IPv6 bool
 	// SetPrefix and ChainPrefix name what belongs to the engine: its sets and chains not in a
 	// Ruleset are removed. TempSet (with SetPrefix) is where a set's new members are gathered.
-	SetPrefix, ChainPrefix, TempSet string
-	Jumps                           []Jump
+	// SetSuffix, if set, ends the names of the sets too (an address family's, when sets of
+	// both share a prefix).
+	SetPrefix, SetSuffix, ChainPrefix, TempSet string
+	Jumps                                      []Jump
 
 	// last is what the last successful write left; lastFull when the last whole write was.
 	last     *written
@@ -108,6 +113,13 @@ const FullInterval = time.Minute
 type written struct {
 	sets   map[string]Set
 	chains map[string][]string
+}
+
+func (a *Applier) iptables(suffix string) string {
+	if a.IPv6 {
+		return "ip6tables" + suffix
+	}
+	return "iptables" + suffix
 }
 
 // Apply makes the node's sets and chains of the engine those of rs.
@@ -156,7 +168,7 @@ func (a *Applier) Apply(rs *Ruleset) error {
 	var saved string
 	existing := slices.Sorted(maps.Keys(last.chains))
 	if full {
-		out, err := a.Run("", "iptables-save", "-t", "filter")
+		out, err := a.Run("", a.iptables("-save"), "-t", "filter")
 		if err != nil {
 			return err
 		}
@@ -177,7 +189,7 @@ func (a *Applier) Apply(rs *Ruleset) error {
 		}
 	}
 	if len(changed)+len(stale) > 0 {
-		if _, err := a.Run(restore(changed, stale), "iptables-restore", "-w", "--noflush"); err != nil {
+		if _, err := a.Run(restore(changed, stale), a.iptables("-restore"), "-w", "--noflush"); err != nil {
 			return err
 		}
 	}
@@ -196,7 +208,7 @@ func (a *Applier) Apply(rs *Ruleset) error {
 			return err
 		}
 		for _, name := range strings.Fields(string(current)) {
-			if _, ok := want.sets[name]; !ok && strings.HasPrefix(name, a.SetPrefix) {
+			if _, ok := want.sets[name]; !ok && strings.HasPrefix(name, a.SetPrefix) && strings.HasSuffix(name, a.SetSuffix) {
 				gone = append(gone, name)
 			}
 		}
@@ -288,11 +300,11 @@ func (a *Applier) ensureJumps(save string) error {
 			continue
 		}
 		for range at {
-			if _, err := a.Run("", "iptables", append([]string{"-w", "-t", "filter", "-D", j.Chain}, j.Args...)...); err != nil {
+			if _, err := a.Run("", a.iptables(""), append([]string{"-w", "-t", "filter", "-D", j.Chain}, j.Args...)...); err != nil {
 				return err
 			}
 		}
-		if _, err := a.Run("", "iptables", append([]string{"-w", "-t", "filter", "-I", j.Chain, fmt.Sprint(want + 1)}, j.Args...)...); err != nil {
+		if _, err := a.Run("", a.iptables(""), append([]string{"-w", "-t", "filter", "-I", j.Chain, fmt.Sprint(want + 1)}, j.Args...)...); err != nil {
 			return err
 		}
 		rules[j.Chain] = slices.Insert(others, want, j.Saved)

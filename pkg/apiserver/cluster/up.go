@@ -57,7 +57,7 @@ func checkKernel(c *config.Cluster) error {
 	switch p := c.Network.Policy; p {
 	case "azure", "calico", "cilium":
 		bridged := c.Network.CNI() == config.CNIKubenet
-		if missing := missingPolicyFeatures(netstack.PolicyFeatures(p, bridged)); len(missing) > 0 {
+		if missing := missingPolicyFeatures(netstack.PolicyFeatures(p, bridged, c.Network.DualStack())); len(missing) > 0 {
 			return &config.FlagError{Flag: "network-policy", Value: p, Msg: "the policy engine needs kernel features this host does not have:\n  " + strings.Join(missing, "\n  ")}
 		}
 	}

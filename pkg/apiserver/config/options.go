@@ -482,9 +482,6 @@ func (o *Options) completeNetwork(c *Cluster, errs *errorList) {
 			if n.Policy == "azure" || n.Policy == "calico" {
 				errs.add("ip-families", strings.Join(o.IPFamilies, ","), "dual-stack does not support network policy %s", n.Policy)
 			}
-			if n.Policy == "cilium" {
-				errs.add("ip-families", strings.Join(o.IPFamilies, ","), "dual-stack with Cilium is not emulated by minaks yet: its Cilium agent enforces IPv4 policy only")
-			}
 		default:
 			errs.add("ip-families", strings.Join(o.IPFamilies, ","), "must be ipv4 or ipv4,ipv6")
 		}

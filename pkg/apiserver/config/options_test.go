@@ -58,6 +58,7 @@ func TestCompleteModes(t *testing.T) {
 			o.NetworkPlugin, o.NetworkPolicy, o.PodCIDR = "kubenet", "calico", "192.168.0.0/16"
 		}, CNIKubenet, 110, []string{"192.168.0.0/16"}, "calico"},
 		{"dual-stack", func(o *Options) { o.IPFamilies = []string{"ipv4", "ipv6"} }, CNIOverlay, 250, []string{"10.244.0.0/16", "fd12:3456:789a::/64"}, "none"},
+		{"dual-stack cilium", func(o *Options) { o.NetworkDataplane, o.IPFamilies = "cilium", []string{"ipv4", "ipv6"} }, CNIOverlay, 250, []string{"10.244.0.0/16", "fd12:3456:789a::/64"}, "cilium"},
 		{"none", func(o *Options) { o.NetworkPlugin = "none" }, CNINone, 250, []string{"10.244.0.0/16"}, "none"},
 		{"pod subnet", func(o *Options) { o.NetworkPlugin, o.PodSubnetCIDR = "azure", "10.225.0.0/16" }, CNIPodSubnet, 110, nil, "none"},
 	} {
@@ -108,7 +109,6 @@ func TestCompleteRejects(t *testing.T) {
 		{"cilium policy without dataplane", func(o *Options) { o.NetworkPolicy = "cilium" }, []string{"--network-policy=cilium", "--network-dataplane cilium"}},
 		{"cilium dataplane with calico", func(o *Options) { o.NetworkDataplane, o.NetworkPolicy = "cilium", "calico" }, []string{"--network-policy=calico", "requires network policy cilium"}},
 		{"cilium dataplane with kubenet", func(o *Options) { o.NetworkPlugin, o.NetworkDataplane = "kubenet", "cilium" }, []string{"--network-dataplane=cilium", "--network-plugin azure"}},
-		{"cilium dual-stack", func(o *Options) { o.NetworkDataplane, o.IPFamilies = "cilium", []string{"ipv4", "ipv6"} }, []string{"--ip-families=ipv4,ipv6", "IPv4 policy only"}},
 		{"acns policies without acns", func(o *Options) { o.NetworkDataplane, o.ACNSAdvancedNetworkPolicies = "cilium", "FQDN" }, []string{"--acns-advanced-networkpolicies=FQDN", "needs --enable-acns"}},
 		{"acns observability", func(o *Options) { o.NetworkDataplane, o.EnableACNS = "cilium", true }, []string{"--enable-acns=true", "observability", "--disable-acns-observability"}},
 		{"acns security without cilium", func(o *Options) { o.EnableACNS, o.DisableACNSObservability = true, true }, []string{"--enable-acns=true", "needs --network-dataplane cilium"}},

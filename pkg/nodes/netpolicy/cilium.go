@@ -45,7 +45,7 @@ func ciliumObjects(c *config.Cluster) ([]runtime.Object, error) {
 	data := map[string]string{
 		"cluster-name":                 "default",
 		"enable-ipv4":                  "true",
-		"enable-ipv6":                  "false",
+		cilium.KeyEnableIPv6:           strconv.FormatBool(c.Network.DualStack()),
 		"enable-policy":                "default",
 		"policy-cidr-match-mode":       "",
 		"ipam":                         "delegated-plugin",

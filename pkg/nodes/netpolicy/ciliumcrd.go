@@ -2,6 +2,8 @@ package netpolicy
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -11,6 +13,16 @@ import (
 	"github.com/minaks/minaks/images/cilium"
 	"github.com/minaks/minaks/pkg/apiserver/config"
 )
+
+// icmpNames are Cilium's names of ICMP and ICMPv6 types, sorted.
+func icmpNames() []string {
+	var names []string
+	for _, types := range cilium.ICMPTypes {
+		names = slices.AppendSeq(names, maps.Keys(types))
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
 
 // ciliumCRDs are CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy (cilium.io/v2) with
 // the schema of their L3/L4 rules, which the agent enforces. What minaks does not emulate is
@@ -119,7 +131,9 @@ func ruleSchema(advanced string) apiextensionsv1.JSONSchemaProps {
 	icmp := object(map[string]apiextensionsv1.JSONSchemaProps{
 		"fields": array(func() apiextensionsv1.JSONSchemaProps {
 			f := object(map[string]apiextensionsv1.JSONSchemaProps{
-				"type":   {XIntOrString: true, AnyOf: []apiextensionsv1.JSONSchemaProps{{Type: "integer"}, {Type: "string"}}},
+				// As Cilium's schema: a number or a name of a type of either family.
+				"type": {XIntOrString: true, AnyOf: []apiextensionsv1.JSONSchemaProps{{Type: "integer"}, {Type: "string"}},
+					Pattern: "^(?:[0-9]{1,3}|" + strings.Join(icmpNames(), "|") + ")$"},
 				"family": enum("IPv4", "IPv6"),
 			})
 			f.Required = []string{"type"}
