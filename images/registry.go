@@ -38,6 +38,10 @@ type Image struct {
 	Ports []int
 	// Shell marks a shell-tool image: the pod's command runs with the host's tools.
 	Shell bool
+	// General marks a general-purpose image (nginx, busybox, alpine, curl, …) that minaks
+	// stands in for rather than emulates: with `up --image-source auto` the real image is
+	// pulled when its registry answers, and this one runs only when it does not.
+	General bool
 	// Paths are absolute paths at which Program must appear inside the container, e.g. "/agnhost".
 	Paths []string
 	// Main runs the program with the arguments after argv[0] and returns its exit code;
@@ -130,6 +134,13 @@ func ImageID(img *Image, ref string) string {
 		return r.digest
 	}
 	sum := sha256.Sum256([]byte("minaks built-in image\x00" + img.Name + "\x00" + img.Program))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// HostToolsImageID is the image ID that pod status reports for ref when a container's command
+// runs with the host's tools in place of the image: a stable digest of ref.
+func HostToolsImageID(ref string) string {
+	sum := sha256.Sum256([]byte("host:" + ref))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 

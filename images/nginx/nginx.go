@@ -46,6 +46,7 @@ func init() {
 		Ports:       []int{80},
 		Paths:       []string{"/usr/sbin/nginx"},
 		Main:        Main,
+		General:     true,
 		Description: "nginx " + version + ": the default page, or files mounted at " + webRoot,
 	})
 	images.Register(&images.Image{
@@ -57,6 +58,7 @@ func init() {
 		Ports:       []int{8080},
 		Paths:       []string{"/usr/sbin/nginx"},
 		Main:        Main,
+		General:     true,
 		Description: "nginx " + version + " on port 8080",
 	})
 	images.Register(&images.Image{
@@ -71,6 +73,7 @@ func init() {
 		Ports:       []int{8080, 8443},
 		Paths:       []string{"/opt/bitnami/nginx/sbin/nginx"},
 		Main:        Main,
+		General:     true,
 		Description: "Bitnami nginx " + version + " on port 8080 ($" + portEnv + ")",
 	})
 }

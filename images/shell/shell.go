@@ -63,7 +63,7 @@ func init() {
 			Description: "netshoot: runs the pod's command with the host's network tools",
 		},
 	} {
-		img.Shell = true
+		img.Shell, img.General = true, true
 		images.Register(img)
 	}
 }

@@ -1,9 +1,11 @@
 package nodes
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -18,6 +20,7 @@ import (
 	"github.com/minaks/minaks/pkg/apiserver"
 	"github.com/minaks/minaks/pkg/netstack"
 	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/pkg/nodes/imagestore"
 	"github.com/minaks/minaks/pkg/nodes/kubeletapi"
 )
 
@@ -36,9 +39,21 @@ type Agent struct {
 	ID     Identity
 	Client kubernetes.Interface
 	Fabric *netstack.Fabric
+	// Images is the host's image store.
+	Images *imagestore.Store
 
 	creds     *apiserver.NodeCredentials
 	sandboxes *Sandboxes
+	// statusNow asks for a status update before the next period (an image pulled).
+	statusNow chan struct{}
+}
+
+// refreshStatus has the node's status written soon.
+func (a *Agent) refreshStatus() {
+	select {
+	case a.statusNow <- struct{}{}:
+	default:
+	}
 }
 
 // NS is the node's network namespace.
@@ -64,6 +79,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		return fmt.Errorf("node %s: pod network: %w", a.ID.Instance.Name, err)
 	}
 	a.sandboxes = sb
+	a.statusNow = make(chan struct{}, 1)
 	if err := a.register(ctx); err != nil {
 		return fmt.Errorf("node %s: register: %w", a.ID.Instance.Name, err)
 	}
@@ -83,6 +99,11 @@ func (a *Agent) Run(ctx context.Context) {
 	defer lease.Stop()
 	status := time.NewTicker(statusInterval)
 	defer status.Stop()
+	updateStatus := func() {
+		if err := a.updateStatus(ctx); err != nil && ctx.Err() == nil {
+			logger.Error(err, "Updating node status")
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -92,9 +113,9 @@ func (a *Agent) Run(ctx context.Context) {
 				logger.Error(err, "Renewing lease")
 			}
 		case <-status.C:
-			if err := a.updateStatus(ctx); err != nil && ctx.Err() == nil {
-				logger.Error(err, "Updating node status")
-			}
+			updateStatus()
+		case <-a.statusNow:
+			updateStatus()
 		}
 	}
 }
@@ -152,10 +173,36 @@ func (a *Agent) updateStatus(ctx context.Context) error {
 				st.Conditions = append(st.Conditions, old) // the route controller's
 			}
 		}
+		st.Images = a.images()
 		node.Status = st
 		_, err = a.Client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
 		return err
 	})
+}
+
+// maxStatusImages is how many images the node's status lists at most, the largest first, as
+// the kubelet's --node-status-max-images.
+const maxStatusImages = 50
+
+// images are the images of the host's store, as the node's status lists them.
+func (a *Agent) images() []v1.ContainerImage {
+	if a.Images == nil {
+		return nil
+	}
+	all, err := a.Images.List()
+	if err != nil {
+		return nil
+	}
+	var out []v1.ContainerImage
+	for _, img := range all {
+		names := slices.Concat(img.RepoDigests, img.RepoTags)
+		if len(names) == 0 {
+			continue
+		}
+		out = append(out, v1.ContainerImage{Names: names, SizeBytes: img.Size})
+	}
+	slices.SortStableFunc(out, func(x, y v1.ContainerImage) int { return cmp.Compare(y.SizeBytes, x.SizeBytes) })
+	return out[:min(len(out), maxStatusImages)]
 }
 
 // renewLease writes the node's heartbeat into kube-node-lease.

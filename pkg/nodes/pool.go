@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
+	"k8s.io/klog/v2"
 
 	"github.com/minaks/minaks/pkg/apiserver"
 	"github.com/minaks/minaks/pkg/apiserver/config"
 	"github.com/minaks/minaks/pkg/azlb"
 	"github.com/minaks/minaks/pkg/netstack"
+	"github.com/minaks/minaks/pkg/nodes/imagestore"
 )
 
 // parallelism bounds how many nodes are created at once.
@@ -23,6 +26,8 @@ type Pool struct {
 	Cluster *config.Cluster
 	Cloud   *azlb.Cloud
 	Fabric  *netstack.Fabric
+	// Images is the host's image store, shared by the nodes.
+	Images *imagestore.Store
 	// Credentials issues a node's client and kubelet API credentials.
 	Credentials func(node string, ips []net.IP) (*apiserver.NodeCredentials, error)
 }
@@ -57,7 +62,42 @@ func (p *Pool) Start(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if p.Images != nil {
+		go p.collectImages(ctx)
+	}
 	return errors.Join(errs...)
+}
+
+// The kubelet's image garbage collection: every imageGCPeriod, unused images go, the least
+// recently used first, while the image store's filesystem is above the high threshold, down to
+// the low one (--image-gc-high-threshold, --image-gc-low-threshold).
+const (
+	imageGCPeriod        = 5 * time.Minute
+	imageGCHighThreshold = 85
+	imageGCLowThreshold  = 80
+)
+
+func (p *Pool) collectImages(ctx context.Context) {
+	logger := klog.FromContext(ctx)
+	t := time.NewTicker(imageGCPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		removed, freed, err := p.Images.GC(imageGCHighThreshold, imageGCLowThreshold)
+		if err != nil {
+			logger.Error(err, "Image garbage collection")
+		}
+		for _, img := range removed {
+			logger.Info("Image garbage collection removed an image", "image", img.ID, "names", img.RepoTags)
+		}
+		if freed > 0 {
+			logger.Info("Image garbage collection freed space", "bytes", freed)
+		}
+	}
 }
 
 func (p *Pool) startNode(ctx context.Context, in azlb.Instance, kernel string) error {
@@ -73,6 +113,7 @@ func (p *Pool) startNode(ctx context.Context, in azlb.Instance, kernel string) e
 		ID:     Identity{Cluster: p.Cluster, Instance: in, KernelVersion: kernel},
 		Client: creds.Client,
 		Fabric: p.Fabric,
+		Images: p.Images,
 		creds:  creds,
 	}
 	if err := a.Start(ctx); err != nil {

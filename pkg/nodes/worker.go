@@ -29,6 +29,7 @@ import (
 	"github.com/minaks/minaks/images"
 	"github.com/minaks/minaks/pkg/nodes/container"
 	"github.com/minaks/minaks/pkg/nodes/endpoint"
+	"github.com/minaks/minaks/pkg/nodes/imagestore"
 	"github.com/minaks/minaks/pkg/nodes/netpolicy"
 )
 
@@ -45,6 +46,7 @@ const (
 // runtime is what every pod worker of a node shares.
 type runtime struct {
 	agent    *Agent
+	images   *imageManager
 	env      *envSource
 	dns      *dns.Configurer
 	recorder record.EventRecorder
@@ -93,10 +95,13 @@ type ctr struct {
 	isInit   bool
 	restarts int32
 	// started is whether it ever ran in this pod (since the daemon started).
-	started   bool
-	proc      *container.Process
-	id        string
+	started bool
+	proc    *container.Process
+	id      string
+	// image is its built-in image, stored its image from the store; neither when its
+	// command runs with the host's tools.
 	image     *images.Image
+	stored    *imagestore.Image
 	imageID   string
 	pulled    bool
 	startedAt metav1.Time
@@ -129,6 +134,7 @@ func newRuntime(ctx context.Context, a *Agent, services corelisters.ServiceListe
 	recorder := broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: a.ID.Instance.Name})
 	return &runtime{
 		agent:    a,
+		images:   newImageManager(a.Images, a.ID.Cluster.ImageSource, a.Client, a.refreshStatus),
 		env:      &envSource{client: a.Client, services: services, allocatable: a.ID.Status().Allocatable},
 		dns:      a.newDNSConfigurer(recorder),
 		recorder: recorder,
@@ -371,7 +377,7 @@ func (w *podWorker) startWhenDue(ctx context.Context, pod *v1.Pod, c *ctr) time.
 	}
 	if err := w.start(ctx, pod, c); err != nil {
 		klog.FromContext(ctx).V(2).Info("Container did not start", "container", c.spec.Name, "err", err)
-		if c.waiting == nil || c.waiting.Reason != "ErrImagePull" && c.waiting.Reason != "ImagePullBackOff" {
+		if !errors.Is(err, errImagePull) {
 			c.waiting = &v1.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
 			w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: %v", err)
 			c.backoff = nextBackoff(c.backoff)
@@ -389,38 +395,37 @@ func nextBackoff(b time.Duration) time.Duration {
 	return min(2*b, backoffMax)
 }
 
-// image resolves a container's image: a built-in one, or the host's tools when the container
-// brings its own command. Anything else cannot be pulled.
-func (w *podWorker) image(pod *v1.Pod, c *ctr) error {
+// image gives a container its image (imageManager), or puts it in ErrImagePull and then
+// ImagePullBackOff with the kubelet's back-off and Events.
+func (w *podWorker) image(ctx context.Context, pod *v1.Pod, c *ctr) error {
 	if c.pulled {
 		return nil
 	}
-	img, err := images.Lookup(c.spec.Image)
-	switch {
-	case err == nil:
-		c.image, c.imageID = img, images.ImageID(img, c.spec.Image)
-		w.rt.recorder.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine: built into minaks as %q", c.spec.Image, img.Name)
-	case len(c.spec.Command) > 0:
-		sum := sha256.Sum256([]byte("host:" + c.spec.Image))
-		c.imageID = "sha256:" + hex.EncodeToString(sum[:])
-		w.rt.recorder.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q is not built into minaks: its command runs with the host's tools", c.spec.Image)
-	default:
-		reason := "ErrImagePull"
-		if c.waiting != nil && (c.waiting.Reason == "ErrImagePull" || c.waiting.Reason == "ImagePullBackOff") {
-			reason = "ImagePullBackOff"
+	img, err := w.rt.images.get(ctx, w.rt.recorder, pod, &c.spec)
+	if err != nil {
+		reason := reasonErrImagePull
+		var ie *imageError
+		if errors.As(err, &ie) {
+			reason = ie.reason
 		}
-		msg := fmt.Sprintf("Failed to pull image %q: %v", c.spec.Image, err)
-		c.waiting = &v1.ContainerStateWaiting{Reason: reason, Message: msg}
-		if reason == "ErrImagePull" {
-			w.rt.recorder.Event(pod, v1.EventTypeWarning, "Failed", msg)
-			w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: %s", reason)
-		} else {
+		backingOff := c.waiting != nil && (c.waiting.Reason == reasonErrImagePull || c.waiting.Reason == reasonImagePullBackOff)
+		if reason == reasonErrImagePull && backingOff {
+			reason = reasonImagePullBackOff
+		}
+		c.waiting = &v1.ContainerStateWaiting{Reason: reason, Message: err.Error()}
+		switch reason {
+		case reasonImagePullBackOff:
 			w.rt.recorder.Eventf(pod, v1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.spec.Image)
+		case reasonErrImageNeverPull:
+		default:
+			w.rt.recorder.Event(pod, v1.EventTypeWarning, "Failed", err.Error())
+			w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: %s", reason)
 		}
 		c.backoff = nextBackoff(c.backoff)
 		c.notBefore = time.Now().Add(c.backoff)
 		return errImagePull
 	}
+	c.image, c.stored, c.imageID = img.builtin, img.stored, img.id
 	c.pulled = true
 	return nil
 }
@@ -429,13 +434,16 @@ var errImagePull = errors.New("image pull failed")
 
 // start starts one container.
 func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
-	if err := w.image(pod, c); err != nil {
+	if err := w.image(ctx, pod, c); err != nil {
 		return err
 	}
 	rt := w.rt
 	var imageEnv []string
-	if c.image != nil {
+	switch {
+	case c.image != nil:
 		imageEnv = c.image.Env
+	case c.stored != nil:
+		imageEnv = c.stored.Config.Env
 	}
 	env, err := rt.env.containerEnv(ctx, w.withAddresses(pod), &c.spec, imageEnv)
 	if err != nil {
@@ -494,14 +502,24 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 		}
 	}
 	workingDir := c.spec.WorkingDir
-	if workingDir == "" && c.image != nil {
+	switch {
+	case workingDir != "":
+	case c.image != nil:
 		workingDir = c.image.WorkingDir
+	case c.stored != nil:
+		workingDir = c.stored.Config.WorkingDir
 	}
 	spec := &container.Spec{
 		NetNS: netNS, Hostname: hostname, Dir: c.dir, Mounts: mounts,
 		Argv: argv, Env: env, WorkingDir: workingDir,
 	}
 	spec.UID, spec.GID, spec.Groups = user(pod, &c.spec)
+	if c.stored != nil {
+		spec.Lower = rt.images.store.LayerDirs(c.stored)
+		if spec.UID, spec.GID, spec.Groups, err = imageUser(rt.images.store, c.stored, pod, &c.spec, spec.UID, spec.GID, spec.Groups); err != nil {
+			return err
+		}
+	}
 
 	logPath := filepath.Join(rt.agent.podLogDir(pod), c.spec.Name, fmt.Sprintf("%d.log", attempt))
 	log, err := openLog(logPath)
@@ -608,8 +626,11 @@ func (w *podWorker) withAddresses(pod *v1.Pod) *v1.Pod {
 // entrypoint and cmd, with $(VAR) references expanded.
 func (w *podWorker) argv(c *ctr, env []string) []string {
 	var entry, cmd []string
-	if c.image != nil {
+	switch {
+	case c.image != nil:
 		entry, cmd = c.image.Entrypoint, c.image.Cmd
+	case c.stored != nil:
+		entry, cmd = c.stored.Config.Entrypoint, c.stored.Config.Cmd
 	}
 	switch {
 	case len(c.spec.Command) > 0:

@@ -331,7 +331,7 @@ const fabricResyncOfDaemon = 11 * time.Second
 
 func TestForeground(t *testing.T) {
 	c := newTestCluster(t)
-	cmd := exec.Command(minaksBin, "up", "--foreground", "--name", c.name, "--state-dir", c.stateDir, "--kubeconfig", c.kubeconfig)
+	cmd := exec.Command(minaksBin, "up", "--foreground", "--name", c.name, "--state-dir", c.stateDir, "--kubeconfig", c.kubeconfig, "--image-source", "builtin")
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -111,11 +111,17 @@ func newTestCluster(t *testing.T) *testCluster {
 // minaks runs a minaks command on this cluster and returns its combined output.
 func (c *testCluster) minaks(verb string, args ...string) (string, error) {
 	full := append([]string{verb, "--name", c.name, "--state-dir", c.stateDir}, args...)
-	if verb == "list" {
-		full = append([]string{verb, "--state-dir", c.stateDir}, args...)
+	switch verb {
+	case "list", "load", "image": // of the state directory, not of a cluster
+		full = append(append([]string{verb}, args...), "--state-dir", c.stateDir)
 	}
 	if verb == "up" || verb == "down" {
 		full = append(full, "--kubeconfig", c.kubeconfig)
+	}
+	if verb == "up" && !slices.Contains(args, "--image-source") {
+		// Built-in stand-ins: a test's traffic goes to loopback and the cluster only, never
+		// to a public registry.
+		full = append(full, "--image-source", "builtin")
 	}
 	cmd := exec.Command(minaksBin, full...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)

@@ -14,9 +14,11 @@ func newImagesCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "images",
 		Short: "List the built-in images and the image references they answer to",
-		Long: `Pods run built-in images: Go programs compiled into minaks that stand for the images
-people use (any tag or digest). A container whose image is not built in runs its own command with
-the host's tools, or fails to pull like an unknown image.`,
+		Long: `Built-in images are Go programs compiled into minaks that stand for the images minaks
+emulates (any tag or digest): pause, agnhost, kube-proxy, CoreDNS, the ingress controllers, echo
+servers. General-purpose ones (nginx, busybox, alpine, curl, …) stand in for the real image when
+it cannot be pulled ('up --image-source'). Any other image is pulled into the host's image store
+('minaks image ls').`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)

@@ -112,7 +112,7 @@ func TestDefinitionDiff(t *testing.T) {
 	if d := definitionDiff(saved, complete(func(*config.Options) {}), nil); d != "" {
 		t.Errorf("no flags given: diff %q, want none", d)
 	}
-	if d := definitionDiff(saved, complete(func(o *config.Options) { o.NetworkPlugin = "kubenet"; o.APIPort = 7000 }), []string{"network-plugin", "api-port"}); d != "" {
+	if d := definitionDiff(saved, complete(func(o *config.Options) { o.NetworkPlugin = "kubenet"; o.APIPort = 7000; o.ImageSource = "pull" }), []string{"network-plugin", "api-port", "image-source"}); d != "" {
 		t.Errorf("same definition, other port: diff %q, want none", d)
 	}
 	d := definitionDiff(saved, complete(func(o *config.Options) { o.NodeCount = 5 }), []string{"node-count"})

@@ -27,6 +27,7 @@ import (
 	"github.com/minaks/minaks/pkg/netstack"
 	"github.com/minaks/minaks/pkg/nodes"
 	"github.com/minaks/minaks/pkg/nodes/container"
+	"github.com/minaks/minaks/pkg/nodes/imagestore"
 )
 
 // Files of the daemon inside the cluster's state directory.
@@ -183,7 +184,11 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 		fabric.ServiceCIDRs = append(fabric.ServiceCIDRs, netip.MustParsePrefix(r))
 	}
 	cloud := azlb.NewCloud(c, fabric)
-	pool := &nodes.Pool{Cluster: c, Cloud: cloud, Fabric: fabric}
+	store, err := imagestore.Open(c.ImageStoreDir())
+	if err != nil {
+		return fmt.Errorf("image store: %w", err)
+	}
+	pool := &nodes.Pool{Cluster: c, Cloud: cloud, Fabric: fabric, Images: store}
 	var admin kubernetes.Interface
 	var ext apiextensionsclient.Interface
 	steps := []bringUpStep{

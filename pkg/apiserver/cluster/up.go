@@ -113,6 +113,9 @@ func Up(o UpOptions) error {
 		if slices.Contains(o.GivenFlags, "api-port") {
 			saved.APIPort, saved.APIPortFixed = c.APIPort, true
 		}
+		if slices.Contains(o.GivenFlags, "image-source") {
+			saved.ImageSource = c.ImageSource
+		}
 		c, fresh = saved, false
 		fmt.Fprintf(o.Out, "Starting existing cluster %q with its saved state ...\n", c.Name)
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -320,13 +323,15 @@ func portFree(port int) bool {
 
 // definitionDiff describes how the cluster defined by the flags given now differs from the saved
 // one; without such flags, starting the saved cluster as it is is what the user asked for.
+// --api-port and --image-source may change on a stopped cluster.
 func definitionDiff(saved, now *config.Cluster, given []string) string {
-	if len(slices.DeleteFunc(slices.Clone(given), func(f string) bool { return f == "api-port" })) == 0 {
+	if len(slices.DeleteFunc(slices.Clone(given), func(f string) bool { return f == "api-port" || f == "image-source" })) == 0 {
 		return ""
 	}
 	a, b := *saved, *now
 	// The port is chosen at start unless fixed; --api-port may move a stopped cluster.
 	a.APIPort, b.APIPort, a.APIPortFixed, b.APIPortFixed = 0, 0, false, false
+	a.ImageSource, b.ImageSource = "", ""
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	if bytes.Equal(ja, jb) {

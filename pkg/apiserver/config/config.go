@@ -65,6 +65,27 @@ type Cluster struct {
 	// EnableAppRoutingIstio runs app routing's Gateway API implementation (GatewayClass
 	// approuting-istio); it needs EnableGatewayAPI.
 	EnableAppRoutingIstio bool `json:"enableAppRoutingIstio,omitempty"`
+
+	// ImageSource is where general-purpose images come from (--image-source).
+	ImageSource string `json:"imageSource,omitempty"`
+}
+
+// Where general-purpose images (those minaks has a built-in stand-in for: nginx, busybox, …)
+// come from: pulled when their registry answers, else the built-in (auto); always the
+// built-in; always pulled.
+const (
+	ImageSourceAuto    = "auto"
+	ImageSourceBuiltin = "builtin"
+	ImageSourcePull    = "pull"
+)
+
+// ImageStoreName is the directory of the host's image store in the state directory, shared by
+// every cluster there; no cluster may take the name.
+const ImageStoreName = "images"
+
+// ImageStoreDir is the host's image store: <state-dir>/images.
+func (c *Cluster) ImageStoreDir() string {
+	return filepath.Join(filepath.Dir(c.StateDir), ImageStoreName)
 }
 
 // Network is the cluster's network profile, in the terms of the AKS API.

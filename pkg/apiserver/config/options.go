@@ -109,6 +109,8 @@ type Options struct {
 
 	// UpstreamDNS are the resolvers behind Azure DNS (168.63.129.16); empty means the host's.
 	UpstreamDNS []string
+	// ImageSource is where general-purpose images come from: auto, builtin or pull.
+	ImageSource string
 }
 
 // NewOptions returns options holding minaks's defaults for the flags that have one.
@@ -168,6 +170,7 @@ func (o *Options) AddClusterFlags(fs *pflag.FlagSet) {
 		"default NginxIngressController with app routing: AnnotationControlled (default), External, Internal or None")
 	fs.BoolVar(&o.EnableGatewayAPI, "enable-gateway-api", o.EnableGatewayAPI, "install the managed Gateway API CRDs (standard channel "+GatewayAPIBundleVersion+")")
 	fs.BoolVar(&o.EnableAppRoutingIstio, "enable-app-routing-istio", o.EnableAppRoutingIstio, "enable app routing's Gateway API implementation (GatewayClass approuting-istio); needs --enable-gateway-api")
+	fs.StringVar(&o.ImageSource, "image-source", o.ImageSource, "where general-purpose images (nginx, busybox, alpine, curl, …) come from: auto (pulled when their registry answers, else minaks's built-in stand-in), builtin or pull (default auto)")
 	fs.StringSliceVar(&o.UpstreamDNS, "upstream-dns", o.UpstreamDNS, "resolvers (IP or IP:port) that Azure DNS at 168.63.129.16 forwards to (default: the host's /etc/resolv.conf)")
 }
 
@@ -201,6 +204,8 @@ func (o *Options) ValidateName() error {
 func (o *Options) validateName(errs *errorList) {
 	if !nameRE.MatchString(o.Name) {
 		errs.add("name", o.Name, "must be 1-40 lowercase letters, digits or '-', starting and ending with a letter or digit")
+	} else if o.Name == ImageStoreName {
+		errs.add("name", o.Name, "is taken: <state-dir>/%s is the host's image store", ImageStoreName)
 	}
 	if !filepath.IsAbs(o.StateDir) {
 		errs.add("state-dir", o.StateDir, "must be an absolute path")
@@ -232,6 +237,14 @@ func (o *Options) Complete() (*Cluster, error) {
 		EnableAppRouting:      o.EnableAppRouting,
 		EnableGatewayAPI:      o.EnableGatewayAPI,
 		EnableAppRoutingIstio: o.EnableAppRoutingIstio,
+		ImageSource:           ImageSourceAuto,
+	}
+	switch v := strings.ToLower(o.ImageSource); v {
+	case "":
+	case ImageSourceAuto, ImageSourceBuiltin, ImageSourcePull:
+		c.ImageSource = v
+	default:
+		errs.add("image-source", o.ImageSource, "must be one of auto, builtin, pull")
 	}
 	if o.APIPort < 0 || o.APIPort > 65535 {
 		errs.add("api-port", fmt.Sprint(o.APIPort), "must be a TCP port (1-65535)")

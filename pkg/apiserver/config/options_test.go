@@ -123,6 +123,8 @@ func TestCompleteRejects(t *testing.T) {
 		{"max pods room", func(o *Options) { o.MaxPods, o.NodeCount = 10, 1 }, []string{"--max-pods=10", "at least 30 pods"}},
 		{"node count", func(o *Options) { o.NodeCount = 0 }, []string{"--node-count=0"}},
 		{"nodepool name", func(o *Options) { o.NodePoolName = "Pool-1" }, []string{"--nodepool-name=Pool-1"}},
+		{"cluster named as the image store", func(o *Options) { o.Name = "images" }, []string{"--name=images", "image store"}},
+		{"image source", func(o *Options) { o.ImageSource = "registry" }, []string{"--image-source=registry", "auto, builtin, pull"}},
 		{"api port", func(o *Options) { o.APIPort = 70000 }, []string{"--api-port=70000"}},
 		{"zones", func(o *Options) { o.Zones = []string{"4"} }, []string{"--zones=4"}},
 		{"vm size", func(o *Options) { o.NodeVMSize = "Standard_Huge" }, []string{"--node-vm-size=Standard_Huge", "Standard_DS2_v2"}},

@@ -59,9 +59,21 @@ func run(s *Spec) error {
 		return fmt.Errorf("make / a slave mount: %w", err)
 	}
 	rootfs := filepath.Join(s.Dir, "rootfs")
-	opts := fmt.Sprintf("lowerdir=/,upperdir=%s,workdir=%s", filepath.Join(s.Dir, "upper"), filepath.Join(s.Dir, "work"))
+	lower := "/"
+	if len(s.Lower) > 0 {
+		lower = strings.Join(s.Lower, ":")
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, filepath.Join(s.Dir, "upper"), filepath.Join(s.Dir, "work"))
 	if err := unix.Mount("overlay", rootfs, "overlay", 0, opts); err != nil {
 		return fmt.Errorf("mount the container's root (overlay %s on %s): %w", opts, rootfs, err)
+	}
+	if len(s.Lower) > 0 {
+		// An image need not have the mount points: they go in the writable layer.
+		for _, d := range append([]string{"/proc"}, hostMounts...) {
+			if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+				return fmt.Errorf("mount point %s: %w", d, err)
+			}
+		}
 	}
 	if err := unix.Mount("proc", filepath.Join(rootfs, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mount /proc: %w", err)

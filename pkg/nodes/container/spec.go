@@ -8,8 +8,11 @@ type Spec struct {
 	// Hostname is the container's hostname (its own UTS namespace).
 	Hostname string `json:"hostname"`
 	// Dir holds the container's writable layer: Dir/upper and Dir/work of the overlay whose
-	// lower layer is the host's root, mounted at Dir/rootfs.
+	// lower layers are Lower, mounted at Dir/rootfs.
 	Dir string `json:"dir"`
+	// Lower are the image's unpacked layers, the top-most first; none means the host's root
+	// (a built-in image).
+	Lower []string `json:"lower,omitempty"`
 	// Mounts are bind-mounted into the root filesystem, in order.
 	Mounts []Mount `json:"mounts,omitempty"`
 	// Argv is the command; a relative Argv[0] is looked up in the container's PATH.

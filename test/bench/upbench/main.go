@@ -120,7 +120,7 @@ func runUp(minaks, root, name string, n int) (first, again sample, err error) {
 			err = fmt.Errorf("minaks down: %v: %s", derr, out)
 		}
 	}()
-	upArgs := append([]string{"up", "--kubeconfig", kubeconfig, "--node-count", strconv.Itoa(n)}, common...)
+	upArgs := append([]string{"up", "--kubeconfig", kubeconfig, "--node-count", strconv.Itoa(n), "--image-source", "builtin"}, common...)
 	runs := []*sample{&first, &again}
 	if n > 3 {
 		// Node scale, without a kube-proxy process per node (each is ~60 MiB and its own

@@ -45,7 +45,8 @@ func Up(minaks, name string, qps float32, burst int, extra ...string) (*Cluster,
 	kubeconfig := filepath.Join(root, "kubeconfig")
 	c := &Cluster{Name: name, StateDir: filepath.Join(root, "state", name), minaks: minaks, root: root,
 		common: []string{"--name", name, "--state-dir", filepath.Join(root, "state"), "--kubeconfig", kubeconfig}}
-	args := append(append([]string{"up", "--node-count", "3"}, extra...), c.common...)
+	// Built-in images only: a benchmark's traffic stays on the host.
+	args := append(append([]string{"up", "--node-count", "3", "--image-source", "builtin"}, extra...), c.common...)
 	if out, err := exec.Command(minaks, args...).CombinedOutput(); err != nil {
 		os.RemoveAll(root)
 		return nil, fmt.Errorf("minaks up: %v: %s", err, out)

@@ -1,0 +1,265 @@
+package nodes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/kubernetes/pkg/credentialprovider"
+	"k8s.io/kubernetes/pkg/credentialprovider/secrets"
+
+	"github.com/minaks/minaks/images"
+	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/nodes/imagestore"
+)
+
+// The kubelet's waiting reasons for images.
+const (
+	reasonErrImagePull      = "ErrImagePull"
+	reasonImagePullBackOff  = "ImagePullBackOff"
+	reasonErrImageNeverPull = "ErrImageNeverPull"
+	reasonInvalidImageName  = "InvalidImageName"
+)
+
+// reachTTL is how long a registry's answer to a ping (or its silence) is remembered.
+const (
+	reachTTL     = time.Minute
+	reachTimeout = 3 * time.Second
+)
+
+// imageManager gives containers their images, as the kubelet's image manager does with a CRI
+// runtime: the pull policy, pull secrets and the host's credentials, the Events. Images minaks
+// emulates (pause, agnhost, kube-proxy, CoreDNS, …) are its built-ins; general-purpose ones it
+// has a stand-in for (nginx, busybox, …) come from where --image-source says; any other image
+// is pulled into the host's store.
+type imageManager struct {
+	store     *imagestore.Store
+	source    string
+	client    kubernetes.Interface
+	keyring   credentialprovider.DockerKeyring
+	transport http.RoundTripper
+	// pulled is told when an image was added to the store.
+	pulled func()
+
+	mu    sync.Mutex
+	reach map[string]reachability // by registry
+}
+
+type reachability struct {
+	err error
+	at  time.Time
+}
+
+// containerImage is what a container runs: a built-in image, an image of the store, or
+// (neither) the container's own command with the host's tools.
+type containerImage struct {
+	builtin *images.Image
+	stored  *imagestore.Image
+	// id is the status's imageID.
+	id string
+}
+
+// imageError is a failure to get an image, with the kubelet's waiting reason.
+type imageError struct {
+	reason string
+	err    error
+}
+
+func (e *imageError) Error() string { return e.err.Error() }
+
+func newImageManager(store *imagestore.Store, source string, client kubernetes.Interface, pulled func()) *imageManager {
+	if source == "" {
+		source = config.ImageSourceAuto // a cluster saved before --image-source
+	}
+	return &imageManager{
+		store: store, source: source, client: client, pulled: pulled,
+		keyring: credentialprovider.NewDefaultDockerKeyring(),
+		reach:   map[string]reachability{},
+	}
+}
+
+// get gives container c of pod its image, telling what it does in Events as the kubelet does.
+// A general-purpose image's stand-in (its built-in, or for a container with a command the
+// host's tools) runs with --image-source builtin, and with auto when the image cannot be
+// pulled.
+func (m *imageManager) get(ctx context.Context, rec record.EventRecorder, pod *v1.Pod, c *v1.Container) (*containerImage, error) {
+	builtin, _ := images.Lookup(c.Image)
+	if builtin != nil && (!builtin.General || m.source == config.ImageSourceBuiltin) {
+		rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine: built into minaks as %q", c.Image, builtin.Name)
+		return &containerImage{builtin: builtin, id: images.ImageID(builtin, c.Image)}, nil
+	}
+	standIn := builtin != nil || len(c.Command) > 0
+	switch {
+	case m.source == config.ImageSourceBuiltin && standIn:
+		if img, err := m.store.Resolve(c.Image); err == nil {
+			return m.present(rec, pod, c, img), nil
+		}
+		return m.hostTools(rec, pod, c, "--image-source builtin"), nil
+	case m.source == config.ImageSourceAuto && standIn:
+		img, err := m.fromStore(ctx, rec, pod, c, true)
+		if err == nil {
+			return img, nil
+		}
+		if builtin != nil {
+			rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q not pulled (%v): running minaks's built-in %q in its place", c.Image, err, builtin.Name)
+			return &containerImage{builtin: builtin, id: images.ImageID(builtin, c.Image)}, nil
+		}
+		return m.hostTools(rec, pod, c, err.Error()), nil
+	}
+	return m.fromStore(ctx, rec, pod, c, false)
+}
+
+// hostTools is the stand-in of an image that is not built in, for a container with a command:
+// the command runs with the host's tools.
+func (m *imageManager) hostTools(rec record.EventRecorder, pod *v1.Pod, c *v1.Container, why string) *containerImage {
+	rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q not pulled (%s): its command runs with the host's tools", c.Image, why)
+	return &containerImage{id: images.HostToolsImageID(c.Image)}
+}
+
+func (m *imageManager) present(rec record.EventRecorder, pod *v1.Pod, c *v1.Container, img *imagestore.Image) *containerImage {
+	rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
+	return stored(img)
+}
+
+func stored(img *imagestore.Image) *containerImage {
+	id := img.ID
+	if len(img.RepoDigests) > 0 {
+		id = img.RepoDigests[0]
+	}
+	return &containerImage{stored: img, id: id}
+}
+
+// fromStore applies the pull policy: the store's image, or one pulled into it. With probe,
+// an unreachable registry fails at once (after reachTimeout, remembered for reachTTL).
+func (m *imageManager) fromStore(ctx context.Context, rec record.EventRecorder, pod *v1.Pod, c *v1.Container, probe bool) (*containerImage, error) {
+	if _, err := imagestore.Normalize(c.Image); err != nil {
+		return nil, &imageError{reasonInvalidImageName, fmt.Errorf("Failed to apply default image tag %q: %v", c.Image, err)}
+	}
+	img, err := m.store.Resolve(c.Image)
+	present := err == nil
+	if err != nil && !errors.Is(err, imagestore.ErrNotFound) {
+		return nil, &imageError{reasonErrImagePull, err}
+	}
+	switch c.ImagePullPolicy {
+	case v1.PullNever:
+		if present {
+			return m.present(rec, pod, c, img), nil
+		}
+		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
+		rec.Event(pod, v1.EventTypeWarning, reasonErrImageNeverPull, msg)
+		return nil, &imageError{reasonErrImageNeverPull, errors.New(msg)}
+	case v1.PullIfNotPresent:
+		if present {
+			return m.present(rec, pod, c, img), nil
+		}
+	}
+	if probe {
+		if err := m.reachable(ctx, c.Image); err != nil {
+			return nil, err
+		}
+	}
+	keyring, err := m.podKeyring(ctx, rec, pod)
+	if err != nil {
+		return nil, &imageError{reasonErrImagePull, err}
+	}
+	rec.Eventf(pod, v1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
+	start := time.Now()
+	pulled, err := m.store.Pull(ctx, c.Image, imagestore.PullOptions{Keyring: keyring, Transport: m.transport})
+	if err != nil {
+		return nil, &imageError{reasonErrImagePull, fmt.Errorf("Failed to pull image %q: %w", c.Image, err)}
+	}
+	m.pulled()
+	took := time.Since(start).Round(time.Millisecond)
+	rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s (%s including waiting). Image size: %d bytes.", c.Image, took, took, pulled.Size)
+	return stored(pulled), nil
+}
+
+// podKeyring is the pod's image pull secrets' credentials, then the host's.
+func (m *imageManager) podKeyring(ctx context.Context, rec record.EventRecorder, pod *v1.Pod) (credentialprovider.DockerKeyring, error) {
+	var found []v1.Secret
+	var missing []string
+	for _, ref := range pod.Spec.ImagePullSecrets {
+		s, err := m.client.CoreV1().Secrets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			missing = append(missing, ref.Name)
+			continue
+		}
+		found = append(found, *s)
+	}
+	if len(missing) > 0 {
+		rec.Eventf(pod, v1.EventTypeWarning, "FailedToRetrieveImagePullSecret",
+			"Unable to retrieve some image pull secrets (%v); attempting to pull the image may not succeed.", missing)
+	}
+	return secrets.MakeDockerKeyring(found, m.keyring)
+}
+
+// reachable pings the registry of ref (GET /v2/): nil once it answers at all.
+func (m *imageManager) reachable(ctx context.Context, ref string) error {
+	host := imagestore.RegistryOf(ref)
+	m.mu.Lock()
+	r, ok := m.reach[host]
+	m.mu.Unlock()
+	if ok && time.Since(r.at) < reachTTL {
+		return r.err
+	}
+	reg, err := name.NewRegistry(host)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, reachTimeout)
+		defer cancel()
+		t := m.transport
+		if t == nil {
+			t = remote.DefaultTransport
+		}
+		_, err = transport.Ping(ctx, reg, t)
+	}
+	if err != nil {
+		err = fmt.Errorf("registry %s unreachable: %w", host, err)
+	}
+	m.mu.Lock()
+	m.reach[host] = reachability{err: err, at: time.Now()}
+	m.mu.Unlock()
+	return err
+}
+
+// imageUser is the user a container of a stored image runs as: runAsUser and runAsGroup (uid,
+// gid) over the image's USER, with the user's groups in the image, and runAsNonRoot checked as
+// the kubelet checks it.
+func imageUser(store *imagestore.Store, img *imagestore.Image, pod *v1.Pod, c *v1.Container, uid, gid *int64, groups []uint32) (*int64, *int64, []uint32, error) {
+	u, g, extra, err := store.User(img, uid, gid)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if runAsNonRoot(pod, c) {
+		user, _, _ := strings.Cut(img.Config.User, ":")
+		if _, numeric := strconv.Atoi(user); uid == nil && user != "" && numeric != nil {
+			return nil, nil, nil, fmt.Errorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", user, pod.Name+"_"+pod.Namespace+"("+string(pod.UID)+")", c.Name)
+		}
+		if u == 0 {
+			return nil, nil, nil, fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", pod.Name+"_"+pod.Namespace+"("+string(pod.UID)+")", c.Name)
+		}
+	}
+	return &u, &g, append(groups, extra...), nil
+}
+
+// runAsNonRoot is the container's runAsNonRoot, else the pod's.
+func runAsNonRoot(pod *v1.Pod, c *v1.Container) bool {
+	if sc := c.SecurityContext; sc != nil && sc.RunAsNonRoot != nil {
+		return *sc.RunAsNonRoot
+	}
+	if psc := pod.Spec.SecurityContext; psc != nil && psc.RunAsNonRoot != nil {
+		return *psc.RunAsNonRoot
+	}
+	return false
+}

@@ -1,0 +1,77 @@
+package imagestoretest
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Registry is a registry on loopback, closed when the test ends.
+type Registry struct {
+	// Host is its host:port.
+	Host string
+	// Requests counts the requests other than pings (GET /v2/); BlobGets the blobs fetched.
+	Requests, BlobGets atomic.Int64
+
+	user, pwd string
+}
+
+// NewRegistry starts a registry; with pwd, it answers 401 UNAUTHORIZED to any request without
+// user and pwd.
+func NewRegistry(t testing.TB, user, pwd string) *Registry {
+	r := &Registry{user: user, pwd: pwd}
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path != "/v2/" {
+			r.Requests.Add(1)
+		}
+		if r.pwd != "" {
+			if u, p, ok := req.BasicAuth(); !ok || u != r.user || p != r.pwd {
+				w.Header().Set("WWW-Authenticate", `Basic realm="minaks test"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+				return
+			}
+		}
+		if req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/") {
+			r.BlobGets.Add(1)
+		}
+		reg.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	r.Host = strings.TrimPrefix(srv.URL, "http://")
+	return r
+}
+
+// Auth is what pushes to it.
+func (r *Registry) Auth() authn.Authenticator {
+	if r.pwd == "" {
+		return authn.Anonymous
+	}
+	return &authn.Basic{Username: r.user, Password: r.pwd}
+}
+
+// Push pushes img as repo (path:tag) and returns its whole reference.
+func (r *Registry) Push(t testing.TB, repo string, img v1.Image) string {
+	t.Helper()
+	ref := r.Host + "/" + repo
+	n, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(n, img, remote.WithAuth(r.Auth())); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}

@@ -1,0 +1,304 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/minaks/minaks/pkg/netstack/netnstest"
+	"github.com/minaks/minaks/pkg/nodes/imagestore/imagestoretest"
+)
+
+// imageApp is the program of the test's images: it serves, on :8080, what the container sees
+// of itself — user, groups, working directory, an environment variable and files of the
+// image's layers.
+const imageApp = `package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		wd, _ := os.Getwd()
+		base, _ := os.ReadFile("/etc/base-release")
+		_, gone := os.Stat("/etc/old")
+		opaque, _ := os.ReadDir("/opt/opaque")
+		var names []string
+		for _, e := range opaque {
+			names = append(names, e.Name())
+		}
+		json.NewEncoder(w).Encode(map[string]any{
+			"uid": os.Getuid(), "gid": os.Getgid(), "cwd": wd, "greeting": os.Getenv("GREETING"),
+			"args": os.Args[1:], "base": string(base), "oldGone": os.IsNotExist(gone), "opaque": names,
+		})
+	})
+	http.ListenAndServe(":8080", nil)
+}
+`
+
+// buildImageApp builds imageApp as a static binary.
+func buildImageApp(t *testing.T) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(imageApp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module app\n\ngo 1.22\n"), 0o644)
+	cmd := exec.Command("go", "build", "-o", "app", ".")
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the test image's program: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// tarLayer is a layer of files (name → content; a name ending in / is a directory).
+func tarLayer(t *testing.T, files map[string]string, modes map[string]int64) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, n := range slices.Sorted(maps.Keys(files)) { // a directory before what it holds
+		hdr := &tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg, ModTime: time.Unix(1700000000, 0)}
+		if strings.HasSuffix(n, "/") {
+			hdr.Typeflag, hdr.Mode, hdr.Size = tar.TypeDir, 0o755, 0
+		}
+		if m, ok := modes[n]; ok {
+			hdr.Mode = m
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(files[n]))
+	}
+	tw.Close()
+	b := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// testAppImage is the test's image for arch: a base layer (passwd, group, files), a layer with
+// the program that deletes a base file (whiteout) and empties a directory (opaque), a non-root
+// USER by name, a working directory, an environment and a command.
+func testAppImage(t *testing.T, app []byte, arch string) v1.Image {
+	t.Helper()
+	base := tarLayer(t, map[string]string{
+		"etc/":             "",
+		"etc/passwd":       "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/data:/bin/sh\n",
+		"etc/group":        "root:x:0:\napp:x:1000:\nextra:x:2000:app\n",
+		"etc/base-release": "base layer\n",
+		"etc/old":          "deleted by the next layer\n",
+		"opt/":             "",
+		"opt/opaque/":      "",
+		"opt/opaque/below": "hidden by the opaque directory\n",
+	}, nil)
+	top := tarLayer(t, map[string]string{
+		"app":                     string(app),
+		"etc/":                    "",
+		"etc/.wh.old":             "",
+		"opt/":                    "",
+		"opt/opaque/":             "",
+		"opt/opaque/.wh..wh..opq": "",
+		"opt/opaque/above":        "kept\n",
+		"data/":                   "",
+	}, map[string]int64{"app": 0o755, "data/": 0o777})
+	img, err := mutate.AppendLayers(empty.Image, base, top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	cf.Config = v1.Config{
+		Entrypoint: []string{"/app"}, Cmd: []string{"from-image-cmd"}, User: "app", WorkingDir: "/data",
+		Env: []string{"PATH=/", "GREETING=hello from the image"}, ExposedPorts: map[string]struct{}{"8080/tcp": {}},
+	}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// TestImages runs images from a registry on loopback and from a tarball: layers with
+// whiteouts and opaque directories, the image's user, working directory, environment and
+// command, pull secrets, the pull policies, and `minaks load` / `minaks image`.
+func TestImages(t *testing.T) {
+	c := newTestCluster(t)
+	app := buildImageApp(t)
+	reg := imagestoretest.NewRegistry(t, "", "")
+	ref := reg.Push(t, "team/app:v1", testAppImage(t, app, runtime.GOARCH))
+	c.mustMinaks("up", "--node-count", "2")
+
+	nodeNS := "minaks." + c.name + "." + c.nodes().Items[0].Metadata.Name
+	fetch := func(t *testing.T, addr string) map[string]any {
+		t.Helper()
+		var got map[string]any
+		eventually(t, 30*time.Second, "GET "+addr, func() error {
+			out, err := netnstest.Fetch(nodeNS, addr, "GET / HTTP/1.0\r\n\r\n")
+			if err != nil {
+				return err
+			}
+			_, body, _ := strings.Cut(out, "\r\n\r\n")
+			return json.Unmarshal([]byte(body), &got)
+		})
+		return got
+	}
+
+	t.Run("a Deployment from a registry serves through a Service, as its image says", func(t *testing.T) {
+		c.kubectlApply(t, fmt.Sprintf(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers: [{name: app, image: %s, ports: [{containerPort: 8080}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app}
+spec:
+  selector: {app: app}
+  ports: [{port: 80, targetPort: 8080}]
+`, ref))
+		c.mustKubectl("rollout", "status", "deployment/app", "--timeout=90s")
+		ip := c.mustKubectl("get", "svc", "app", "-o", "jsonpath={.spec.clusterIP}")
+		got := fetch(t, ip+":80")
+		want := map[string]any{
+			"uid": 1000.0, "gid": 1000.0, "cwd": "/data", "greeting": "hello from the image",
+			"args": []any{"from-image-cmd"}, "base": "base layer\n", "oldGone": true, "opaque": []any{"above"},
+		}
+		for k, v := range want {
+			if fmt.Sprint(got[k]) != fmt.Sprint(v) {
+				t.Errorf("%s = %v, want %v", k, got[k], v)
+			}
+		}
+		events := c.mustKubectl("get", "events", "--field-selector", "reason=Pulled", "-o", "jsonpath={.items[*].message}")
+		if !strings.Contains(events, "Successfully pulled image") {
+			t.Errorf("Pulled events: %s", events)
+		}
+		imageID := c.mustKubectl("get", "pod", "-l", "app=app", "-o", "jsonpath={.items[0].status.containerStatuses[0].imageID}")
+		if !strings.HasPrefix(imageID, reg.Host+"/team/app@sha256:") {
+			t.Errorf("imageID %q", imageID)
+		}
+	})
+
+	t.Run("IfNotPresent does not pull again; the node lists the image", func(t *testing.T) {
+		before := reg.Requests.Load()
+		c.mustKubectl("run", "again", "--image="+ref, "--image-pull-policy=IfNotPresent", "--command", "--", "/app", "second")
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/again", "--timeout=60s")
+		if n := reg.Requests.Load() - before; n != 0 {
+			t.Errorf("%d registry requests for an image present on the node", n)
+		}
+		if got := fetch(t, c.mustKubectl("get", "pod", "again", "-o", "jsonpath={.status.podIP}")+":8080"); fmt.Sprint(got["args"]) != "[second]" {
+			t.Errorf("command and args over the image's: %v", got["args"])
+		}
+		eventually(t, 30*time.Second, "node status images", func() error {
+			if out := c.mustKubectl("get", "nodes", "-o", "jsonpath={.items[*].status.images[*].names}"); !strings.Contains(out, reg.Host+"/team/app:v1") {
+				return fmt.Errorf("status.images: %s", out)
+			}
+			return nil
+		})
+	})
+
+	t.Run("pull secrets: a wrong one gives ErrImagePull naming the registry's answer", func(t *testing.T) {
+		private := imagestoretest.NewRegistry(t, "ci", "s3cret")
+		pref := private.Push(t, "private/app:v1", testAppImage(t, app, runtime.GOARCH))
+		secret := func(name, pwd string) string {
+			cfg, _ := json.Marshal(map[string]any{"auths": map[string]any{private.Host: map[string]string{
+				"auth": base64.StdEncoding.EncodeToString([]byte("ci:" + pwd)),
+			}}})
+			return fmt.Sprintf(`
+apiVersion: v1
+kind: Secret
+metadata: {name: %s}
+type: kubernetes.io/dockerconfigjson
+data: {.dockerconfigjson: %s}
+`, name, base64.StdEncoding.EncodeToString(cfg))
+		}
+		pod := func(name, secret string) string {
+			return fmt.Sprintf(`
+apiVersion: v1
+kind: Pod
+metadata: {name: %s}
+spec:
+  imagePullSecrets: [{name: %s}]
+  containers: [{name: app, image: %s}]
+`, name, secret, pref)
+		}
+		c.kubectlApply(t, secret("wrong", "guess")+"---"+pod("denied", "wrong"))
+		eventually(t, 30*time.Second, "ErrImagePull", func() error {
+			w := c.mustKubectl("get", "pod", "denied", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].state.waiting.message}")
+			if !strings.HasPrefix(w, "ErrImagePull ") && !strings.HasPrefix(w, "ImagePullBackOff ") || !strings.Contains(w, "UNAUTHORIZED") || !strings.Contains(w, "Failed to pull image") {
+				return fmt.Errorf("waiting: %s", w)
+			}
+			return nil
+		})
+		c.kubectlApply(t, secret("right", "s3cret")+"---"+pod("allowed", "right"))
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/allowed", "--timeout=60s")
+	})
+
+	t.Run("minaks load: a docker-archive runs with imagePullPolicy Never", func(t *testing.T) {
+		archive := filepath.Join(t.TempDir(), "app.tar")
+		tag, _ := name.NewTag("example.test/ci/app:local")
+		img := testAppImage(t, app, runtime.GOARCH)
+		img, _ = mutate.Config(img, v1.Config{Entrypoint: []string{"/app"}, Cmd: []string{"loaded"}, Env: []string{"GREETING=loaded"}})
+		if err := tarball.WriteToFile(archive, tag, img); err != nil {
+			t.Fatal(err)
+		}
+		if out := c.mustMinaks("load", archive); !strings.Contains(out, "Loaded image: example.test/ci/app:local") {
+			t.Errorf("minaks load: %s", out)
+		}
+		c.mustKubectl("run", "loaded", "--image=example.test/ci/app:local", "--image-pull-policy=Never")
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/loaded", "--timeout=60s")
+		if got := fetch(t, c.mustKubectl("get", "pod", "loaded", "-o", "jsonpath={.status.podIP}")+":8080"); got["greeting"] != "loaded" || got["uid"] != 0.0 {
+			t.Errorf("loaded image: %v", got)
+		}
+		c.mustKubectl("run", "never", "--image=example.test/ci/absent:v1", "--image-pull-policy=Never")
+		eventually(t, 30*time.Second, "ErrImageNeverPull", func() error {
+			if w := c.mustKubectl("get", "pod", "never", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}"); w != "ErrImageNeverPull" {
+				return fmt.Errorf("waiting: %q", w)
+			}
+			return nil
+		})
+		ls := c.mustMinaks("image", "ls")
+		for _, want := range []string{"example.test/ci/app:local", reg.Host + "/team/app:v1"} {
+			if !strings.Contains(ls, want) {
+				t.Errorf("minaks image ls lacks %s:\n%s", want, ls)
+			}
+		}
+		if out, err := c.minaks("image", "rm", ref); err == nil || !strings.Contains(out, "running container") {
+			t.Errorf("minaks image rm of an image in use: %v\n%s", err, out)
+		}
+	})
+}
