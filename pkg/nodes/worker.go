@@ -342,7 +342,10 @@ func (w *podWorker) reap(c *ctr) {
 	}
 	code, at, _ := c.proc.Exit()
 	reason := "Completed"
-	if code != 0 {
+	switch {
+	case c.proc.OOMKilled():
+		reason = "OOMKilled"
+	case code != 0:
 		reason = "Error"
 	}
 	term := &v1.ContainerStateTerminated{
@@ -514,6 +517,9 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 		Argv: argv, Env: env, WorkingDir: workingDir,
 	}
 	spec.UID, spec.GID, spec.Groups = user(pod, &c.spec)
+	if container.CgroupsAvailable() == nil {
+		spec.Resources = cgroupResources(rt.agent.ID.Cluster.Name, pod, &c.spec)
+	}
 	if c.stored != nil {
 		spec.Lower = rt.images.store.LayerDirs(c.stored)
 		if spec.UID, spec.GID, spec.Groups, err = imageUser(rt.images.store, c.stored, pod, &c.spec, spec.UID, spec.GID, spec.Groups); err != nil {
@@ -644,6 +650,32 @@ func (w *podWorker) argv(c *ctr, env []string) []string {
 		argv = append(argv, expansion.Expand(a, mapping))
 	}
 	return argv
+}
+
+// The kubelet's CFS period, and its CPU shares for a container without a CPU request.
+const (
+	cpuPeriod = 100_000
+	minShares = 2
+)
+
+// cgroupResources are the limits of container c as the kubelet sets them: memory.limit (no
+// swap), a CFS quota for limits.cpu, CPU shares for requests.cpu.
+func cgroupResources(cluster string, pod *v1.Pod, c *v1.Container) *container.Resources {
+	r := &container.Resources{
+		Path:      filepath.Join(container.CgroupRoot, cluster, string(pod.UID)+"_"+c.Name),
+		CPUShares: minShares,
+	}
+	if m := c.Resources.Limits.Memory(); !m.IsZero() {
+		r.MemoryLimit = m.Value()
+	}
+	if cpu := c.Resources.Limits.Cpu(); !cpu.IsZero() {
+		r.CPUPeriod = cpuPeriod
+		r.CPUQuota = max(cpu.MilliValue()*cpuPeriod/1000, 1000)
+	}
+	if cpu := c.Resources.Requests.Cpu(); !cpu.IsZero() {
+		r.CPUShares = uint64(max(cpu.MilliValue()*1024/1000, minShares))
+	}
+	return r
 }
 
 func envMap(env []string) map[string]string {

@@ -222,6 +222,12 @@ func (c *testCluster) assertGone() {
 	if b, err := os.ReadFile(c.kubeconfig); err == nil && strings.Contains(string(b), "minaks-"+c.name) {
 		c.t.Errorf("kubeconfig still mentions minaks-%s", c.name)
 	}
+	if left, _ := filepath.Glob("/sys/fs/cgroup/*/minaks/" + c.name); len(left) > 0 {
+		c.t.Errorf("cgroups left: %v", left)
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/minaks/" + c.name); err == nil {
+		c.t.Errorf("cgroup left: /sys/fs/cgroup/minaks/%s", c.name)
+	}
 }
 
 // listeners returns the TCP addresses pid listens on, from /proc/net/tcp{,6} and its fds.

@@ -39,6 +39,16 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "hog" {
+		var held [][]byte
+		for {
+			b := make([]byte, 1<<20)
+			for i := range b {
+				b[i] = 1
+			}
+			held = append(held, b)
+		}
+	}
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		wd, _ := os.Getwd()
 		base, _ := os.ReadFile("/etc/base-release")
@@ -299,6 +309,49 @@ spec:
 		}
 		if out, err := c.minaks("image", "rm", ref); err == nil || !strings.Contains(out, "running container") {
 			t.Errorf("minaks image rm of an image in use: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("limits: over its memory limit a container is OOMKilled; limits.cpu is a CFS quota", func(t *testing.T) {
+		c.kubectlApply(t, fmt.Sprintf(`
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: hog
+    image: %s
+    command: [/app, hog]
+    resources: {limits: {memory: 32Mi, cpu: 500m}}
+`, ref))
+		eventually(t, 60*time.Second, "OOMKilled", func() error {
+			got := c.mustKubectl("get", "pod", "hog", "-o", "jsonpath={.status.containerStatuses[0].state.terminated.reason} {.status.containerStatuses[0].state.terminated.exitCode}")
+			if got != "OOMKilled 137" {
+				return fmt.Errorf("terminated: %q", got)
+			}
+			return nil
+		})
+		c.kubectlApply(t, fmt.Sprintf(`
+apiVersion: v1
+kind: Pod
+metadata: {name: capped}
+spec:
+  containers:
+  - name: app
+    image: %s
+    resources: {limits: {memory: 64Mi, cpu: 250m}, requests: {cpu: 100m}}
+`, ref))
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/capped", "--timeout=60s")
+		uid := c.mustKubectl("get", "pod", "capped", "-o", "jsonpath={.metadata.uid}")
+		dir := "minaks/" + c.name + "/" + uid + "_app"
+		read := func(p string) string { b, _ := os.ReadFile(p); return strings.TrimSpace(string(b)) }
+		if v2 := read("/sys/fs/cgroup/" + dir + "/cpu.max"); v2 != "" {
+			if v2 != "25000 100000" || read("/sys/fs/cgroup/"+dir+"/memory.max") != "67108864" {
+				t.Errorf("cpu.max %q, memory.max %q", v2, read("/sys/fs/cgroup/"+dir+"/memory.max"))
+			}
+		} else if q, m, sh := read("/sys/fs/cgroup/cpu/"+dir+"/cpu.cfs_quota_us"), read("/sys/fs/cgroup/memory/"+dir+"/memory.limit_in_bytes"), read("/sys/fs/cgroup/cpu/"+dir+"/cpu.shares"); q != "25000" || m != "67108864" || sh != "102" {
+			t.Errorf("cgroup v1: cfs_quota_us %q, memory.limit_in_bytes %q, cpu.shares %q", q, m, sh)
 		}
 	})
 }

@@ -269,11 +269,12 @@ func testNetworkPolicy(t *testing.T, engine policyEngine) {
 			return err
 		}
 		if engine.nodePortBypass {
-			eventually(t, 10*time.Second, "NodePort on the server's node", func() error { return fetch(0) })
+			// kube-proxy writes a new Service within its sync period; a loaded host takes longer.
+			eventually(t, 30*time.Second, "NodePort on the server's node", func() error { return fetch(0) })
 		} else {
 			// The Service works: its endpoints are ready and kube-proxy has written it.
 			c.mustKubectl("-n", "np-a", "delete", "networkpolicy", "deny-ingress")
-			eventually(t, 10*time.Second, "NodePort on the server's node without policy", func() error { return fetch(0) })
+			eventually(t, 30*time.Second, "NodePort on the server's node without policy", func() error { return fetch(0) })
 			c.kubectlApply(t, denyIngress)
 			eventually(t, 10*time.Second, "NodePort on the server's node under deny-ingress", func() error {
 				if fetch(0) == nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/minaks/minaks/pkg/apiserver/kubeconfig"
 	"github.com/minaks/minaks/pkg/netstack"
 	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/pkg/nodes/container"
 )
 
 // stopGrace is how long a daemon gets to stop its components before it is killed.
@@ -48,6 +49,10 @@ func Down(name, stateDir, kubeconfigFlag string, out io.Writer) error {
 	}
 	// The daemon removes the cluster's network when it stops; after a kill -9 this does.
 	if err := netstack.RemoveCluster(name); err != nil {
+		errs = append(errs, err)
+	}
+	// The containers' cgroups: their processes died with the daemon.
+	if err := container.RemoveCgroups(name); err != nil {
 		errs = append(errs, err)
 	}
 	for _, t := range kubeconfigTargets(dir, kubeconfigFlag) {

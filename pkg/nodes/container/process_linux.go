@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,8 +33,11 @@ type Process struct {
 	tty   *os.File
 	// copied is closed when the terminal's output has been copied out.
 	copied chan struct{}
+	// cgroup is the container's, when it has limits; destroyed once it exited.
+	cgroup cgroups.Manager
 	// Set once done is closed.
-	exitCode int
+	oomKilled bool
+	exitCode  int
 	err      error
 	finished time.Time
 }
@@ -122,11 +126,21 @@ func Start(s *Spec, stdio IO) (*Process, error) {
 		w.Close()
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
+	if s.Resources != nil {
+		// Before the spec: until it has it, the init runs nothing of the container.
+		if p.cgroup, err = joinCgroup(s.Resources, cmd.Process.Pid); err != nil {
+			w.Close()
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return nil, err
+		}
+	}
 	err = json.NewEncoder(w).Encode(s)
 	w.Close()
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+		p.destroyCgroup()
 		return nil, fmt.Errorf("send container spec: %w", err)
 	}
 	p.cmd = cmd
@@ -159,6 +173,11 @@ func (p *Process) wait() {
 	default:
 		p.exitCode, p.err = -1, err
 	}
+	if p.cgroup != nil {
+		n, err := p.cgroup.OOMKillCount()
+		p.oomKilled = err == nil && n > 0
+		p.destroyCgroup()
+	}
 	select {
 	case <-p.copied:
 	case <-time.After(time.Second): // a process the container left behind holds the terminal
@@ -168,6 +187,16 @@ func (p *Process) wait() {
 	}
 	close(p.done)
 }
+
+func (p *Process) destroyCgroup() {
+	if p.cgroup != nil {
+		_ = p.cgroup.Destroy()
+	}
+}
+
+// OOMKilled tells whether the kernel killed a process of the container for going over its
+// memory limit; valid after Done.
+func (p *Process) OOMKilled() bool { return p.oomKilled }
 
 // Stdin writes to the container's standard input or terminal; nil when it has neither.
 func (p *Process) Stdin() io.WriteCloser { return p.stdin }

@@ -10,6 +10,8 @@ type Spec struct {
 	// Dir holds the container's writable layer: Dir/upper and Dir/work of the overlay whose
 	// lower layers are Lower, mounted at Dir/rootfs.
 	Dir string `json:"dir"`
+	// Resources, when set, are its limits, in a cgroup of its own (see CgroupsAvailable).
+	Resources *Resources `json:"resources,omitempty"`
 	// Lower are the image's unpacked layers, the top-most first; none means the host's root
 	// (a built-in image).
 	Lower []string `json:"lower,omitempty"`

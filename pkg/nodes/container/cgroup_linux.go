@@ -1,0 +1,140 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/manager"
+	"golang.org/x/sys/unix"
+)
+
+// CgroupRoot is where containers' cgroups go, below each controller's root (cgroup v1) or the
+// unified hierarchy's (v2): CgroupRoot/<cluster>/<container's cgroup>.
+const CgroupRoot = "/minaks"
+
+// cgroupMount is the host's cgroup filesystem.
+const cgroupMount = "/sys/fs/cgroup"
+
+// Resources are a container's limits, enforced by a cgroup of its own (opencontainers/cgroups,
+// runc's, on cgroup v1 and v2).
+type Resources struct {
+	// Path is the cgroup, below CgroupRoot's parent: CgroupRoot/<cluster>/<name>.
+	Path string `json:"path"`
+	// MemoryLimit is in bytes (swap included: none); 0 is no limit. Going over it gets the
+	// container OOM-killed.
+	MemoryLimit int64 `json:"memoryLimit,omitempty"`
+	// CPUQuota is the CPU time (µs) the container may use each CPUPeriod (µs); 0 is no limit.
+	CPUQuota  int64  `json:"cpuQuota,omitempty"`
+	CPUPeriod uint64 `json:"cpuPeriod,omitempty"`
+	// CPUShares is its weight when CPUs are contended (cgroup v1's shares; v2's weight from it).
+	CPUShares uint64 `json:"cpuShares,omitempty"`
+}
+
+var (
+	cgroupsOnce sync.Once
+	cgroupsErr  error
+)
+
+// CgroupsAvailable tells whether containers get cgroups here: the host's cgroup filesystem must
+// have the memory and cpu controllers and let minaks make CgroupRoot. The answer is found once.
+func CgroupsAvailable() error {
+	cgroupsOnce.Do(func() {
+		m, err := newCgroupManager(&Resources{Path: filepath.Join(CgroupRoot, ".probe")})
+		if err != nil {
+			cgroupsErr = err
+			return
+		}
+		if err := m.Apply(-1); err != nil {
+			cgroupsErr = fmt.Errorf("make a cgroup: %w", err)
+			return
+		}
+		for _, c := range []string{"memory", "cpu"} {
+			if p := m.Path(c); p == "" && !cgroups.IsCgroup2UnifiedMode() {
+				cgroupsErr = fmt.Errorf("no cgroup controller %s", c)
+			}
+		}
+		_ = m.Destroy()
+	})
+	return cgroupsErr
+}
+
+func newCgroupManager(r *Resources) (cgroups.Manager, error) {
+	memory := r.MemoryLimit
+	return manager.New(&cgroups.Cgroup{
+		Path: r.Path,
+		Resources: &cgroups.Resources{
+			Memory: memory, MemorySwap: memory,
+			CpuQuota: r.CPUQuota, CpuPeriod: r.CPUPeriod, CpuShares: r.CPUShares,
+			SkipDevices: true,
+		},
+	})
+}
+
+// joinCgroup puts the process pid (not started yet: the init waits for its spec) into the
+// cgroup of r, with r's limits.
+func joinCgroup(r *Resources, pid int) (cgroups.Manager, error) {
+	m, err := newCgroupManager(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Apply(pid); err != nil {
+		_ = m.Destroy()
+		return nil, fmt.Errorf("cgroup %s: %w", r.Path, err)
+	}
+	cg, err := m.GetCgroups()
+	if err == nil {
+		err = m.Set(cg.Resources)
+	}
+	if err != nil {
+		_ = m.Destroy()
+		return nil, fmt.Errorf("cgroup %s: limits: %w", r.Path, err)
+	}
+	return m, nil
+}
+
+// RemoveCgroups removes what is left of cluster's cgroups (CgroupRoot/<cluster> in every
+// hierarchy), and CgroupRoot once empty. Their processes must be gone.
+func RemoveCgroups(cluster string) error {
+	roots, err := filepath.Glob(filepath.Join(cgroupMount, "*", CgroupRoot))
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(cgroupMount, CgroupRoot)); err == nil {
+		roots = append(roots, filepath.Join(cgroupMount, CgroupRoot)) // v2
+	}
+	var errs []error
+	for _, root := range roots {
+		var dirs []string
+		_ = filepath.WalkDir(filepath.Join(root, cluster), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		// The deepest first: a cgroup goes once its children have.
+		sort.Slice(dirs, func(i, j int) bool { return strings.Count(dirs[i], "/") > strings.Count(dirs[j], "/") })
+		for _, d := range dirs {
+			// A process killed a moment ago may still hold its cgroup (EBUSY) for a while.
+			var err error
+			for try := 0; try < 20; try++ {
+				if err = os.Remove(d); err == nil || errors.Is(err, fs.ErrNotExist) || !errors.Is(err, unix.EBUSY) {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		_ = os.Remove(root) // only when no other cluster has cgroups there
+	}
+	return errors.Join(errs...)
+}
