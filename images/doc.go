@@ -1,7 +1,8 @@
 // Package images is the registry of built-in images: Go programs compiled into the minaks binary
-// that stand for the container images people put in their manifests. minaks pulls no images;
-// a pod whose image is built in runs the image's program (the minaks binary re-executed under
-// the program's name), and a shell image runs the pod's command with the host's tools.
+// that stand for the container images minaks emulates (and stand-ins for general-purpose ones,
+// used when those are not pulled: see General). A pod whose image is built in runs the image's
+// program (the minaks binary re-executed under the program's name), and a shell image runs the
+// pod's command with the host's tools. Any other image is pulled (pkg/nodes/imagestore).
 //
 // Each image lives in its own sub-package that registers itself from init; importing
 // images/all registers every one. Lookup resolves an image reference the way Docker does, and

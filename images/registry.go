@@ -119,10 +119,9 @@ func Lookup(ref string) (*Image, error) {
 	img, ok := byRepo[r.repo]
 	mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("image %q (%s) is not a built-in image, and minaks pulls no images; "+
-			"built-in images: %s; to run any other image, give the container an explicit command: "+
-			"it runs with the host's tools, the pod's root filesystem being the host's",
-			ref, r.repo, strings.Join(names(), ", "))
+		return nil, fmt.Errorf("image %q (%s) is not a built-in image (built-in images: %s): it is pulled "+
+			"into the host's image store, or with --image-source builtin a container with an explicit command "+
+			"runs that command with the host's tools", ref, r.repo, strings.Join(names(), ", "))
 	}
 	return img, nil
 }

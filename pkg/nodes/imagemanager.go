@@ -97,8 +97,7 @@ func newImageManager(store *imagestore.Store, source string, client kubernetes.I
 func (m *imageManager) get(ctx context.Context, rec record.EventRecorder, pod *v1.Pod, c *v1.Container) (*containerImage, error) {
 	builtin, _ := images.Lookup(c.Image)
 	if builtin != nil && (!builtin.General || m.source == config.ImageSourceBuiltin) {
-		rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine: built into minaks as %q", c.Image, builtin.Name)
-		return &containerImage{builtin: builtin, id: images.ImageID(builtin, c.Image)}, nil
+		return m.builtin(rec, pod, c, builtin, fmt.Sprintf("already present on machine: built into minaks as %q", builtin.Name)), nil
 	}
 	standIn := builtin != nil || len(c.Command) > 0
 	switch {
@@ -113,12 +112,18 @@ func (m *imageManager) get(ctx context.Context, rec record.EventRecorder, pod *v
 			return img, nil
 		}
 		if builtin != nil {
-			rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q not pulled (%v): running minaks's built-in %q in its place", c.Image, err, builtin.Name)
-			return &containerImage{builtin: builtin, id: images.ImageID(builtin, c.Image)}, nil
+			return m.builtin(rec, pod, c, builtin, fmt.Sprintf("not pulled (%v): running minaks's built-in %q in its place", err, builtin.Name)), nil
 		}
 		return m.hostTools(rec, pod, c, err.Error()), nil
 	}
 	return m.fromStore(ctx, rec, pod, c, false)
+}
+
+// builtin is the built-in image of container c, told in a Pulled event: "Container image
+// <ref> <how>".
+func (m *imageManager) builtin(rec record.EventRecorder, pod *v1.Pod, c *v1.Container, img *images.Image, how string) *containerImage {
+	rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q %s", c.Image, how)
+	return &containerImage{builtin: img, id: images.ImageID(img, c.Image)}
 }
 
 // hostTools is the stand-in of an image that is not built in, for a container with a command:
@@ -242,12 +247,13 @@ func imageUser(store *imagestore.Store, img *imagestore.Image, pod *v1.Pod, c *v
 		return nil, nil, nil, err
 	}
 	if runAsNonRoot(pod, c) {
+		who := fmt.Sprintf("pod: %q, container: %s", pod.Name+"_"+pod.Namespace+"("+string(pod.UID)+")", c.Name)
 		user, _, _ := strings.Cut(img.Config.User, ":")
 		if _, numeric := strconv.Atoi(user); uid == nil && user != "" && numeric != nil {
-			return nil, nil, nil, fmt.Errorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", user, pod.Name+"_"+pod.Namespace+"("+string(pod.UID)+")", c.Name)
+			return nil, nil, nil, fmt.Errorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (%s)", user, who)
 		}
 		if u == 0 {
-			return nil, nil, nil, fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", pod.Name+"_"+pod.Namespace+"("+string(pod.UID)+")", c.Name)
+			return nil, nil, nil, fmt.Errorf("container has runAsNonRoot and image will run as root (%s)", who)
 		}
 	}
 	return &u, &g, append(groups, extra...), nil

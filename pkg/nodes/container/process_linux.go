@@ -38,8 +38,8 @@ type Process struct {
 	// Set once done is closed.
 	oomKilled bool
 	exitCode  int
-	err      error
-	finished time.Time
+	err       error
+	finished  time.Time
 }
 
 // Start starts the container described by s, its output going to stdout and stderr. It

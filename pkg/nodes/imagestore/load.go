@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -156,6 +157,9 @@ func (s *Store) loadLayout(ctx context.Context, dir string, platform v1.Platform
 	}
 	return out, nil
 }
+
+// isLocalTag reports whether s names a tag only ("latest").
+func isLocalTag(s string) bool { return !strings.ContainsAny(s, "/:@") }
 
 // forPlatform is the image of idx for platform.
 func forPlatform(idx v1.ImageIndex, platform v1.Platform) (v1.Image, error) {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 
 	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -220,6 +219,3 @@ func RegistryOf(ref string) string {
 	}
 	return reference.Domain(named)
 }
-
-// isLocalTag reports whether s names a tag only ("latest").
-func isLocalTag(s string) bool { return !strings.ContainsAny(s, "/:@") }
