@@ -82,6 +82,7 @@ bench: host-deps build
 	$(GO) run ./test/bench/ingressbench -minaks $(CURDIR)/$(BIN)
 	$(GO) run ./test/bench/gatewaybench -minaks $(CURDIR)/$(BIN)
 	$(GO) run ./test/bench/policybench -minaks $(CURDIR)/$(BIN)
+	$(GO) run ./test/bench/imagebench -minaks $(CURDIR)/$(BIN)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

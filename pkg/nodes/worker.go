@@ -34,11 +34,13 @@ import (
 )
 
 // Restart back-off, as the kubelet's: the first restart at once, then 10 s doubling to 5 min,
-// forgotten after a container has run for 10 min.
+// forgotten after a container has run for 10 min. Image pulls back off alike, on their own.
 const (
 	backoffInitial = 10 * time.Second
 	backoffMax     = 5 * time.Minute
 	backoffReset   = 10 * time.Minute
+	// pullFailureShown is how long a failed pull shows ErrImagePull before ImagePullBackOff.
+	pullFailureShown = time.Second
 	// resyncPeriod is how often a pod's API-backed volumes are refreshed.
 	resyncPeriod = time.Minute
 )
@@ -108,9 +110,14 @@ type ctr struct {
 	waiting   *v1.ContainerStateWaiting
 	term      *v1.ContainerStateTerminated
 	last      *v1.ContainerStateTerminated
-	backoff   time.Duration
-	notBefore time.Time
-	ready     bool
+	// backoff is the restart back-off, pullBackoff the image pull's, each the kubelet's;
+	// notBefore is when either allows the next attempt. pullFailure is the last pull's
+	// failure ("ErrImagePull: <message>") and pullFailedAt its time.
+	backoff, pullBackoff time.Duration
+	notBefore            time.Time
+	pullFailure          string
+	pullFailedAt         time.Time
+	ready                bool
 	// startupOK is whether the startup probe (if any) has passed.
 	startupOK bool
 	// env is the running process's environment, for exec.
@@ -207,8 +214,19 @@ func (w *podWorker) run(ctx context.Context) {
 	defer close(w.done)
 	logger := klog.FromContext(ctx).WithValues("pod", klog.KObj(w.pod))
 	ctx = klog.NewContext(ctx, logger)
+	// A step (a pull above all) ends early when the pod is going, as the kubelet's pod worker
+	// cancels the sync in flight.
+	stepCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-w.terminating:
+			cancel()
+		case <-stepCtx.Done():
+		}
+	}()
 	for {
-		next := w.step(ctx)
+		next := w.step(stepCtx)
 		if err := w.writeStatus(ctx); err != nil && ctx.Err() == nil {
 			logger.Error(err, "Updating pod status")
 			next = min(next, time.Second)
@@ -367,6 +385,16 @@ func (w *podWorker) reap(c *ctr) {
 // startWhenDue starts a container unless it is in back-off, and returns when to look again.
 func (w *podWorker) startWhenDue(ctx context.Context, pod *v1.Pod, c *ctr) time.Duration {
 	if wait := time.Until(c.notBefore); wait > 0 {
+		if c.waiting != nil && c.waiting.Reason == reasonErrImagePull {
+			// As the kubelet's next sync finds the image in back-off: ErrImagePull is shown
+			// for a moment, then ImagePullBackOff with the failure until the next attempt.
+			if shown := time.Since(c.pullFailedAt); shown < pullFailureShown {
+				return min(wait, pullFailureShown-shown)
+			}
+			c.waiting = &v1.ContainerStateWaiting{Reason: reasonImagePullBackOff,
+				Message: fmt.Sprintf("Back-off pulling image %q: %s", c.spec.Image, c.pullFailure)}
+			w.rt.recorder.Eventf(pod, v1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.spec.Image)
+		}
 		if c.term != nil && (c.waiting == nil || c.waiting.Reason != "CrashLoopBackOff") {
 			c.waiting = &v1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
 				Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", c.backoff, c.spec.Name, pod.Name, pod.Namespace, pod.UID)}
@@ -380,12 +408,16 @@ func (w *podWorker) startWhenDue(ctx context.Context, pod *v1.Pod, c *ctr) time.
 	}
 	if err := w.start(ctx, pod, c); err != nil {
 		klog.FromContext(ctx).V(2).Info("Container did not start", "container", c.spec.Name, "err", err)
-		if !errors.Is(err, errImagePull) {
-			c.waiting = &v1.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
-			w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: %v", err)
-			c.backoff = nextBackoff(c.backoff)
-			c.notBefore = time.Now().Add(c.backoff)
+		switch {
+		case ctx.Err() != nil:
+			return 0 // the pod is going
+		case errors.Is(err, errImagePull):
+			return pullFailureShown
 		}
+		c.waiting = &v1.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
+		w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: %v", err)
+		c.backoff = nextBackoff(c.backoff)
+		c.notBefore = time.Now().Add(c.backoff)
 		return max(time.Until(c.notBefore), 100*time.Millisecond)
 	}
 	return resyncPeriod
@@ -406,30 +438,26 @@ func (w *podWorker) image(ctx context.Context, pod *v1.Pod, c *ctr) error {
 	}
 	img, err := w.rt.images.get(ctx, w.rt.recorder, pod, &c.spec)
 	if err != nil {
+		if ctx.Err() != nil {
+			return err // the pod is going: no failure to tell
+		}
 		reason := reasonErrImagePull
 		var ie *imageError
 		if errors.As(err, &ie) {
 			reason = ie.reason
 		}
-		backingOff := c.waiting != nil && (c.waiting.Reason == reasonErrImagePull || c.waiting.Reason == reasonImagePullBackOff)
-		if reason == reasonErrImagePull && backingOff {
-			reason = reasonImagePullBackOff
-		}
 		c.waiting = &v1.ContainerStateWaiting{Reason: reason, Message: err.Error()}
-		switch reason {
-		case reasonImagePullBackOff:
-			w.rt.recorder.Eventf(pod, v1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.spec.Image)
-		case reasonErrImageNeverPull:
-		default:
+		if reason != reasonErrImageNeverPull {
 			w.rt.recorder.Event(pod, v1.EventTypeWarning, "Failed", err.Error())
 			w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: %s", reason)
 		}
-		c.backoff = nextBackoff(c.backoff)
-		c.notBefore = time.Now().Add(c.backoff)
+		c.pullFailure, c.pullFailedAt = reason+": "+err.Error(), time.Now()
+		c.pullBackoff = nextBackoff(c.pullBackoff)
+		c.notBefore = c.pullFailedAt.Add(c.pullBackoff)
 		return errImagePull
 	}
 	c.image, c.stored, c.imageID = img.builtin, img.stored, img.id
-	c.pulled = true
+	c.pulled, c.pullBackoff = true, 0
 	return nil
 }
 

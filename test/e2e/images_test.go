@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
@@ -312,6 +313,70 @@ spec:
 		}
 	})
 
+	t.Run("a multi-platform index runs the host's platform", func(t *testing.T) {
+		var idx v1.ImageIndex = empty.Index
+		for _, arch := range []string{"arm64", "amd64", "s390x"} {
+			img, _ := mutate.Config(testAppImage(t, app, arch), v1.Config{Entrypoint: []string{"/app"}, Env: []string{"GREETING=" + arch}})
+			idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img,
+				Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+		}
+		iref := reg.PushIndex(t, "team/multi:v1", idx)
+		digest, _ := idx.Digest()
+		c.mustKubectl("run", "multi", "--image="+iref)
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/multi", "--timeout=60s")
+		if got := fetch(t, c.mustKubectl("get", "pod", "multi", "-o", "jsonpath={.status.podIP}")+":8080"); got["greeting"] != runtime.GOARCH {
+			t.Errorf("the index ran %v, want the %s image", got["greeting"], runtime.GOARCH)
+		}
+		if id := c.mustKubectl("get", "pod", "multi", "-o", "jsonpath={.status.containerStatuses[0].imageID}"); id != reg.Host+"/team/multi@"+digest.String() {
+			t.Errorf("imageID %q, want the index's digest %s", id, digest)
+		}
+	})
+
+	t.Run("minaks load - reads an OCI layout from stdin; minaks image prune keeps what runs", func(t *testing.T) {
+		// The Deployment's image with a layer more: prune keeps the layers they share.
+		img, _ := mutate.AppendLayers(testAppImage(t, app, runtime.GOARCH), tarLayer(t, map[string]string{"etc/stdin": "loaded from stdin\n"}, nil))
+		img, _ = mutate.Config(img, v1.Config{Entrypoint: []string{"/app"}, Env: []string{"GREETING=from stdin"}})
+		dir := t.TempDir()
+		lp, err := layout.Write(dir, empty.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lp.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "example.test/ci/stdin:v1"})); err != nil {
+			t.Fatal(err)
+		}
+		var archive bytes.Buffer
+		tarDir(t, &archive, dir)
+		load := exec.Command(minaksBin, "load", "-", "--state-dir", c.stateDir)
+		load.Stdin = &archive
+		if out, err := load.CombinedOutput(); err != nil || !strings.Contains(string(out), "Loaded image: example.test/ci/stdin:v1") {
+			t.Fatalf("minaks load -: %v\n%s", err, out)
+		}
+		c.mustKubectl("run", "stdin", "--image=example.test/ci/stdin:v1", "--image-pull-policy=Never")
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/stdin", "--timeout=60s")
+		if got := fetch(t, c.mustKubectl("get", "pod", "stdin", "-o", "jsonpath={.status.podIP}")+":8080"); got["greeting"] != "from stdin" {
+			t.Errorf("the image from stdin: %v", got)
+		}
+
+		// Once its pod is gone, prune removes the image; the Deployment's stays.
+		c.mustKubectl("delete", "pod", "stdin", "--wait=true")
+		out := ""
+		eventually(t, 30*time.Second, "minaks image prune", func() error {
+			out = c.mustMinaks("image", "prune")
+			if ls := c.mustMinaks("image", "ls"); strings.Contains(ls, "example.test/ci/stdin") {
+				return fmt.Errorf("still listed after prune (%s):\n%s", out, ls)
+			}
+			return nil
+		})
+		if ls := c.mustMinaks("image", "ls"); !strings.Contains(ls, reg.Host+"/team/app:v1") {
+			t.Errorf("prune removed an image in use:\n%s", ls)
+		}
+		// The Deployment's pods keep running on the layers they share with the pruned image.
+		ip := c.mustKubectl("get", "svc", "app", "-o", "jsonpath={.spec.clusterIP}")
+		if got := fetch(t, ip+":80"); got["base"] != "base layer\n" {
+			t.Errorf("after prune, the Deployment's pods read %v", got)
+		}
+	})
+
 	t.Run("limits: over its memory limit a container is OOMKilled; limits.cpu is a CFS quota", func(t *testing.T) {
 		c.kubectlApply(t, fmt.Sprintf(`
 apiVersion: v1
@@ -354,4 +419,16 @@ spec:
 			t.Errorf("cgroup v1: cfs_quota_us %q, memory.limit_in_bytes %q, cpu.shares %q", q, m, sh)
 		}
 	})
+}
+
+// tarDir writes dir as a tar archive to w.
+func tarDir(t *testing.T, w io.Writer, dir string) {
+	t.Helper()
+	tw := tar.NewWriter(w)
+	if err := tw.AddFS(os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -169,13 +169,24 @@ func TestPodRuntime(t *testing.T) {
 		c := c.in(t)
 		// A registry on loopback where nothing listens: the pull fails on the host.
 		c.mustKubectl("run", "ghost", "--image=127.0.0.1:9/ghost:1")
+		// ErrImagePull for a moment, then ImagePullBackOff carrying the failure until the next
+		// attempt (10 s later), as the kubelet shows them.
 		eventually(t, 30*time.Second, "ImagePullBackOff", func() error {
 			out := c.mustKubectl("get", "pod", "ghost", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].state.waiting.message}")
-			if !strings.HasPrefix(out, "ErrImagePull") && !strings.HasPrefix(out, "ImagePullBackOff") || !strings.Contains(out, `Failed to pull image "127.0.0.1:9/ghost:1"`) || !strings.Contains(out, "connection refused") {
+			if !strings.HasPrefix(out, `ImagePullBackOff Back-off pulling image "127.0.0.1:9/ghost:1": ErrImagePull: Failed to pull image "127.0.0.1:9/ghost:1"`) || !strings.Contains(out, "connection refused") {
 				return fmt.Errorf("%q", out)
 			}
 			return nil
 		})
+		if ev := c.mustKubectl("get", "events", "--field-selector", "involvedObject.name=ghost"); !strings.Contains(ev, `Back-off pulling image "127.0.0.1:9/ghost:1"`) || !strings.Contains(ev, "Error: ErrImagePull") {
+			t.Errorf("events:\n%s", ev)
+		}
+		// Deleted while in back-off, or while pulling: it goes at once.
+		start := time.Now()
+		c.mustKubectl("delete", "pod", "ghost", "--wait=true")
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("deleting a pod whose image cannot be pulled took %v", d)
+		}
 	})
 
 	t.Run("graceful deletion", func(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/minaks/minaks/pkg/netstack/netns"
 )
 
@@ -125,5 +127,47 @@ func TestContainer(t *testing.T) {
 	var se *StartError
 	if !errors.As(err, &se) || se.Msg != `exec: "no-such-command": executable file not found in $PATH` {
 		t.Errorf("start: %v", err)
+	}
+}
+
+// TestMountOverlayManyLayers: an image of 120 layers at the store's path lengths (over the
+// page the classic mount's options must fit in) mounts, the top-most layer first.
+func TestMountOverlayManyLayers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	base := t.TempDir()
+	var lower []string
+	for i := range 120 {
+		d := filepath.Join(base, "images", "layers", fmt.Sprintf("%064x", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%d", i)), []byte(fmt.Sprint(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "top"), []byte(fmt.Sprint(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		lower = append([]string{d}, lower...) // the last made is the top-most
+	}
+	merged, upper, work := filepath.Join(base, "rootfs"), filepath.Join(base, "upper"), filepath.Join(base, "work")
+	for _, d := range []string{merged, upper, work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := MountOverlay(merged, lower, upper, work)
+	if err != nil && strings.Contains(err.Error(), "Linux 6.8") {
+		t.Skipf("a kernel before 6.8 (no lowerdir+): %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(merged, unix.MNT_DETACH)
+	for name, want := range map[string]string{"top": "119", "f0": "0", "f77": "77"} {
+		if b, err := os.ReadFile(filepath.Join(merged, name)); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", name, b, err, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package container
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,13 +60,12 @@ func run(s *Spec) error {
 		return fmt.Errorf("make / a slave mount: %w", err)
 	}
 	rootfs := filepath.Join(s.Dir, "rootfs")
-	lower := "/"
-	if len(s.Lower) > 0 {
-		lower = strings.Join(s.Lower, ":")
+	lower := s.Lower
+	if len(lower) == 0 {
+		lower = []string{"/"}
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, filepath.Join(s.Dir, "upper"), filepath.Join(s.Dir, "work"))
-	if err := unix.Mount("overlay", rootfs, "overlay", 0, opts); err != nil {
-		return fmt.Errorf("mount the container's root (overlay %s on %s): %w", opts, rootfs, err)
+	if err := MountOverlay(rootfs, lower, filepath.Join(s.Dir, "upper"), filepath.Join(s.Dir, "work")); err != nil {
+		return fmt.Errorf("mount the container's root: %w", err)
 	}
 	if len(s.Lower) > 0 {
 		// An image need not have the mount points: they go in the writable layer.
@@ -228,4 +228,56 @@ func lookPath(name string, env []string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+// MountOverlay mounts an overlay of lower (the top-most first), upper and work at target. Each
+// lower directory is its own "lowerdir+" parameter of the new mount API (Linux 6.8), so an
+// image may have as many layers as overlayfs stacks (500); before 6.8, the classic mount's one
+// "lowerdir=" option, whose options must fit in a page (about 40 layers of the store).
+func MountOverlay(target string, lower []string, upper, work string) error {
+	classic, err := mountOverlayFS(target, lower, upper, work)
+	if !classic {
+		return err
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lower, ":"), upper, work)
+	if len(opts) >= os.Getpagesize() {
+		return fmt.Errorf("overlay of %d layers on %s: their paths make %d bytes of mount options, over the page (%d) this kernel's overlay takes; Linux 6.8 and later take any number (%v)",
+			len(lower), target, len(opts), os.Getpagesize(), err)
+	}
+	if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("overlay %s on %s: %w", opts, target, err)
+	}
+	return nil
+}
+
+// mountOverlayFS mounts the overlay through fsopen, fsconfig and fsmount; classic says the
+// kernel lacks the API or "lowerdir+", and the classic mount is to be used.
+func mountOverlayFS(target string, lower []string, upper, work string) (classic bool, err error) {
+	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return errors.Is(err, unix.ENOSYS), fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(fd)
+	for i, l := range lower {
+		if err := unix.FsconfigSetString(fd, "lowerdir+", l); err != nil {
+			return i == 0 && errors.Is(err, unix.EINVAL), fmt.Errorf("overlay lowerdir+=%s: %w", l, err)
+		}
+	}
+	for _, kv := range [][2]string{{"upperdir", upper}, {"workdir", work}} {
+		if err := unix.FsconfigSetString(fd, kv[0], kv[1]); err != nil {
+			return false, fmt.Errorf("overlay %s=%s: %w", kv[0], kv[1], err)
+		}
+	}
+	if err := unix.FsconfigCreate(fd); err != nil {
+		return false, fmt.Errorf("overlay on %s: %w", target, err)
+	}
+	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return false, fmt.Errorf("fsmount overlay: %w", err)
+	}
+	defer unix.Close(mfd)
+	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return false, fmt.Errorf("move the overlay to %s: %w", target, err)
+	}
+	return false, nil
 }

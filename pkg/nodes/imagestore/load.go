@@ -95,7 +95,7 @@ func (s *Store) loadDockerArchive(ctx context.Context, path string, platform v1.
 		if err != nil {
 			return out, fmt.Errorf("manifest.json: image %d: %w", i, err)
 		}
-		added, err := s.addImage(ctx, img, rec, platform)
+		added, err := s.addImage(ctx, img, rec, platform, false)
 		if err != nil {
 			return out, err
 		}
@@ -146,7 +146,7 @@ func (s *Store) loadLayout(ctx context.Context, dir string, platform v1.Platform
 		default:
 			continue
 		}
-		added, err := s.addImage(ctx, img, rec, platform)
+		added, err := s.addImage(ctx, img, rec, platform, true)
 		if err != nil {
 			return out, err
 		}

@@ -1,6 +1,8 @@
 package imagestore
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/kubernetes/pkg/credentialprovider"
 )
@@ -98,12 +102,12 @@ func (s *Store) pull(ctx context.Context, named reference.Named, r name.Referenc
 	if _, byDigest := named.(reference.Digested); !byDigest {
 		rec.RepoTags = []string{named.String()}
 	}
-	return s.addImage(ctx, img, rec, platform)
+	return s.addImage(ctx, img, rec, platform, true)
 }
 
 // addImage unpacks the layers of img the store does not have and records it with the names
-// rec has.
-func (s *Store) addImage(ctx context.Context, img v1.Image, rec *Image, platform v1.Platform) (*Image, error) {
+// rec has. With blobs, its layers are blobs as registries ship them (compressed or not).
+func (s *Store) addImage(ctx context.Context, img v1.Image, rec *Image, platform v1.Platform, blobs bool) (*Image, error) {
 	unlockGC, err := s.gcLock(false)
 	if err != nil {
 		return nil, err
@@ -137,7 +141,7 @@ func (s *Store) addImage(ctx context.Context, img v1.Image, rec *Image, platform
 		}
 		rec.Size += size
 		rec.Layers = append(rec.Layers, diffID)
-		g.Go(func() error { return s.ensureLayer(ctx, l, diffID) })
+		g.Go(func() error { return s.ensureLayer(ctx, l, diffID, blobs) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -150,53 +154,109 @@ func (s *Store) addImage(ctx context.Context, img v1.Image, rec *Image, platform
 	return s.add(rec)
 }
 
-// ensureLayer unpacks l unless the store has it: into tmp/, checked against diffID, then moved
-// into place at once. Two pulls of one layer in this process share one download; across
-// processes the first to finish wins.
-func (s *Store) ensureLayer(ctx context.Context, l v1.Layer, diffID string) error {
+// ensureLayer unpacks l unless the store has it. Two pulls of one layer in this process share
+// one download, each waiting only as long as its own ctx lets it; when the one downloading is
+// cancelled, the other starts over. Across processes the first to finish wins.
+func (s *Store) ensureLayer(ctx context.Context, l v1.Layer, diffID string, blob bool) error {
 	dir := s.layerDir(diffID)
+	for {
+		if _, err := os.Stat(dir); err == nil {
+			return nil
+		}
+		ch := s.layers.DoChan(diffID, func() (any, error) { return nil, s.unpackLayer(ctx, l, diffID, dir, blob) })
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case r := <-ch:
+			if r.Err != nil && ctx.Err() == nil && (errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded)) {
+				continue // another pull's download, cancelled
+			}
+			return r.Err
+		}
+	}
+}
+
+// unpackLayer unpacks l into tmp/, checks it against diffID, then moves it to dir at once.
+func (s *Store) unpackLayer(ctx context.Context, l v1.Layer, diffID, dir string, blob bool) error {
 	if _, err := os.Stat(dir); err == nil {
 		return nil
 	}
-	_, err, _ := s.layers.Do(diffID, func() (any, error) {
-		if _, err := os.Stat(dir); err == nil {
-			return nil, nil
+	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "layer-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	rc, err := layerStream(l, blob)
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", diffID, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	tee := io.TeeReader(&ctxReader{ctx, rc}, h)
+	if err := unpack(tee, tmp); err != nil {
+		return fmt.Errorf("layer %s: %w", diffID, err)
+	}
+	// The rest (the tar's end blocks): reading to the end checks the compressed digest.
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return fmt.Errorf("layer %s: %w", diffID, err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
+		return fmt.Errorf("layer %s: its content has digest %s", diffID, got)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, serr := os.Stat(dir); serr == nil {
+			return nil // another process put it there first
 		}
-		tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "layer-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		if err := os.Chmod(tmp, 0o755); err != nil {
-			return nil, err
-		}
-		rc, err := l.Uncompressed()
-		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", diffID, err)
-		}
-		defer rc.Close()
-		h := sha256.New()
-		tee := io.TeeReader(&ctxReader{ctx, rc}, h)
-		if err := unpack(tee, tmp); err != nil {
-			return nil, fmt.Errorf("layer %s: %w", diffID, err)
-		}
-		// The rest (the tar's end blocks): reading to the end checks the compressed digest.
-		if _, err := io.Copy(io.Discard, tee); err != nil {
-			return nil, fmt.Errorf("layer %s: %w", diffID, err)
-		}
-		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
-			return nil, fmt.Errorf("layer %s: its content has digest %s", diffID, got)
-		}
-		if err := os.Rename(tmp, dir); err != nil {
-			if _, serr := os.Stat(dir); serr == nil {
-				return nil, nil // another process put it there first
-			}
-			return nil, err
-		}
-		return nil, nil
-	})
-	return err
+		return err
+	}
+	return nil
 }
+
+// layerStream is l's content, a tar stream. A blob (from a registry or an OCI layout: its
+// compressed digest checked as it is read, for a registry's) is decompressed here by
+// klauspost's packages, in a goroutine of their own that reads ahead while the files are
+// written: gzip by pgzip, zstd by compress/zstd; other layers (a docker-archive's) as
+// go-containerregistry gives them.
+func layerStream(l v1.Layer, blob bool) (io.ReadCloser, error) {
+	if !blob {
+		return l.Uncompressed()
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(rc, 1<<16)
+	magic, _ := br.Peek(4)
+	var r io.Reader = br
+	closing := rc.Close
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := pgzip.NewReader(br)
+		if err != nil {
+			rc.Close()
+			return nil, err
+		}
+		r, closing = zr, func() error { zr.Close(); return rc.Close() }
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			rc.Close()
+			return nil, err
+		}
+		r, closing = zr, func() error { zr.Close(); return rc.Close() }
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{r, closerFunc(closing)}, nil
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
 
 // ctxReader stops reading once ctx is done.
 type ctxReader struct {

@@ -267,11 +267,11 @@ func (s *Store) Remove(ref string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	mounted, err := s.LayersInUse()
+	mounted, err := s.mounted()
 	if err != nil {
 		return nil, err
 	}
-	if mountedAny(img, mounted) {
+	if mounted.uses(img) {
 		return nil, fmt.Errorf("image %s (%s) is used by a running container", ref, img.ID)
 	}
 	return img, os.Remove(s.recordPath(img.ID))
@@ -301,14 +301,14 @@ func (s *Store) remove(candidates []*Image, keep func(img *Image) bool) ([]*Imag
 		return nil, 0, err
 	}
 	defer unlock()
-	mounted, err := s.LayersInUse()
+	mounted, err := s.mounted()
 	if err != nil {
 		return nil, 0, err
 	}
 	var removed []*Image
 	gone := map[string]bool{}
 	for _, img := range candidates {
-		if mountedAny(img, mounted) || keep != nil && keep(img) {
+		if mounted.uses(img) || keep != nil && keep(img) {
 			continue
 		}
 		if err := os.Remove(s.recordPath(img.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -333,7 +333,7 @@ func (s *Store) remove(candidates []*Image, keep func(img *Image) bool) ([]*Imag
 	}
 	var freed int64
 	for _, l := range layers {
-		if used[l.Name()] || mounted[l.Name()] {
+		if used[l.Name()] || mounted.layers[l.Name()] {
 			continue
 		}
 		dir := filepath.Join(s.root, "layers", l.Name())
@@ -345,17 +345,36 @@ func (s *Store) remove(candidates []*Image, keep func(img *Image) bool) ([]*Imag
 	return removed, freed, nil
 }
 
-// LayersInUse are the store's layers (by diff ID's hex) that an overlay mount of a running
-// container has as a lower directory, found in every mount namespace of the host's processes:
-// the kernel, not a record, says what is in use.
-func (s *Store) LayersInUse() (map[string]bool, error) {
+// mounts is what the overlay mounts of running containers hold of the store.
+type mounts struct {
+	// layers are the layers (by diff ID's hex) mounted as a lower directory.
+	layers map[string]bool
+	// stacks are the mounts' lists of layers, the hexes top-most first, joined by ":".
+	stacks map[string]bool
+}
+
+// uses reports whether a container runs img: its root is an overlay of exactly img's layers.
+// (An image with the same layers as another but its own config counts as used by the
+// other's containers too.) An image that only shares layers with one that runs is not in
+// use; its shared layers stay as long as they are mounted.
+func (m *mounts) uses(img *Image) bool {
+	stack := make([]string, len(img.Layers))
+	for i, l := range img.Layers {
+		stack[len(stack)-1-i] = strings.TrimPrefix(l, "sha256:")
+	}
+	return m.stacks[strings.Join(stack, ":")]
+}
+
+// mounted finds the overlay mounts of the store's layers in every mount namespace of the
+// host's processes: the kernel, not a record, says what is in use.
+func (s *Store) mounted() (*mounts, error) {
 	layers := filepath.Join(s.root, "layers") + "/"
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{} // mount namespaces read
-	inUse := map[string]bool{}
+	m := &mounts{layers: map[string]bool{}, stacks: map[string]bool{}}
 	for _, p := range procs {
 		if p.Name()[0] < '0' || p.Name()[0] > '9' {
 			continue
@@ -374,25 +393,29 @@ func (s *Store) LayersInUse() (map[string]bool, error) {
 			if !ok {
 				continue
 			}
+			var stack []string
 			for _, opt := range strings.Split(opts, ",") {
+				// One "lowerdir=" of them all (the classic mount), or a "lowerdir+=" each
+				// (fsconfig, Linux 6.8).
 				lower, ok := strings.CutPrefix(opt, "lowerdir=")
 				if !ok {
-					continue
+					if lower, ok = strings.CutPrefix(opt, "lowerdir+="); !ok {
+						continue
+					}
 				}
 				for _, dir := range strings.Split(lower, ":") {
 					if hex, ok := strings.CutPrefix(dir, layers); ok {
-						inUse[hex] = true
+						m.layers[hex] = true
+						stack = append(stack, hex)
 					}
 				}
 			}
+			if len(stack) > 0 {
+				m.stacks[strings.Join(stack, ":")] = true
+			}
 		}
 	}
-	return inUse, nil
-}
-
-// mountedAny reports whether a layer of img is mounted.
-func mountedAny(img *Image, mounted map[string]bool) bool {
-	return slices.ContainsFunc(img.Layers, func(l string) bool { return mounted[strings.TrimPrefix(l, "sha256:")] })
+	return m, nil
 }
 
 // GC removes images no container uses, the least recently used first, while the filesystem of

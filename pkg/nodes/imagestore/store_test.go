@@ -6,14 +6,17 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/compression"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -27,6 +30,7 @@ import (
 	"k8s.io/kubernetes/pkg/credentialprovider"
 	"k8s.io/kubernetes/pkg/credentialprovider/secrets"
 
+	"github.com/minaks/minaks/pkg/nodes/container"
 	"github.com/minaks/minaks/pkg/nodes/imagestore/imagestoretest"
 )
 
@@ -216,30 +220,57 @@ func TestPull(t *testing.T) {
 	}
 
 	// Overlayfs reads the layers as a container sees them: the whiteout hides etc/old.
-	merged, upper, work := t.TempDir(), t.TempDir(), t.TempDir()
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(dirs, ":"), upper, work)
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		t.Fatalf("overlay: %v", err)
+	// Removing the image is refused while a container has its layers mounted, whichever way
+	// (a "lowerdir+=" each, or the classic "lowerdir=" of them all).
+	for _, mount := range []struct {
+		how string
+		do  func(merged, upper, work string) error
+	}{
+		{"fsconfig", func(merged, upper, work string) error { return container.MountOverlay(merged, dirs, upper, work) }},
+		{"classic", func(merged, upper, work string) error {
+			return unix.Mount("overlay", merged, "overlay", 0, fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(dirs, ":"), upper, work))
+		}},
+	} {
+		merged := t.TempDir()
+		if err := mount.do(merged, t.TempDir(), t.TempDir()); err != nil {
+			t.Fatalf("overlay (%s): %v", mount.how, err)
+		}
+		if _, err := os.Stat(filepath.Join(merged, "etc/old")); !os.IsNotExist(err) {
+			t.Errorf("%s: etc/old through the whiteout: %v", mount.how, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(merged, "etc/os-release")); string(b) != "ID=test\n" {
+			t.Errorf("%s: etc/os-release: %q", mount.how, b)
+		}
+		if _, err := s.Remove(reg.Host + "/team/app:v1"); err == nil || !strings.Contains(err.Error(), "running container") {
+			t.Errorf("%s: removed an image in use: %v", mount.how, err)
+		}
+		if removed, _, err := s.Prune(nil); err != nil || len(removed) != 0 {
+			t.Errorf("%s: pruned an image in use: %v %v", mount.how, removed, err)
+		}
+		// An image that only shares a layer with the one running is not in use: it goes,
+		// and the layer stays while mounted.
+		baseRef := reg.Push(t, "team/base:"+mount.how, testImage(t, HostPlatform().Architecture, []string{"/bin/sh"}, base))
+		if _, err := s.Pull(ctx, baseRef, PullOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if removed, _, err := s.Prune(nil); err != nil || len(removed) != 1 || removed[0].RepoTags[0] != baseRef {
+			t.Errorf("%s: prune removed %v (%v), want the image sharing a layer", mount.how, removed, err)
+		}
+		if _, err := os.Stat(dirs[1]); err != nil {
+			t.Errorf("%s: a mounted layer was freed: %v", mount.how, err)
+		}
+		unix.Unmount(merged, unix.MNT_DETACH)
 	}
-	defer unix.Unmount(merged, unix.MNT_DETACH)
-	if _, err := os.Stat(filepath.Join(merged, "etc/old")); !os.IsNotExist(err) {
-		t.Errorf("etc/old through the whiteout: %v", err)
-	}
-	if b, _ := os.ReadFile(filepath.Join(merged, "etc/os-release")); string(b) != "ID=test\n" {
-		t.Errorf("etc/os-release: %q", b)
-	}
-
-	// Removing the image is refused while a container has its layers mounted, then done;
-	// prune frees the layers.
-	if _, err := s.Remove(reg.Host + "/team/app:v1"); err == nil || !strings.Contains(err.Error(), "running container") {
-		t.Errorf("removed an image in use: %v", err)
-	}
-	if removed, _, err := s.Prune(nil); err != nil || len(removed) != 0 {
-		t.Errorf("pruned an image in use: %v %v", removed, err)
-	}
-	unix.Unmount(merged, unix.MNT_DETACH)
-	if _, err := s.Remove(reg.Host + "/team/app:v1"); err != nil {
-		t.Fatal(err)
+	// Then it is removed; prune frees the layers. (A process of another test that cloned its
+	// mount namespace while the overlay was mounted holds a copy for a moment.)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, err := s.Remove(reg.Host + "/team/app:v1")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
 	}
 	if _, err := s.Resolve(got.ID); err == nil {
 		t.Error("the image outlived its removal by one of its names")
@@ -249,6 +280,98 @@ func TestPull(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(filepath.Join(s.Root(), "layers")); len(left) != 0 {
 		t.Errorf("layers left: %v", left)
+	}
+}
+
+// TestPullZstd: a layer a registry ships zstd-compressed is unpacked as a gzip one is.
+func TestPullZstd(t *testing.T) {
+	needRoot(t)
+	reg := imagestoretest.NewRegistry(t, "", "")
+	tarBytes := layerTar(t, entry{name: "etc/", typ: tar.TypeDir}, entry{name: "etc/zstd", body: "zstd layer\n"})
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(tarBytes)), nil },
+		tarball.WithCompression(compression.ZStd), tarball.WithMediaType(types.OCILayerZStd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(testImage(t, HostPlatform().Architecture, []string{"/bin/true"}), layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := layer.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	magic := make([]byte, 4)
+	io.ReadFull(rc, magic)
+	rc.Close()
+	if !bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		t.Fatalf("the layer's blob starts % x, not zstd's magic", magic)
+	}
+	ref := reg.Push(t, "team/zstd:v1", img)
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Pull(context.Background(), ref, PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.File(got, "/etc/zstd"); err != nil || string(b) != "zstd layer\n" {
+		t.Errorf("/etc/zstd: %q, %v", b, err)
+	}
+}
+
+// TestPullSharedAndCancelled: a pull cancelled mid-download ends at once, and a second pull
+// of the same layer that was waiting for that download does not inherit its cancellation.
+func TestPullSharedAndCancelled(t *testing.T) {
+	needRoot(t)
+	reg := imagestoretest.NewRegistry(t, "", "")
+	layer := layerTar(t, entry{name: "data", body: strings.Repeat("x", 1<<16)})
+	img := testImage(t, HostPlatform().Architecture, []string{"/data"}, layer)
+	ref := reg.Push(t, "team/slow:v1", img)
+	layers, _ := img.Layers()
+	digest, _ := layers[0].Digest()
+	held, release := make(chan struct{}, 4), make(chan struct{})
+	reg.BlobHook = func(req *http.Request) {
+		if strings.HasSuffix(req.URL.Path, digest.String()) {
+			held <- struct{}{}
+			select {
+			case <-release:
+			case <-req.Context().Done():
+			}
+		}
+	}
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxA, cancelA := context.WithCancel(context.Background())
+	errA, errB := make(chan error, 1), make(chan error, 1)
+	go func() { _, err := s.Pull(ctxA, ref, PullOptions{}); errA <- err }()
+	<-held // A downloads the layer
+	before := reg.Requests.Load()
+	go func() { _, err := s.Pull(context.Background(), ref, PullOptions{}); errB <- err }()
+	// B has its manifest and config, and waits for A's download.
+	for reg.Requests.Load() < before+2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancelA()
+	select {
+	case err := <-errA:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled pull: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a cancelled pull did not end")
+	}
+	<-held // B downloads it again
+	close(release)
+	if err := <-errB; err != nil {
+		t.Fatalf("the pull waiting for a cancelled one: %v", err)
+	}
+	if _, err := s.Resolve(ref); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -11,15 +11,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/minaks/minaks/test/bench/internal/benchcluster"
@@ -50,16 +47,14 @@ func bench(minaks string, n int, rate float64) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	latencies, scheduled, err := startup(ctx, client, n, rate)
+	latencies, scheduled, err := bc.Startup(ctx, startupPods(n), "bench=startup", rate)
 	if err != nil {
 		return err
 	}
-	slices.Sort(latencies)
-	slices.Sort(scheduled)
-	pct := func(p float64) time.Duration { return latencies[min(len(latencies)-1, int(float64(len(latencies))*p))] }
+	pct := func(p float64) time.Duration { return benchcluster.Percentile(latencies, p) }
 	fmt.Printf("\n%-58s %10s %10s %10s\n", fmt.Sprintf("pod startup, create -> Ready (%d pause pods, %.0f/s, 3 nodes)", n, rate), "p50", "p99", "max")
 	fmt.Printf("%-58s %10v %10v %10v\n", "minaks", pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), latencies[len(latencies)-1].Round(time.Millisecond))
-	spct := func(p float64) time.Duration { return scheduled[min(len(scheduled)-1, int(float64(len(scheduled))*p))] }
+	spct := func(p float64) time.Duration { return benchcluster.Percentile(scheduled, p) }
 	fmt.Printf("%-58s %10v %10v %10v\n", "  of which create -> bound to a node (scheduler)", spct(0.50).Round(time.Millisecond), spct(0.99).Round(time.Millisecond), scheduled[len(scheduled)-1].Round(time.Millisecond))
 	fmt.Printf("%-58s %10s %10s\n", "baseline: Kubernetes pod startup SLO", "", "5s")
 	fmt.Printf("target: p99 <= 1s\n")
@@ -77,80 +72,17 @@ func bench(minaks string, n int, rate float64) (err error) {
 	return nil
 }
 
-// startup creates n pods at rate per second and returns each one's time from its create call
-// to the watch event that shows it Ready, and to the one that shows it bound to a node.
-func startup(ctx context.Context, client kubernetes.Interface, n int, rate float64) (ready, bound []time.Duration, err error) {
-	w, err := client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: "bench=startup"})
-	if err != nil {
-		return nil, nil, err
-	}
-	defer w.Stop()
-	var (
-		mu        sync.Mutex
-		created   = map[string]time.Time{}
-		readyAt   = map[string]time.Duration{}
-		scheduled = map[string]time.Duration{}
-	)
-	errc := make(chan error, 1)
-	go func() {
-		tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
-		defer tick.Stop()
-		for i := range n {
-			<-tick.C
-			name := fmt.Sprintf("startup-%d", i)
-			pod := &v1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"bench": "startup"}},
-				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "pause", Image: "registry.k8s.io/pause:3.10"}},
-					TerminationGracePeriodSeconds: new(int64)},
-			}
-			mu.Lock()
-			created[name] = time.Now()
-			mu.Unlock()
-			if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-				errc <- err
-				return
-			}
-		}
-	}()
-	for len(readyAt) < n {
-		select {
-		case err := <-errc:
-			return nil, nil, err
-		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("%d of %d pods Ready: %w", len(readyAt), n, ctx.Err())
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return nil, nil, fmt.Errorf("watch ended")
-			}
-			if ev.Type != watch.Modified {
-				continue
-			}
-			pod := ev.Object.(*v1.Pod)
-			mu.Lock()
-			since := time.Since(created[pod.Name])
-			mu.Unlock()
-			if _, done := scheduled[pod.Name]; !done && pod.Spec.NodeName != "" {
-				scheduled[pod.Name] = since
-			}
-			if _, done := readyAt[pod.Name]; !done && isReady(pod) {
-				readyAt[pod.Name] = since
-			}
+// startupPods are n pause pods with the label bench=startup.
+func startupPods(n int) []*v1.Pod {
+	pods := make([]*v1.Pod, n)
+	for i := range pods {
+		pods[i] = &v1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("startup-%d", i), Labels: map[string]string{"bench": "startup"}},
+			Spec: v1.PodSpec{Containers: []v1.Container{{Name: "pause", Image: "registry.k8s.io/pause:3.10"}},
+				TerminationGracePeriodSeconds: new(int64)},
 		}
 	}
-	for name, d := range readyAt {
-		ready, bound = append(ready, d), append(bound, scheduled[name])
-	}
-	err = client.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: new(int64)}, metav1.ListOptions{LabelSelector: "bench=startup"})
-	return ready, bound, err
-}
-
-func isReady(pod *v1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == v1.PodReady && c.Status == v1.ConditionTrue {
-			return true
-		}
-	}
-	return false
+	return pods
 }
 
 // idleRSS runs 10 pods of image, waits for them to be Ready and idle, and returns the mean RSS
@@ -181,7 +113,7 @@ func idleRSS(ctx context.Context, client kubernetes.Interface, image, what strin
 		}
 		uids = uids[:0]
 		for _, p := range list.Items {
-			if isReady(&p) {
+			if benchcluster.Ready(&p) {
 				uids = append(uids, string(p.UID))
 			}
 		}

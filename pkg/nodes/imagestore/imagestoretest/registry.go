@@ -23,13 +23,23 @@ type Registry struct {
 	Host string
 	// Requests counts the requests other than pings (GET /v2/); BlobGets the blobs fetched.
 	Requests, BlobGets atomic.Int64
+	// BlobHook, when set (before the first request), is called before a blob is served.
+	BlobHook func(*http.Request)
 
 	user, pwd string
+	srv       *httptest.Server
 }
 
-// NewRegistry starts a registry; with pwd, it answers 401 UNAUTHORIZED to any request without
-// user and pwd.
+// NewRegistry starts a registry closed when the test ends; with pwd, it answers 401
+// UNAUTHORIZED to any request without user and pwd.
 func NewRegistry(t testing.TB, user, pwd string) *Registry {
+	r := Start(user, pwd)
+	t.Cleanup(r.Close)
+	return r
+}
+
+// Start starts a registry, for programs that are not tests (benchmarks); Close stops it.
+func Start(user, pwd string) *Registry {
 	r := &Registry{user: user, pwd: pwd}
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -46,13 +56,18 @@ func NewRegistry(t testing.TB, user, pwd string) *Registry {
 		}
 		if req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/") {
 			r.BlobGets.Add(1)
+			if r.BlobHook != nil {
+				r.BlobHook(req)
+			}
 		}
 		reg.ServeHTTP(w, req)
 	}))
-	t.Cleanup(srv.Close)
-	r.Host = strings.TrimPrefix(srv.URL, "http://")
+	r.srv, r.Host = srv, strings.TrimPrefix(srv.URL, "http://")
 	return r
 }
+
+// Close stops the registry.
+func (r *Registry) Close() { r.srv.Close() }
 
 // Auth is what pushes to it.
 func (r *Registry) Auth() authn.Authenticator {
@@ -65,13 +80,33 @@ func (r *Registry) Auth() authn.Authenticator {
 // Push pushes img as repo (path:tag) and returns its whole reference.
 func (r *Registry) Push(t testing.TB, repo string, img v1.Image) string {
 	t.Helper()
-	ref := r.Host + "/" + repo
-	n, err := name.ParseReference(ref)
+	ref, err := r.Write(repo, img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(n, img, remote.WithAuth(r.Auth())); err != nil {
+	return ref
+}
+
+// PushIndex pushes a multi-platform index as repo (path:tag) and returns its whole reference.
+func (r *Registry) PushIndex(t testing.TB, repo string, idx v1.ImageIndex) string {
+	t.Helper()
+	ref, err := r.write(repo, func(n name.Reference, o remote.Option) error { return remote.WriteIndex(n, idx, o) })
+	if err != nil {
 		t.Fatal(err)
 	}
 	return ref
+}
+
+// Write is Push for programs that are not tests.
+func (r *Registry) Write(repo string, img v1.Image) (string, error) {
+	return r.write(repo, func(n name.Reference, o remote.Option) error { return remote.Write(n, img, o) })
+}
+
+func (r *Registry) write(repo string, push func(name.Reference, remote.Option) error) (string, error) {
+	ref := r.Host + "/" + repo
+	n, err := name.ParseReference(ref)
+	if err != nil {
+		return "", err
+	}
+	return ref, push(n, remote.WithAuth(r.Auth()))
 }

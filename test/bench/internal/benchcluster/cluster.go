@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
@@ -134,4 +136,74 @@ func (c *Cluster) BackendAndClient(ctx context.Context) (backend, client *v1.Pod
 		return nil, nil, err
 	}
 	return pods[0], pods[1], nil
+}
+
+// Startup creates pods in the default namespace, rate per second, and returns each one's time
+// from its create call to the watch event that shows it Ready, and to the one that shows it
+// bound to a node; then deletes them. Every pod must carry the label selector matches, and
+// only them.
+func (c *Cluster) Startup(ctx context.Context, pods []*v1.Pod, selector string, rate float64) (ready, bound []time.Duration, err error) {
+	w, err := c.API.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer w.Stop()
+	var (
+		mu        sync.Mutex
+		created   = map[string]time.Time{}
+		readyAt   = map[string]time.Duration{}
+		scheduled = map[string]time.Duration{}
+	)
+	errc := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer tick.Stop()
+		for _, pod := range pods {
+			<-tick.C
+			mu.Lock()
+			created[pod.Name] = time.Now()
+			mu.Unlock()
+			if _, err := c.API.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	for len(readyAt) < len(pods) {
+		select {
+		case err := <-errc:
+			return nil, nil, err
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("%d of %d pods Ready: %w", len(readyAt), len(pods), ctx.Err())
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return nil, nil, fmt.Errorf("watch ended")
+			}
+			if ev.Type != watch.Modified {
+				continue
+			}
+			pod := ev.Object.(*v1.Pod)
+			mu.Lock()
+			since := time.Since(created[pod.Name])
+			mu.Unlock()
+			if _, done := scheduled[pod.Name]; !done && pod.Spec.NodeName != "" {
+				scheduled[pod.Name] = since
+			}
+			if _, done := readyAt[pod.Name]; !done && Ready(pod) {
+				readyAt[pod.Name] = since
+			}
+		}
+	}
+	for name, d := range readyAt {
+		ready, bound = append(ready, d), append(bound, scheduled[name])
+	}
+	slices.Sort(ready)
+	slices.Sort(bound)
+	err = c.API.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}, metav1.ListOptions{LabelSelector: selector})
+	return ready, bound, err
+}
+
+// Percentile is the p-th (0..1) of sorted durations.
+func Percentile(sorted []time.Duration, p float64) time.Duration {
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
 }
