@@ -181,7 +181,8 @@ func TestPodRuntime(t *testing.T) {
 		if ev := c.mustKubectl("get", "events", "--field-selector", "involvedObject.name=ghost"); !strings.Contains(ev, `Back-off pulling image "127.0.0.1:9/ghost:1"`) || !strings.Contains(ev, "Error: ErrImagePull") {
 			t.Errorf("events:\n%s", ev)
 		}
-		// Deleted while in back-off, or while pulling: it goes at once.
+		// Deleted while in back-off: it goes at once (a pull in flight is cancelled too:
+		// TestPullSharedAndCancelled).
 		start := time.Now()
 		c.mustKubectl("delete", "pod", "ghost", "--wait=true")
 		if d := time.Since(start); d > 10*time.Second {

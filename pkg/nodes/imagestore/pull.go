@@ -163,12 +163,18 @@ func (s *Store) ensureLayer(ctx context.Context, l v1.Layer, diffID string, blob
 		if _, err := os.Stat(dir); err == nil {
 			return nil
 		}
-		ch := s.layers.DoChan(diffID, func() (any, error) { return nil, s.unpackLayer(ctx, l, diffID, dir, blob) })
+		// ours: this call's own download ran (a timeout of its own is a failure, not a
+		// reason to start over). Set before ch delivers.
+		ours := false
+		ch := s.layers.DoChan(diffID, func() (any, error) {
+			ours = true
+			return nil, s.unpackLayer(ctx, l, diffID, dir, blob)
+		})
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case r := <-ch:
-			if r.Err != nil && ctx.Err() == nil && (errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded)) {
+			if r.Err != nil && !ours && ctx.Err() == nil && (errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded)) {
 				continue // another pull's download, cancelled
 			}
 			return r.Err

@@ -332,7 +332,7 @@ func TestPullSharedAndCancelled(t *testing.T) {
 	layers, _ := img.Layers()
 	digest, _ := layers[0].Digest()
 	held, release := make(chan struct{}, 4), make(chan struct{})
-	reg.BlobHook = func(req *http.Request) {
+	reg.OnBlob(func(req *http.Request) {
 		if strings.HasSuffix(req.URL.Path, digest.String()) {
 			held <- struct{}{}
 			select {
@@ -340,7 +340,7 @@ func TestPullSharedAndCancelled(t *testing.T) {
 			case <-req.Context().Done():
 			}
 		}
-	}
+	})
 	s, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

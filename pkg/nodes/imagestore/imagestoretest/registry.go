@@ -23,11 +23,18 @@ type Registry struct {
 	Host string
 	// Requests counts the requests other than pings (GET /v2/); BlobGets the blobs fetched.
 	Requests, BlobGets atomic.Int64
-	// BlobHook, when set (before the first request), is called before a blob is served.
-	BlobHook func(*http.Request)
+	user, pwd          string
+	srv                *httptest.Server
+	blobHook           atomic.Pointer[func(*http.Request)]
+}
 
-	user, pwd string
-	srv       *httptest.Server
+// OnBlob has hook called before each blob is served (nil: none).
+func (r *Registry) OnBlob(hook func(*http.Request)) {
+	if hook == nil {
+		r.blobHook.Store(nil)
+		return
+	}
+	r.blobHook.Store(&hook)
 }
 
 // NewRegistry starts a registry closed when the test ends; with pwd, it answers 401
@@ -56,8 +63,8 @@ func Start(user, pwd string) *Registry {
 		}
 		if req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/") {
 			r.BlobGets.Add(1)
-			if r.BlobHook != nil {
-				r.BlobHook(req)
+			if hook := r.blobHook.Load(); hook != nil {
+				(*hook)(req)
 			}
 		}
 		reg.ServeHTTP(w, req)
