@@ -15,20 +15,21 @@ LDFLAGS := -s -w \
 	-X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION) \
 	-X k8s.io/client-go/pkg/version.gitMajor=1 \
 	-X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
-HOST_PACKAGES := iptables ipset conntrack iproute2 nftables netbase
+HOST_PACKAGES := iptables ipset conntrack iproute2 nftables netbase busybox-static
 NAME ?= minaks
 # The upstream NetworkPolicy e2e suite (test/upstream, the k8s.io/kubernetes/test/e2e package
 # built with `go test -c`), kept between runs under a name that changes with its sources.
 E2E_CACHE ?= /var/cache/minaks-e2e
-NETPOL_E2E := $(E2E_CACHE)/netpol-$(shell cat test/upstream/go.mod test/upstream/go.sum test/upstream/*.go 2>/dev/null | sha256sum | cut -c1-12).test
+UPSTREAM_E2E := $(E2E_CACHE)/upstream-$(shell cat test/upstream/go.mod test/upstream/go.sum test/upstream/*.go 2>/dev/null | sha256sum | cut -c1-12).test
 
-.PHONY: build up down test unit e2e netpol-e2e bench lint host-deps clean
+.PHONY: build up down test unit e2e netpol-e2e conformance bench lint host-deps clean
 
 # minaks embeds cmd/minaks-run, the small binary every container runs, and cmd/minaks-kube,
-# the kube-proxy and CoreDNS images' programs (tag minaks_embed).
+# the kube-proxy and CoreDNS images' programs (tag minaks_embed), both static: built-in images
+# run them on the tools root (pkg/nodes/toolroot), which has no C library.
 build:
-	$(GO) build -ldflags '-s -w' -o pkg/nodes/container/minaks-run ./cmd/minaks-run
-	$(GO) build -ldflags '$(LDFLAGS)' -o pkg/nodes/container/minaks-kube ./cmd/minaks-kube
+	CGO_ENABLED=0 $(GO) build -ldflags '-s -w' -o pkg/nodes/container/minaks-run ./cmd/minaks-run
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o pkg/nodes/container/minaks-kube ./cmd/minaks-kube
 	$(GO) build -tags minaks_embed -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/minaks
 
 # Installs the host tools minaks drives (when root), or says what to install.
@@ -53,22 +54,27 @@ down: build
 
 # Unit tests (no root needed) and, as root, the end-to-end tests against real clusters (with a
 # representative part of the upstream NetworkPolicy suite).
-test: host-deps build $(NETPOL_E2E)
+test: host-deps build $(UPSTREAM_E2E)
 	$(GO) test ./...
-	MINAKS_BIN=$(CURDIR)/$(BIN) MINAKS_NETPOL_E2E=$(NETPOL_E2E) $(GO) test -count=1 -timeout 45m -v ./test/e2e/...
+	MINAKS_BIN=$(CURDIR)/$(BIN) MINAKS_UPSTREAM_E2E=$(UPSTREAM_E2E) $(GO) test -count=1 -timeout 60m -v ./test/e2e/...
 
 unit:
 	$(GO) test ./...
 
-e2e: host-deps build $(NETPOL_E2E)
-	MINAKS_BIN=$(CURDIR)/$(BIN) MINAKS_NETPOL_E2E=$(NETPOL_E2E) $(GO) test -count=1 -timeout 45m -v ./test/e2e/...
+e2e: host-deps build $(UPSTREAM_E2E)
+	MINAKS_BIN=$(CURDIR)/$(BIN) MINAKS_UPSTREAM_E2E=$(UPSTREAM_E2E) $(GO) test -count=1 -timeout 60m -v ./test/e2e/...
 
 # The whole upstream NetworkPolicy suite ([Feature:NetworkPolicy] without SCTP connectivity: 46
 # tests) against a cluster of each --network-policy flavour; README.md has the last result.
-netpol-e2e: host-deps build $(NETPOL_E2E)
-	MINAKS_BIN=$(CURDIR)/$(BIN) MINAKS_NETPOL_E2E=$(NETPOL_E2E) MINAKS_NETPOL_E2E_ALL=1 $(GO) test -count=1 -timeout 60m -v -run TestUpstreamNetworkPolicy ./test/e2e/
+netpol-e2e: host-deps build $(UPSTREAM_E2E)
+	MINAKS_BIN=$(CURDIR)/$(BIN) MINAKS_UPSTREAM_E2E=$(UPSTREAM_E2E) MINAKS_NETPOL_E2E_ALL=1 $(GO) test -count=1 -timeout 60m -v -run TestUpstreamNetworkPolicy ./test/e2e/
 
-$(NETPOL_E2E):
+# The upstream [sig-network] conformance tests (47, without [Serial] and [Disruptive]) against a
+# default cluster; README.md has the last result.
+conformance: host-deps build $(UPSTREAM_E2E)
+	MINAKS_BIN=$(CURDIR)/$(BIN) MINAKS_UPSTREAM_E2E=$(UPSTREAM_E2E) MINAKS_UPSTREAM_CONFORMANCE=1 $(GO) test -count=1 -timeout 60m -v -run TestUpstreamConformance ./test/e2e/
+
+$(UPSTREAM_E2E):
 	mkdir -p $(E2E_CACHE)
 	cd test/upstream && $(GO) test -c -o $@ .
 

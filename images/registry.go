@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -36,12 +37,17 @@ type Image struct {
 	Env []string
 	// Ports are the image's EXPOSE ports.
 	Ports []int
-	// Shell marks a shell-tool image: the pod's command runs with the host's tools.
+	// Shell marks a shell-tool image: the pod's command runs with the tools root's tools.
 	Shell bool
 	// General marks a general-purpose image (nginx, busybox, alpine, curl, …) that minaks
 	// stands in for rather than emulates: with `up --image-source auto` the real image is
 	// pulled when its registry answers, and this one runs only when it does not.
 	General bool
+	// HostRoot marks an image whose program drives the host's tools as its real image carries
+	// its own (iptables, ipset, nft: kube-proxy and the network policy agents): its root is the
+	// host's. Every other built-in image's root is minaks's tools root (package toolroot):
+	// BusyBox's applets and minaks's curl and dig, whatever the host has.
+	HostRoot bool
 	// Paths are absolute paths at which Program must appear inside the container, e.g. "/agnhost".
 	Paths []string
 	// Main runs the program with the arguments after argv[0] and returns its exit code;
@@ -60,6 +66,7 @@ var (
 	byRepo   = map[string]*Image{}
 	byName   = map[string]*Image{}
 	programs = map[string]func([]string) int{}
+	tools    []string
 )
 
 // Register adds img under each of its references. It panics on a malformed image or on a name,
@@ -106,6 +113,25 @@ func Register(img *Image) {
 	}
 }
 
+// RegisterTool adds a command of the tools root (curl, dig): the multi-call binaries run main
+// when called by name. It panics on a name already taken.
+func RegisterTool(name string, main func(args []string) int) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, taken := programs[name]; taken {
+		panic(fmt.Sprintf("images: tool %q: the name is a program already", name))
+	}
+	programs[name] = main
+	tools = append(tools, name)
+}
+
+// Tools are the names RegisterTool added, sorted.
+func Tools() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return slices.Sorted(slices.Values(tools))
+}
+
 // Lookup returns the built-in image that ref names. ref is read as Docker reads it: no registry
 // means docker.io, a single Docker Hub name means library/<name>, and any tag and digest are
 // accepted (the built-in program stands for every version). Docker Hub mirrors on
@@ -121,7 +147,7 @@ func Lookup(ref string) (*Image, error) {
 	if !ok {
 		return nil, fmt.Errorf("image %q (%s) is not a built-in image (built-in images: %s): it is pulled "+
 			"into the host's image store, or with --image-source builtin a container with an explicit command "+
-			"runs that command with the host's tools", ref, r.repo, strings.Join(names(), ", "))
+			"runs that command with minaks's tools (BusyBox)", ref, r.repo, strings.Join(names(), ", "))
 	}
 	return img, nil
 }
@@ -137,7 +163,7 @@ func ImageID(img *Image, ref string) string {
 }
 
 // HostToolsImageID is the image ID that pod status reports for ref when a container's command
-// runs with the host's tools in place of the image: a stable digest of ref.
+// runs with minaks's tools in place of the image: a stable digest of ref.
 func HostToolsImageID(ref string) string {
 	sum := sha256.Sum256([]byte("host:" + ref))
 	return "sha256:" + hex.EncodeToString(sum[:])

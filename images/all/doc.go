@@ -8,5 +8,6 @@ import (
 	_ "github.com/minaks/minaks/images/nginx"
 	_ "github.com/minaks/minaks/images/pause"
 	_ "github.com/minaks/minaks/images/shell"
+	_ "github.com/minaks/minaks/images/tools"
 	_ "github.com/minaks/minaks/images/whoami"
 )

@@ -22,6 +22,7 @@ func init() {
 		References:  []string{"mcr.microsoft.com/containernetworking/azure-npm"},
 		Program:     "azure-npm",
 		Binary:      images.KubeBinary,
+		HostRoot:    true,
 		Entrypoint:  []string{"/usr/bin/azure-npm", "start"},
 		Paths:       []string{"/usr/bin/azure-npm"},
 		Env:         []string{xtables.Path},

@@ -21,6 +21,7 @@ func init() {
 		References:  []string{"mcr.microsoft.com/oss/calico/node", "docker.io/calico/node", "quay.io/calico/node"},
 		Program:     "calico-node",
 		Binary:      images.KubeBinary,
+		HostRoot:    true,
 		Entrypoint:  []string{"/bin/calico-node", "-felix"},
 		Paths:       []string{"/bin/calico-node"},
 		Env:         []string{xtables.Path},

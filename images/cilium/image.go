@@ -26,6 +26,7 @@ func init() {
 		References:  []string{"mcr.microsoft.com/oss/cilium/cilium", "quay.io/cilium/cilium"},
 		Program:     "cilium-agent",
 		Binary:      images.KubeBinary,
+		HostRoot:    true,
 		Entrypoint:  []string{"cilium-agent"},
 		Paths:       []string{"/usr/bin/cilium-agent"},
 		Env:         []string{xtables.Path},

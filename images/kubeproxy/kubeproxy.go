@@ -19,8 +19,9 @@ func init() {
 			"registry.k8s.io/kube-proxy",
 			"k8s.gcr.io/kube-proxy",
 		},
-		Program: "kube-proxy",
-		Binary:  images.KubeBinary,
+		Program:  "kube-proxy",
+		Binary:   images.KubeBinary,
+		HostRoot: true,
 		// The upstream image has no entrypoint: its pods run "kube-proxy" from the PATH.
 		Env:         []string{xtables.Path},
 		Paths:       []string{"/usr/local/bin/kube-proxy"},

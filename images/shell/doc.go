@@ -1,5 +1,6 @@
 // Package shell registers the shell-tool images (busybox, alpine, ubuntu, debian, curl,
 // netshoot, Azure Linux): images people run for their shell and tools, with a command of their
-// own. minaks runs that command with the host's tools, the pod's root filesystem being the
-// host's; the image's CMD is the real image's, so `kubectl run -it --image=busybox` gets a shell.
+// own. minaks runs that command on its tools root (package toolroot: BusyBox's applets, curl
+// and dig); the image's CMD is the real image's, so `kubectl run -it --image=busybox` gets a
+// shell.
 package shell

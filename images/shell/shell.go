@@ -2,8 +2,8 @@ package shell
 
 import "github.com/minaks/minaks/images"
 
-// curlEntrypoint is curl image's /entrypoint.sh, written for the host's sh: arguments that
-// start with "-" are curl's, anything else is a command.
+// curlEntrypoint is curl image's /entrypoint.sh: arguments that start with "-" are curl's,
+// anything else is a command.
 var curlEntrypoint = []string{"sh", "-c", `if [ "${1#-}" != "$1" ]; then set -- curl "$@"; fi; exec "$@"`, "--"}
 
 func init() {
@@ -19,25 +19,25 @@ func init() {
 				"mcr.microsoft.com/azurelinux/busybox",
 			},
 			Cmd:         []string{"sh"},
-			Description: "BusyBox: runs the pod's command with the host's tools",
+			Description: "BusyBox: runs the pod's command with BusyBox's tools",
 		},
 		{
 			Name:        "alpine",
 			References:  []string{"alpine"},
 			Cmd:         []string{"/bin/sh"},
-			Description: "Alpine Linux: runs the pod's command with the host's tools",
+			Description: "Alpine Linux: runs the pod's command with BusyBox's tools",
 		},
 		{
 			Name:        "ubuntu",
 			References:  []string{"ubuntu"},
 			Cmd:         []string{"/bin/bash"},
-			Description: "Ubuntu: runs the pod's command with the host's tools",
+			Description: "Ubuntu: runs the pod's command with BusyBox's tools",
 		},
 		{
 			Name:        "debian",
 			References:  []string{"debian"},
 			Cmd:         []string{"bash"},
-			Description: "Debian: runs the pod's command with the host's tools",
+			Description: "Debian: runs the pod's command with BusyBox's tools",
 		},
 		{
 			Name: "azurelinux",
@@ -46,21 +46,21 @@ func init() {
 				"mcr.microsoft.com/cbl-mariner/base/core",
 			},
 			Cmd:         []string{"/bin/bash"},
-			Description: "Azure Linux base: runs the pod's command with the host's tools",
+			Description: "Azure Linux base: runs the pod's command with BusyBox's tools",
 		},
 		{
 			Name:        "curl",
 			References:  []string{"curlimages/curl", "quay.io/curl/curl"},
 			Entrypoint:  curlEntrypoint,
 			Cmd:         []string{"curl"},
-			Description: "curl: runs curl (or the pod's command) with the host's tools",
+			Description: "curl: runs curl (minaks's) or the pod's command",
 		},
 		{
 			Name:       "netshoot",
 			References: []string{"nicolaka/netshoot"},
-			// The real image's CMD is zsh, which hosts seldom have.
+			// The real image's CMD is zsh; the tools root's bash is BusyBox's sh.
 			Cmd:         []string{"bash"},
-			Description: "netshoot: runs the pod's command with the host's network tools",
+			Description: "netshoot: runs the pod's command with BusyBox's network tools, curl and dig",
 		},
 	} {
 		img.Shell, img.General = true, true

@@ -41,9 +41,13 @@ type Agent struct {
 	Fabric *netstack.Fabric
 	// Images is the host's image store.
 	Images *imagestore.Store
+	// ToolsRoot is the root filesystem of built-in images; empty, the host's root.
+	ToolsRoot string
 
 	creds     *apiserver.NodeCredentials
 	sandboxes *Sandboxes
+	// started is when the agent started: the node's start in its stats.
+	started time.Time
 	// statusNow asks for a status update before the next period (an image pulled).
 	statusNow chan struct{}
 }
@@ -61,6 +65,7 @@ func (a *Agent) NS() string { return NodeNSName(a.ID.Cluster.Name, a.ID.Instance
 
 // Start plugs the node into the fabric and registers it.
 func (a *Agent) Start(ctx context.Context) error {
+	a.started = time.Now()
 	nic := netstack.NodeNIC{
 		NS:    a.NS(),
 		Port:  portName(a.ID.Instance.Name),
@@ -240,13 +245,15 @@ func (a *Agent) renewLease(ctx context.Context) error {
 }
 
 // serveKubeletAPI serves the kubelet's API on the node's address, port 10250, for logs, exec,
-// attach and port-forward through the API server.
+// attach and port-forward through the API server, and for the node's stats and metrics.
 func (a *Agent) serveKubeletAPI(ctx context.Context) error {
 	srv, err := kubeletapi.New(kubeletapi.Config{
-		NodeName: a.ID.Instance.Name,
-		Cert:     a.creds.Serving,
-		ClientCA: a.creds.CA,
-		Client:   a.Client,
+		NodeName:     a.ID.Instance.Name,
+		Cert:         a.creds.Serving,
+		ClientCA:     a.creds.CA,
+		Client:       a.Client,
+		Metrics:      a.sandboxes.metrics.registry,
+		ProbeMetrics: a.sandboxes.metrics.probes,
 	}, a.sandboxes)
 	if err != nil {
 		return err

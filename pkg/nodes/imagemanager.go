@@ -63,7 +63,7 @@ type reachability struct {
 }
 
 // containerImage is what a container runs: a built-in image, an image of the store, or
-// (neither) the container's own command with the host's tools.
+// (neither) the container's own command with minaks's tools (the tools root).
 type containerImage struct {
 	builtin *images.Image
 	stored  *imagestore.Image
@@ -91,8 +91,8 @@ func newImageManager(store *imagestore.Store, source string, client kubernetes.I
 }
 
 // get gives container c of pod its image, telling what it does in Events as the kubelet does.
-// A general-purpose image's stand-in (its built-in, or for a container with a command the
-// host's tools) runs with --image-source builtin, and with auto when the image cannot be
+// A general-purpose image's stand-in (its built-in, or for a container with a command that
+// command on the tools root) runs with --image-source builtin, and with auto when the image cannot be
 // pulled.
 func (m *imageManager) get(ctx context.Context, rec record.EventRecorder, pod *v1.Pod, c *v1.Container) (*containerImage, error) {
 	builtin, _ := images.Lookup(c.Image)
@@ -127,9 +127,9 @@ func (m *imageManager) builtin(rec record.EventRecorder, pod *v1.Pod, c *v1.Cont
 }
 
 // hostTools is the stand-in of an image that is not built in, for a container with a command:
-// the command runs with the host's tools.
+// the command runs with minaks's tools (the tools root).
 func (m *imageManager) hostTools(rec record.EventRecorder, pod *v1.Pod, c *v1.Container, why string) *containerImage {
-	rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q not pulled (%s): its command runs with the host's tools", c.Image, why)
+	rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q not pulled (%s): its command runs with minaks's tools (BusyBox)", c.Image, why)
 	return &containerImage{id: images.HostToolsImageID(c.Image)}
 }
 

@@ -88,7 +88,7 @@ func TestImageManagerSources(t *testing.T) {
 		{name: "pull pulls", source: config.ImageSourcePull, image: "nginx:1.27", want: "stored", requests: true},
 		{name: "pull: unreachable registry", source: config.ImageSourcePull, image: "nginx:1.27", down: true, want: reasonErrImagePull, requests: true},
 		{name: "emulated images are built in", source: config.ImageSourcePull, image: "registry.k8s.io/pause:3.10", want: "builtin"},
-		{name: "auto: a command, the host's tools", source: config.ImageSourceAuto, image: "example.test/tools:v1", command: []string{"sh"}, down: true, want: "host", event: "host's tools", requests: true},
+		{name: "auto: a command, minaks's tools", source: config.ImageSourceAuto, image: "example.test/tools:v1", command: []string{"sh"}, down: true, want: "host", event: "minaks's tools (BusyBox)", requests: true},
 		{name: "another image is pulled", source: config.ImageSourceBuiltin, image: "example.test/team/app:v1", want: "stored", requests: true},
 		{name: "Never, absent", source: config.ImageSourceAuto, image: "example.test/absent:v1", policy: v1.PullNever, want: reasonErrImageNeverPull},
 		{name: "invalid name", source: config.ImageSourcePull, image: "Bad:Name", want: reasonInvalidImageName},

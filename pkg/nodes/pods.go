@@ -51,6 +51,11 @@ type Sandboxes struct {
 	hostPorts bool
 	// ctx is the agent's, for the workers.
 	ctx context.Context
+
+	// rates turns containers' CPU times into rates for the stats summary; metrics are the
+	// node's /metrics and /metrics/probes.
+	rates   cpuRates
+	metrics *nodeMetrics
 }
 
 // newSandboxes prepares the node's pod networking: its address range, and the fabric's route
@@ -58,6 +63,7 @@ type Sandboxes struct {
 // CNI the user brings.
 func newSandboxes(a *Agent) (*Sandboxes, error) {
 	s := &Sandboxes{agent: a, style: netstack.PodRouted, uids: map[string]string{}, workers: map[string]*podWorker{}, byName: map[string]*podWorker{}}
+	s.metrics = newNodeMetrics(s)
 	in := a.ID.Instance
 	n := a.ID.Cluster.Network
 	// What ip-masq-agent leaves alone: pods' own range, and the VNet where pods are part of it.

@@ -28,6 +28,9 @@ type Pool struct {
 	Fabric  *netstack.Fabric
 	// Images is the host's image store, shared by the nodes.
 	Images *imagestore.Store
+	// ToolsRoot is the root filesystem of built-in images (package toolroot); empty, the
+	// host's root.
+	ToolsRoot string
 	// Credentials issues a node's client and kubelet API credentials.
 	Credentials func(node string, ips []net.IP) (*apiserver.NodeCredentials, error)
 }
@@ -110,11 +113,12 @@ func (p *Pool) startNode(ctx context.Context, in azlb.Instance, kernel string) e
 		return fmt.Errorf("node %s: credentials: %w", in.Name, err)
 	}
 	a := &Agent{
-		ID:     Identity{Cluster: p.Cluster, Instance: in, KernelVersion: kernel},
-		Client: creds.Client,
-		Fabric: p.Fabric,
-		Images: p.Images,
-		creds:  creds,
+		ID:        Identity{Cluster: p.Cluster, Instance: in, KernelVersion: kernel},
+		Client:    creds.Client,
+		Fabric:    p.Fabric,
+		Images:    p.Images,
+		ToolsRoot: p.ToolsRoot,
+		creds:     creds,
 	}
 	if err := a.Start(ctx); err != nil {
 		return err

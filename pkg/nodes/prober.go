@@ -105,10 +105,12 @@ func (pr *prober) loop(ctx context.Context, kind probeKind, p *v1.Probe) bool {
 		if pr.check != nil {
 			check = pr.check
 		}
+		began := time.Now()
 		ok, out := check(ctx, p)
 		if ctx.Err() != nil {
 			return false
 		}
+		pr.record(kind, ok, time.Since(began))
 		if ok {
 			successes, failures = successes+1, 0
 		} else {
@@ -159,6 +161,25 @@ func (pr *prober) loop(ctx context.Context, kind probeKind, p *v1.Probe) bool {
 			return false
 		case <-time.After(next):
 		}
+	}
+}
+
+// record counts a probe's result and its duration in the node's probe metrics, labelled as the
+// kubelet labels them.
+func (pr *prober) record(kind probeKind, ok bool, took time.Duration) {
+	m := pr.w.rt.metrics
+	if m == nil {
+		return
+	}
+	result := "failed"
+	if ok {
+		result = "successful"
+	}
+	kindLabel := string(kind)
+	m.probeResults.WithLabelValues(kindLabel, result, pr.c.spec.Name, pr.pod.Name, pr.pod.Namespace, string(pr.pod.UID)).Inc()
+	if ok {
+		// The kubelet times successful probes only.
+		m.probeDuration.WithLabelValues(kindLabel, pr.c.spec.Name, pr.pod.Name, pr.pod.Namespace).Observe(took.Seconds())
 	}
 }
 

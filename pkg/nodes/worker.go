@@ -52,6 +52,8 @@ type runtime struct {
 	env      *envSource
 	dns      *dns.Configurer
 	recorder record.EventRecorder
+	// metrics are the node's; nil in tests.
+	metrics *nodeMetrics
 }
 
 // podWorker runs one pod's containers, as the kubelet's pod worker does: volumes, then init
@@ -101,7 +103,7 @@ type ctr struct {
 	proc    *container.Process
 	id      string
 	// image is its built-in image, stored its image from the store; neither when its
-	// command runs with the host's tools.
+	// command runs with minaks's tools (the tools root).
 	image     *images.Image
 	stored    *imagestore.Image
 	imageID   string
@@ -145,6 +147,7 @@ func newRuntime(ctx context.Context, a *Agent, services corelisters.ServiceListe
 		env:      &envSource{client: a.Client, services: services, allocatable: a.ID.Status().Allocatable},
 		dns:      a.newDNSConfigurer(recorder),
 		recorder: recorder,
+		metrics:  a.sandboxes.metrics,
 	}, nil
 }
 
@@ -547,6 +550,10 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 	spec.UID, spec.GID, spec.Groups = user(pod, &c.spec)
 	if container.CgroupsAvailable() == nil {
 		spec.Resources = cgroupResources(rt.agent.ID.Cluster.Name, pod, &c.spec)
+	}
+	if (c.image == nil || !c.image.HostRoot) && rt.agent.ToolsRoot != "" {
+		// A built-in image, or a command standing in for an image: the tools root.
+		spec.Lower = []string{rt.agent.ToolsRoot}
 	}
 	if c.stored != nil {
 		spec.Lower = rt.images.store.LayerDirs(c.stored)

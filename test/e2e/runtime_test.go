@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +164,92 @@ func TestPodRuntime(t *testing.T) {
 		}
 		if out := c.mustKubectl("logs", "liveness", "--previous"); !strings.Contains(out, "started") {
 			t.Errorf("previous logs: %q", out)
+		}
+	})
+
+	t.Run("the kubelet's stats and metrics", func(t *testing.T) {
+		c := c.in(t)
+		// A pod that holds 32 MiB in a string of awk's.
+		c.mustKubectl("run", "hog", "--image=busybox", "--command", "--", "awk", `BEGIN{s=sprintf("%33554432s",""); print "held"; system("sleep 3600")}`)
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/hog", "--timeout=30s")
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(c.mustKubectl("logs", "hog"), "held") && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		node := c.mustKubectl("get", "pod", "hog", "-o", "jsonpath={.spec.nodeName}")
+		raw := func(path string) string { return c.mustKubectl("get", "--raw", "/api/v1/nodes/"+node+"/proxy"+path) }
+		var summary struct {
+			Node struct {
+				NodeName string
+				Memory   struct{ WorkingSetBytes uint64 }
+			}
+			Pods []struct {
+				PodRef     struct{ Name string }
+				Containers []struct {
+					Name   string
+					CPU    struct{ UsageCoreNanoSeconds uint64 }
+					Memory struct{ WorkingSetBytes uint64 }
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(raw("/stats/summary")), &summary); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, p := range summary.Pods {
+			if p.PodRef.Name == "hog" && len(p.Containers) == 1 {
+				found = true
+				if m := p.Containers[0].Memory.WorkingSetBytes; m < 32<<20 || m > 256<<20 || p.Containers[0].CPU.UsageCoreNanoSeconds == 0 {
+					t.Errorf("hog's stats: %+v", p.Containers[0])
+				}
+			}
+		}
+		if !found || summary.Node.NodeName != node || summary.Node.Memory.WorkingSetBytes < 32<<20 {
+			t.Errorf("summary of %s: %+v", node, summary)
+		}
+		if m := raw("/metrics/resource"); !regexp.MustCompile(`(?m)^container_memory_working_set_bytes\{container="hog",namespace="default",pod="hog"\} 3\.[0-9e+.]+ \d+$`).MatchString(m) {
+			t.Errorf("/metrics/resource:\n%s", m)
+		}
+		if m := raw("/metrics"); !strings.Contains(m, `kubelet_node_name{node="`+node+`"} 1`) || !strings.Contains(m, "kubelet_running_pods ") {
+			t.Errorf("/metrics:\n%s", m)
+		}
+		// The liveness pod's probe fails (it restarts); the kubelet counts each result.
+		liveNode := c.mustKubectl("get", "pod", "liveness", "-o", "jsonpath={.spec.nodeName}")
+		probes := c.mustKubectl("get", "--raw", "/api/v1/nodes/"+liveNode+"/proxy/metrics/probes")
+		if !regexp.MustCompile(`prober_probe_total\{container="main",namespace="default",pod="liveness",pod_uid="[^"]+",probe_type="Liveness",result="failed"\} [1-9]`).MatchString(probes) {
+			t.Errorf("/metrics/probes of %s:\n%s", liveNode, probes)
+		}
+	})
+
+	t.Run("built-in images carry their own tools, not the host's", func(t *testing.T) {
+		c := c.in(t)
+		c.mustKubectl("run", "tools", "--image=registry.k8s.io/e2e-test-images/agnhost:2.53", "--", "netexec", "--http-port=8080")
+		c.mustKubectl("run", "bb", "--image=busybox", "--command", "--", "sleep", "3600")
+		c.mustKubectl("expose", "deployment", "web", "--port=80", "--name=web-tools")
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/tools", "pod/bb", "--timeout=60s")
+		// The tools root, whatever the host has: its os-release, no apt-get of the host.
+		for _, pod := range []string{"tools", "bb"} {
+			out := c.mustKubectl("exec", pod, "--", "sh", "-c", "cat /etc/os-release; test -e /usr/bin/apt-get && echo host root; for t in sh nc wget nslookup ip ping curl dig getent; do command -v $t >/dev/null || echo missing $t; done")
+			if !strings.Contains(out, "minaks tools root") || strings.Contains(out, "host root") || strings.Contains(out, "missing") {
+				t.Errorf("%s: %s", pod, out)
+			}
+		}
+		// And they work: curl and wget to a Service, dig and nslookup of it, nc to a pod.
+		ip := c.mustKubectl("get", "svc", "web-tools", "-o", "jsonpath={.spec.clusterIP}")
+		web := c.pods("app=web")[0].ip
+		for cmd, want := range map[string]string{
+			"curl -sS -o /dev/null -w '%{http_code}' http://web-tools":                             "200",
+			"wget -qO- http://web-tools | grep -c '<title>Welcome to Azure Kubernetes'":            "1",
+			"dig +short web-tools.default.svc.cluster.local":                                       ip,
+			"dig +notcp +noall +answer +search web-tools A | grep -c " + ip:                        "1",
+			"nslookup web-tools.default.svc.cluster.local | grep -c " + ip:                         "1",
+			"getent hosts web-tools | grep -c '^" + ip + " *web-tools.default.svc.cluster.local$'": "1",
+			"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 " + web + " 80 | head -1":               "HTTP/1.0 200 OK",
+		} {
+			out, err := c.kubectl("exec", "tools", "--", "sh", "-c", cmd)
+			if err != nil || strings.TrimSpace(out) != want {
+				t.Errorf("%s: %q (%v), want %q", cmd, out, err, want)
+			}
 		}
 	})
 

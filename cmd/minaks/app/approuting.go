@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/minaks/minaks/pkg/apiserver/cluster"
+	"github.com/minaks/minaks/pkg/cluster"
 	"github.com/minaks/minaks/pkg/apiserver/config"
 )
 

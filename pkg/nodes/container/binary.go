@@ -44,6 +44,10 @@ func Install(dir string) error {
 	return nil
 }
 
+// Embedded reports whether the container binaries are embedded (make build); without them
+// containers run the minaks executable itself.
+func Embedded() bool { return len(embedded) > 0 }
+
 // Binary is the executable named name ("" for RunBinary): a container's init, or the binary a
 // built-in image's program is mounted from.
 func Binary(name string) (string, error) {

@@ -8,6 +8,7 @@
 //	GET|POST  /attach/{namespace}/{pod}[/{uid}]/{container}?input&output&error&tty
 //	GET|POST  /portForward/{namespace}/{pod}[/{uid}]
 //	POST      /run/{namespace}/{pod}[/{uid}]/{container}?cmd=...
+//	GET       /stats/summary, /metrics, /metrics/resource, /metrics/probes
 //
 // The streaming protocols are the kubelet's own code: k8s.io/cri-streaming serves SPDY
 // (v1..v4.channel.k8s.io, portforward.k8s.io) and v4 WebSockets; kubectl's v5.channel.k8s.io

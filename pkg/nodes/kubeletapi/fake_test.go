@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	utilexec "k8s.io/utils/exec"
 )
 
@@ -70,6 +71,30 @@ func (f *fakeRuntime) Pods() []*v1.Pod {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]*v1.Pod(nil), f.pods...)
+}
+
+// Summary says each container has used one second of CPU and holds 10 MiB.
+func (f *fakeRuntime) Summary(context.Context) (*statsapi.Summary, error) {
+	ts := metav1.NewTime(logTime)
+	stats := func(n int) (*statsapi.CPUStats, *statsapi.MemoryStats) {
+		cpu, mem := uint64(n)*uint64(time.Second), uint64(n)*10<<20
+		return &statsapi.CPUStats{Time: ts, UsageCoreNanoSeconds: &cpu}, &statsapi.MemoryStats{Time: ts, WorkingSetBytes: &mem}
+	}
+	s := &statsapi.Summary{Node: statsapi.NodeStats{NodeName: testNode}}
+	total := 0
+	for _, p := range f.Pods() {
+		ps := statsapi.PodStats{PodRef: statsapi.PodReference{Name: p.Name, Namespace: p.Namespace, UID: string(p.UID)}}
+		for _, c := range p.Spec.Containers {
+			cs := statsapi.ContainerStats{Name: c.Name, StartTime: ts}
+			cs.CPU, cs.Memory = stats(1)
+			ps.Containers = append(ps.Containers, cs)
+		}
+		ps.CPU, ps.Memory = stats(len(p.Spec.Containers))
+		total += len(p.Spec.Containers)
+		s.Pods = append(s.Pods, ps)
+	}
+	s.Node.CPU, s.Node.Memory = stats(total)
+	return s, nil
 }
 
 // check refuses a pod or container the node does not run, or a uid that is not the pod's.

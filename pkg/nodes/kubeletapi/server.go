@@ -16,8 +16,10 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/kubernetes"
+	compbasemetrics "k8s.io/component-base/metrics"
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	"k8s.io/klog/v2"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
 // Port is the kubelet's API port.
@@ -51,6 +53,9 @@ type Runtime interface {
 	// PortForward copies data between stream and a TCP port of the pod, until either side
 	// closes.
 	PortForward(ctx context.Context, namespace, pod string, uid types.UID, port int32, stream io.ReadWriteCloser) error
+	// Summary is the node's /stats/summary: the CPU and memory of the node, its pods and their
+	// containers (it backs /metrics/resource too).
+	Summary(ctx context.Context) (*statsapi.Summary, error)
 }
 
 // Config configures a node's kubelet API.
@@ -65,6 +70,9 @@ type Config struct {
 	// Client is the node's own client (system:node:<name>): it creates the TokenReviews and
 	// SubjectAccessReviews.
 	Client kubernetes.Interface
+	// Metrics is served at /metrics, ProbeMetrics at /metrics/probes: the node's own registries
+	// (empty without them).
+	Metrics, ProbeMetrics compbasemetrics.KubeRegistry
 	// DisableAuth serves every request unauthenticated (tests only).
 	DisableAuth bool
 }
@@ -78,6 +86,8 @@ type Server struct {
 	authz    authorizer.Authorizer
 	handler  http.Handler
 	loopback *http.Transport // to the SPDY handlers, for translated WebSockets
+
+	metrics, probeMetrics compbasemetrics.KubeRegistry
 }
 
 // New makes the kubelet API of a node whose pods rt runs.
@@ -85,7 +95,7 @@ func New(cfg Config, rt Runtime) (*Server, error) {
 	if cfg.NodeName == "" {
 		return nil, errors.New("kubelet API: no node name")
 	}
-	s := &Server{nodeName: cfg.NodeName, cert: cfg.Cert, rt: rt}
+	s := &Server{nodeName: cfg.NodeName, cert: cfg.Cert, rt: rt, metrics: cfg.Metrics, probeMetrics: cfg.ProbeMetrics}
 	if !cfg.DisableAuth {
 		var err error
 		if s.authn, s.authz, err = buildAuth(cfg); err != nil {
@@ -112,6 +122,10 @@ func (s *Server) routes() *http.ServeMux {
 		mux.HandleFunc(method+" /portForward/{namespace}/{pod}", s.getPortForward)
 		mux.HandleFunc(method+" /portForward/{namespace}/{pod}/{uid}", s.getPortForward)
 	}
+	mux.HandleFunc("GET /stats/summary", s.getSummary)
+	mux.Handle("GET /metrics", registryHandler(s.metrics))
+	mux.Handle("GET /metrics/probes", registryHandler(s.probeMetrics))
+	mux.Handle("GET /metrics/resource", s.resourceMetrics())
 	mux.HandleFunc("POST /run/{namespace}/{pod}/{container}", s.getRun)
 	mux.HandleFunc("POST /run/{namespace}/{pod}/{uid}/{container}", s.getRun)
 	return mux

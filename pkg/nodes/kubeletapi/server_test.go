@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/client-go/util/exec"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
 	"k8s.io/utils/ptr"
 
@@ -585,6 +586,38 @@ func TestPodsAndHealthz(t *testing.T) {
 	for _, path := range []string{"/healthz", "/healthz/ping"} {
 		if code, body := e.get(t, e.kubeletClient(), path); code != http.StatusOK || body != "ok" {
 			t.Errorf("%s: %d %q", path, code, body)
+		}
+	}
+}
+
+// TestStatsAndMetrics: /stats/summary is the runtime's summary, /metrics/resource the
+// kubelet's resource metrics made from it (what metrics-server scrapes), and /metrics and
+// /metrics/probes the node's registries.
+func TestStatsAndMetrics(t *testing.T) {
+	e := newTestEnv(t, false)
+	code, body := e.get(t, e.kubeletClient(), "/stats/summary?only_cpu_and_memory=true")
+	var s statsapi.Summary
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &s) != nil {
+		t.Fatalf("/stats/summary: %d %s", code, body)
+	}
+	if s.Node.NodeName != testNode || len(s.Pods) != 1 || len(s.Pods[0].Containers) != 2 || *s.Node.Memory.WorkingSetBytes != 20<<20 {
+		t.Errorf("/stats/summary: %s", body)
+	}
+	code, body = e.get(t, e.kubeletClient(), "/metrics/resource")
+	for _, want := range []string{
+		`container_cpu_usage_seconds_total{container="nginx",namespace="default",pod="web"} 1 1767323045000`,
+		`container_memory_working_set_bytes{container="sidecar",namespace="default",pod="web"} 1.048576e+07 1767323045000`,
+		`pod_memory_working_set_bytes{namespace="default",pod="web"} 2.097152e+07 1767323045000`,
+		`node_cpu_usage_seconds_total 2 1767323045000`,
+		`scrape_error 0`,
+	} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("/metrics/resource: %d, no %q in\n%s", code, want, body)
+		}
+	}
+	for _, path := range []string{"/metrics", "/metrics/probes"} {
+		if code, body := e.get(t, e.kubeletClient(), path); code != http.StatusOK {
+			t.Errorf("%s: %d %s", path, code, body)
 		}
 	}
 }

@@ -24,6 +24,8 @@ import (
 	"github.com/minaks/minaks/pkg/apiserver/config"
 	"github.com/minaks/minaks/pkg/apiserver/kubeconfig"
 	"github.com/minaks/minaks/pkg/netstack"
+	"github.com/minaks/minaks/pkg/nodes/container"
+	"github.com/minaks/minaks/pkg/nodes/toolroot"
 )
 
 // UpOptions are the options of `minaks up`.
@@ -79,6 +81,11 @@ func Up(o UpOptions) error {
 	}
 	if err := checkKernel(c); err != nil {
 		return err
+	}
+	if container.Embedded() {
+		if err := toolroot.Check(); err != nil {
+			return err
+		}
 	}
 	target := kubeconfig.DefaultTarget(o.Kubeconfig)
 

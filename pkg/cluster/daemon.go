@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -28,6 +29,7 @@ import (
 	"github.com/minaks/minaks/pkg/nodes"
 	"github.com/minaks/minaks/pkg/nodes/container"
 	"github.com/minaks/minaks/pkg/nodes/imagestore"
+	"github.com/minaks/minaks/pkg/nodes/toolroot"
 )
 
 // Files of the daemon inside the cluster's state directory.
@@ -245,6 +247,18 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 			}
 			if err := container.Install(c.Path("bin")); err != nil {
 				return fmt.Errorf("install the container binary: %w", err)
+			}
+			run, err := container.Binary("")
+			if err != nil {
+				return err
+			}
+			if pool.ToolsRoot, err = toolroot.Ensure(filepath.Join(c.ImageStoreDir(), toolroot.DirName), run); err != nil {
+				if container.Embedded() {
+					return err
+				}
+				// A development build (go build ./cmd/minaks): its containers run minaks
+				// itself, which is not static.
+				logger.Info("Built-in images run on the host's root", "reason", err)
 			}
 			if err := pool.Start(ctx); err != nil {
 				return err

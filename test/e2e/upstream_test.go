@@ -37,12 +37,9 @@ var ciliumExceptions = []string{
 // have) against a cluster of each enforcing flavour (for Cilium, without the tests Cilium
 // itself fails: ciliumExceptions): a representative subset, or all 46 with
 // MINAKS_NETPOL_E2E_ALL=1 (make netpol-e2e). The suite's binary is built by make
-// (MINAKS_NETPOL_E2E).
+// (MINAKS_UPSTREAM_E2E).
 func TestUpstreamNetworkPolicy(t *testing.T) {
-	bin := os.Getenv("MINAKS_NETPOL_E2E")
-	if bin == "" {
-		t.Skip("MINAKS_NETPOL_E2E is not set: 'make test' builds the upstream suite (test/upstream) and sets it")
-	}
+	bin := upstreamSuite(t)
 	focus := "Feature:NetworkPolicy"
 	if os.Getenv("MINAKS_NETPOL_E2E_ALL") == "" {
 		quoted := make([]string, len(netpolSubset))
@@ -67,16 +64,49 @@ func TestUpstreamNetworkPolicy(t *testing.T) {
 			for _, e := range flavour.exceptions {
 				skip += "|" + regexp.QuoteMeta(e)
 			}
-			cmd := exec.Command(bin, "--kubeconfig", c.kubeconfig, "--provider", "skeleton",
-				"--ginkgo.focus", focus, "--ginkgo.skip", skip, "--ginkgo.no-color")
-			cmd.Dir = t.TempDir()
-			out, err := cmd.CombinedOutput()
-			summary := regexp.MustCompile(`(?m)^Ran \d+ of \d+ Specs.*$|^(SUCCESS|FAIL)!.*$|^\s*\[FAIL\].*$`).FindAllString(string(out), -1)
-			t.Logf("upstream NetworkPolicy suite, %s (without the flavour's %d exceptions):\n%s", strings.Join(flavour.flags, " "), len(flavour.exceptions), strings.Join(summary, "\n"))
-			if err != nil {
-				t.Errorf("the suite failed: %v\n%s", err, tail(string(out), 200))
-			}
+			runUpstream(t, bin, c, "NetworkPolicy suite, "+strings.Join(flavour.flags, " "), focus, skip)
 		})
+	}
+}
+
+// TestUpstreamConformance runs Kubernetes's own [sig-network] conformance tests (the version
+// minaks embeds) against a default cluster: Services of every type, DNS, endpoints, proxy,
+// pod-to-pod connectivity, hostPort, ingress and IngressClass APIs. They exec the tools of
+// agnhost pods (nc, dig, curl, sh), which come from minaks's tools root whatever the host has.
+//
+// `make conformance` runs it (MINAKS_UPSTREAM_CONFORMANCE=1); `make test` does not yet.
+func TestUpstreamConformance(t *testing.T) {
+	bin := upstreamSuite(t)
+	if os.Getenv("MINAKS_UPSTREAM_CONFORMANCE") == "" {
+		t.Skip("MINAKS_UPSTREAM_CONFORMANCE is not set: 'make conformance' runs the upstream [sig-network] conformance tests")
+	}
+	c := newTestCluster(t)
+	c.mustMinaks("up")
+	runUpstream(t, bin, c, "[sig-network] conformance", `\[sig-network\].*\[Conformance\]`, `\[Serial\]|\[Disruptive\]`)
+}
+
+// upstreamSuite is the upstream e2e suite's binary, built by make (MINAKS_UPSTREAM_E2E); the
+// test skips without it.
+func upstreamSuite(t *testing.T) string {
+	bin := os.Getenv("MINAKS_UPSTREAM_E2E")
+	if bin == "" {
+		t.Skip("MINAKS_UPSTREAM_E2E is not set: 'make test' builds the upstream suite (test/upstream) and sets it")
+	}
+	return bin
+}
+
+// runUpstream runs the tests of the upstream suite bin that match focus and not skip against
+// c, logs its summary and fails t with the suite's failures.
+func runUpstream(t *testing.T, bin string, c *testCluster, what, focus, skip string) {
+	t.Helper()
+	cmd := exec.Command(bin, "--kubeconfig", c.kubeconfig, "--provider", "skeleton",
+		"--ginkgo.focus", focus, "--ginkgo.skip", skip, "--ginkgo.no-color")
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	summary := regexp.MustCompile(`(?m)^Ran \d+ of \d+ Specs.*$|^(SUCCESS|FAIL)!.*$|^\s*\[FAIL\].*$`).FindAllString(string(out), -1)
+	t.Logf("upstream %s:\n%s", what, strings.Join(summary, "\n"))
+	if err != nil {
+		t.Errorf("the suite failed: %v\n%s", err, tail(string(out), 200))
 	}
 }
 
