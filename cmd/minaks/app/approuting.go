@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/minaks/minaks/pkg/cluster"
 	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/cluster"
 )
 
 // newAppRoutingCommand is `minaks approuting`, as `az aks approuting`: the application routing

@@ -14,10 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/minaks/minaks/pkg/apiserver"
-	"github.com/minaks/minaks/pkg/cluster"
 	"github.com/minaks/minaks/pkg/apiserver/config"
 	"github.com/minaks/minaks/pkg/apiserver/kubeconfig"
 	"github.com/minaks/minaks/pkg/apiserver/version"
+	"github.com/minaks/minaks/pkg/cluster"
 )
 
 func newDownCommand() *cobra.Command {

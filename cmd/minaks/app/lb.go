@@ -16,9 +16,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/minaks/minaks/pkg/cluster"
 	"github.com/minaks/minaks/pkg/apiserver/config"
 	"github.com/minaks/minaks/pkg/azlb"
+	"github.com/minaks/minaks/pkg/cluster"
 )
 
 func newLBCommand() *cobra.Command {

@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/minaks/minaks/pkg/cluster"
 	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/cluster"
 )
 
 func newUpCommand(g *globals) *cobra.Command {
