@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/client-go/util/exec"
+	compbasemetrics "k8s.io/component-base/metrics"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
 	"k8s.io/utils/ptr"
@@ -82,7 +83,15 @@ func newTestEnv(t *testing.T, disableAuth bool) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{NodeName: testNode, Cert: cert, ClientCA: ca, Client: api, DisableAuth: disableAuth}, e.rt)
+	// The node's registries, each with a metric of its own.
+	metrics, probes := compbasemetrics.NewKubeRegistry(), compbasemetrics.NewKubeRegistry()
+	for r, name := range map[compbasemetrics.KubeRegistry]string{metrics: "node_metric", probes: "probe_metric"} {
+		g := compbasemetrics.NewGauge(&compbasemetrics.GaugeOpts{Name: "test_" + name, Help: "A test metric."})
+		r.MustRegister(g)
+		g.Set(1)
+	}
+	srv, err := New(Config{NodeName: testNode, Cert: cert, ClientCA: ca, Client: api, DisableAuth: disableAuth,
+		Metrics: metrics, ProbeMetrics: probes}, e.rt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,9 +624,9 @@ func TestStatsAndMetrics(t *testing.T) {
 			t.Errorf("/metrics/resource: %d, no %q in\n%s", code, want, body)
 		}
 	}
-	for _, path := range []string{"/metrics", "/metrics/probes"} {
-		if code, body := e.get(t, e.kubeletClient(), path); code != http.StatusOK {
-			t.Errorf("%s: %d %s", path, code, body)
+	for path, want := range map[string]string{"/metrics": "test_node_metric 1", "/metrics/probes": "test_probe_metric 1"} {
+		if code, body := e.get(t, e.kubeletClient(), path); code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("%s: %d, no %q in\n%s", path, code, want, body)
 		}
 	}
 }

@@ -22,7 +22,7 @@ const layout = "1"
 var busyboxPaths = []string{"/bin/busybox", "/usr/bin/busybox", "/sbin/busybox", "/usr/sbin/busybox"}
 
 // runPath is where the tools root has the static binary containers run; its tools (curl, dig,
-// getent, nc) link to it, in place of BusyBox's applets of the same name.
+// getent, nc) link to it, at the paths of BusyBox's applets of the same name.
 const runPath = "/usr/libexec/minaks/minaks-run"
 
 // hostFiles are files of the host's /etc the root carries when the host has them.
@@ -117,7 +117,10 @@ func build(dir, busybox, run string) error {
 	}
 	for _, l := range strings.Fields(string(out)) {
 		if ours[filepath.Base(l)] {
-			continue // minaks's own (Debian's BusyBox nc, for one, lacks -v, -u and -z)
+			// minaks's own at this path (Debian's BusyBox nc lacks -v, -u and -z). BusyBox's sh
+			// still runs its applet for a bare "nc": its standalone shell looks applets up
+			// before PATH (issue 16).
+			continue
 		}
 		if err := symlink("/bin/busybox", filepath.Join(dir, l)); err != nil {
 			return err
