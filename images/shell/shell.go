@@ -58,7 +58,7 @@ func init() {
 		{
 			Name:       "netshoot",
 			References: []string{"nicolaka/netshoot"},
-			// The real image's CMD is zsh; the tools root's bash is BusyBox's sh.
+			// The real image's CMD is zsh; the tools root's bash is mksh.
 			Cmd:         []string{"bash"},
 			Description: "netshoot: runs the pod's command with BusyBox's network tools, curl and dig",
 		},

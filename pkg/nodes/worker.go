@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -478,6 +479,10 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 		imageEnv = c.image.Env
 	case c.stored != nil:
 		imageEnv = c.stored.Config.Env
+	}
+	if !slices.ContainsFunc(imageEnv, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") }) {
+		// As containerd does for an image without PATH (most built-in images).
+		imageEnv = append([]string{"PATH=" + container.DefaultPath}, imageEnv...)
 	}
 	env, err := rt.env.containerEnv(ctx, w.withAddresses(pod), &c.spec, imageEnv)
 	if err != nil {

@@ -245,6 +245,9 @@ func TestPodRuntime(t *testing.T) {
 			"nslookup web-tools.default.svc.cluster.local | grep -c " + ip:                         "1",
 			"getent hosts web-tools | grep -c '^" + ip + " *web-tools.default.svc.cluster.local$'": "1",
 			"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 " + web + " 80 | head -1":               "HTTP/1.0 200 OK",
+			// A bare nc in sh is minaks's, with OpenBSD's -v and -z, as the upstream tests use it.
+			"command -v nc": "/usr/bin/nc",
+			"nc -v -z -w 2 " + web + " 80 2>&1 && echo open": "open",
 		} {
 			// The last line: kubectl 1.32 may log "Unknown stream id 1, discarding message" to
 			// stderr before it when a WebSocket exec ends.

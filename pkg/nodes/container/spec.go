@@ -1,5 +1,8 @@
 package container
 
+// DefaultPath is a container's PATH when its image sets none, as containerd's.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // Spec is everything the init needs to become a container. The node agent writes it; the init
 // reads it from a pipe, so nothing of it shows in the process's command line.
 type Spec struct {

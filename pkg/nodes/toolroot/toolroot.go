@@ -21,6 +21,15 @@ const layout = "1"
 // busyboxPaths are where distributions put a static busybox (Debian's busybox-static: /bin).
 var busyboxPaths = []string{"/bin/busybox", "/usr/bin/busybox", "/sbin/busybox", "/usr/sbin/busybox"}
 
+// shellPaths are where distributions put a static MirBSD Korn shell (Debian's mksh package:
+// built against musl, dietlibc or klibc; /bin/mksh-static is the last). It is the root's sh and
+// bash: BusyBox's own sh is a standalone shell, which runs its applets ahead of PATH, so a bare
+// "nc" in "sh -c" would never reach minaks's nc (issue 16).
+var shellPaths = []string{"/usr/lib/*-linux-musl/bin/mksh", "/usr/lib/diet/bin/mksh", "/bin/mksh-static", "/usr/lib/klibc/bin/mksh"}
+
+// shells are the root's names for mksh, in /bin.
+var shells = []string{"sh", "bash", "ksh", "mksh"}
+
 // runPath is where the tools root has the static binary containers run; its tools (curl, dig,
 // getent, nc) link to it, at the paths of BusyBox's applets of the same name.
 const runPath = "/usr/libexec/minaks/minaks-run"
@@ -31,17 +40,24 @@ var hostFiles = []string{"etc/services", "etc/protocols", "etc/ssl/certs/ca-cert
 // DirName is the directory of tools roots in the image store's.
 const DirName = "tools"
 
-// Check fails, saying what to install, when the host has no static BusyBox.
+// Check fails, saying what to install, when the host has no static BusyBox or mksh.
 func Check() error {
-	_, err := findBusybox()
+	if _, err := findBusybox(); err != nil {
+		return err
+	}
+	_, err := findShell()
 	return err
 }
 
 // Ensure returns the tools root under dir for the static binary run (minaks-run), making it
 // when it is not there: dir/<digest of its content>. It fails, saying what to install, when the
-// host has no static busybox or run is not static.
+// host has no static busybox or mksh, or run is not static.
 func Ensure(dir, run string) (string, error) {
 	busybox, err := findBusybox()
+	if err != nil {
+		return "", err
+	}
+	shell, err := findShell()
 	if err != nil {
 		return "", err
 	}
@@ -50,7 +66,7 @@ func Ensure(dir, run string) (string, error) {
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "minaks tools root %s\x00%s\x00", layout, strings.Join(images.Tools(), ","))
-	for _, f := range append([]string{busybox, run}, hostPaths()...) {
+	for _, f := range append([]string{busybox, shell, run}, hostPaths()...) {
 		if err := hashFile(h, f); err != nil {
 			return "", err
 		}
@@ -67,7 +83,7 @@ func Ensure(dir, run string) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	if err := build(tmp, busybox, run); err != nil {
+	if err := build(tmp, busybox, shell, run); err != nil {
 		return "", fmt.Errorf("make the tools root: %w", err)
 	}
 	if err := os.Rename(tmp, root); err != nil {
@@ -80,7 +96,7 @@ func Ensure(dir, run string) (string, error) {
 }
 
 // build writes the root into dir.
-func build(dir, busybox, run string) error {
+func build(dir, busybox, shell, run string) error {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return err
 	}
@@ -107,19 +123,28 @@ func build(dir, busybox, run string) error {
 	if err := copyFile(run, filepath.Join(dir, runPath), 0o755); err != nil {
 		return err
 	}
+	if err := copyFile(shell, filepath.Join(dir, "bin/mksh"), 0o755); err != nil {
+		return err
+	}
+	ours := map[string]bool{}
+	for _, s := range shells {
+		ours[s] = true
+		if s != "mksh" {
+			if err := symlink("mksh", filepath.Join(dir, "bin", s)); err != nil {
+				return err
+			}
+		}
+	}
 	out, err := exec.Command(busybox, "--list-full").Output()
 	if err != nil {
 		return fmt.Errorf("%s --list-full: %w", busybox, err)
 	}
-	ours := map[string]bool{}
 	for _, t := range images.Tools() {
 		ours[t] = true
 	}
 	for _, l := range strings.Fields(string(out)) {
 		if ours[filepath.Base(l)] {
-			// minaks's own at this path (Debian's BusyBox nc lacks -v, -u and -z). BusyBox's sh
-			// still runs its applet for a bare "nc": its standalone shell looks applets up
-			// before PATH (issue 16).
+			// mksh, or minaks's own tool (Debian's BusyBox nc lacks -v, -u and -z).
 			continue
 		}
 		if err := symlink("/bin/busybox", filepath.Join(dir, l)); err != nil {
@@ -132,8 +157,6 @@ func build(dir, busybox, run string) error {
 		}
 	}
 	files := map[string]string{
-		// Images whose command is bash (ubuntu, debian, netshoot) get BusyBox's sh.
-		"bin/bash":   "#!/bin/sh\nexec /bin/sh \"$@\"\n",
 		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
 		"etc/group":  "root:x:0:\nnobody:x:65534:\n",
 		// Go's resolver and BusyBox read it: the pod's /etc/hosts, then DNS.
@@ -170,19 +193,33 @@ func hostPaths() []string {
 
 // findBusybox is the host's static busybox.
 func findBusybox() (string, error) {
+	return findStatic(busyboxPaths, "a static BusyBox for their tools (sh, nc, wget, …)", "busybox-static")
+}
+
+// findShell is the host's static mksh.
+func findShell() (string, error) {
+	return findStatic(shellPaths, "a static mksh for their sh and bash", "mksh")
+}
+
+// findStatic is the first static executable at patterns (filepath.Glob's); without one, it
+// fails saying the host lacks what, and which package to install.
+func findStatic(patterns []string, what, pkg string) (string, error) {
 	var errs []error
-	for _, p := range busyboxPaths {
-		if _, err := os.Stat(p); err != nil {
-			continue
+	for _, pattern := range patterns {
+		paths, _ := filepath.Glob(pattern)
+		for _, p := range paths {
+			err := static(p)
+			if err == nil {
+				return p, nil
+			}
+			errs = append(errs, err)
 		}
-		err := static(p)
-		if err == nil {
-			return p, nil
-		}
-		errs = append(errs, err)
 	}
-	return "", fmt.Errorf("built-in images need a static BusyBox for their tools (sh, nc, wget, …), and the host has none%s: install the busybox-static package (make host-deps does)",
-		strings.TrimSuffix(": "+errors.Join(errs...).Error(), ": <nil>"))
+	why := ""
+	if len(errs) > 0 {
+		why = " (" + errors.Join(errs...).Error() + ")"
+	}
+	return "", fmt.Errorf("built-in images need %s, and the host has none%s: install the %s package (make host-deps does)", what, why, pkg)
 }
 
 // static fails unless the ELF executable at path is statically linked (has no interpreter).

@@ -28,7 +28,7 @@ func TestEnsure(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("%d entries in %s, want the root alone", len(entries), dir)
 	}
-	for link, want := range map[string]string{"bin/sh": "/bin/busybox", "usr/bin/wget": "/bin/busybox", "usr/bin/nc": runPath, "usr/bin/getent": runPath, "sbin/ip": "/bin/busybox", "usr/bin/curl": runPath, "usr/bin/dig": runPath} {
+	for link, want := range map[string]string{"bin/sh": "mksh", "bin/bash": "mksh", "bin/ash": "/bin/busybox", "usr/bin/wget": "/bin/busybox", "usr/bin/nc": runPath, "usr/bin/getent": runPath, "sbin/ip": "/bin/busybox", "usr/bin/curl": runPath, "usr/bin/dig": runPath} {
 		if got, err := os.Readlink(filepath.Join(root, link)); err != nil || got != want {
 			t.Errorf("%s → %q (%v), want %s", link, got, err, want)
 		}
@@ -39,13 +39,15 @@ func TestEnsure(t *testing.T) {
 	if os.Geteuid() != 0 {
 		return
 	}
-	// The root stands alone: its sh runs, and bash is its sh.
+	// The root stands alone: its sh and bash run, and find minaks's nc through PATH (BusyBox's
+	// sh would run its own applet).
 	for _, sh := range []string{"/bin/sh", "/bin/bash"} {
-		cmd := exec.Command(sh, "-c", `echo "$0 ok"; test -e /usr/bin/apt-get || echo "no host"`)
+		cmd := exec.Command(sh, "-c", `echo "$0 ok"; test -e /usr/bin/apt-get || echo "no host"; command -v nc`)
+		cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
 		cmd.Dir = "/"
 		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), " ok\n") || !strings.Contains(string(out), "no host") {
+		if err != nil || !strings.Contains(string(out), " ok\n") || !strings.Contains(string(out), "no host") || !strings.HasSuffix(string(out), "\n/usr/bin/nc\n") {
 			t.Errorf("%s in the root: %v: %s", sh, err, out)
 		}
 	}
