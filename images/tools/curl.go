@@ -14,6 +14,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/minaks/minaks/images"
@@ -29,6 +30,7 @@ const (
 	curlResolve       = 6
 	curlConnect       = 7
 	curlHTTPError     = 22
+	curlInterface     = 45
 	curlWrite         = 23
 	curlTimeout       = 28
 	curlRecv          = 56
@@ -89,6 +91,8 @@ type curlOptions struct {
 	retryDelay            time.Duration
 	connectTimeout, maxT  time.Duration
 	family                string // "tcp4", "tcp6" or "tcp"
+	// iface is --interface: a local address to send from, or a network interface to bind to.
+	iface string
 }
 
 func curlMain(args []string) int {
@@ -116,6 +120,38 @@ func curlMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "curl: (%d) %v\n", code, err)
 	}
 	return code
+}
+
+// bindInterface makes d send from --interface, as curl does: "if!NAME" is an interface, "host!ADDR"
+// an address; otherwise an address when it parses as one, else an interface name.
+func (o *curlOptions) bindInterface(d *net.Dialer) error {
+	if o.iface == "" {
+		return nil
+	}
+	name, addr := o.iface, o.iface
+	if n, ok := strings.CutPrefix(o.iface, "if!"); ok {
+		name, addr = n, ""
+	} else if a, ok := strings.CutPrefix(o.iface, "host!"); ok {
+		name, addr = "", a
+	}
+	if ip := net.ParseIP(addr); ip != nil {
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+		return nil
+	}
+	if name == "" {
+		return fmt.Errorf("Couldn't bind to '%s'", o.iface)
+	}
+	if _, err := net.InterfaceByName(name); err != nil {
+		return fmt.Errorf("Couldn't bind to interface '%s'", name)
+	}
+	d.Control = func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) { serr = syscall.BindToDevice(int(fd), name) }); err != nil {
+			return err
+		}
+		return serr
+	}
+	return nil
 }
 
 func parseCurl(args []string) (*curlOptions, error) {
@@ -224,6 +260,8 @@ func parseCurl(args []string) (*curlOptions, error) {
 			var r string
 			r, err = value(&i, a)
 			o.resolve = append(o.resolve, r)
+		case "--interface":
+			o.iface, err = value(&i, a)
 		case "--connect-timeout":
 			var v string
 			if v, err = value(&i, a); err == nil {
@@ -235,7 +273,7 @@ func parseCurl(args []string) (*curlOptions, error) {
 				o.maxT, err = seconds(v)
 			}
 		default:
-			return nil, fmt.Errorf("option %s: is unknown (minaks's curl takes -sSkIifLvOG46 -o -X -H -d -w -u -A -E --cacert --key --json --resolve --retry --retry-delay --connect-timeout -m)", a)
+			return nil, fmt.Errorf("option %s: is unknown (minaks's curl takes -sSkIifLvOG46 -o -X -H -d -w -u -A -E --cacert --key --json --resolve --interface --retry --retry-delay --connect-timeout -m)", a)
 		}
 		if err != nil {
 			return nil, err
@@ -282,6 +320,9 @@ func (o *curlOptions) run(last bool) (int, error) {
 	dialer := &net.Dialer{Timeout: o.connectTimeout}
 	if dialer.Timeout == 0 {
 		dialer.Timeout = 300 * time.Second
+	}
+	if err := o.bindInterface(dialer); err != nil {
+		return curlInterface, err
 	}
 	var remote string
 	transport := &http.Transport{
@@ -439,6 +480,8 @@ func curlError(err error, u *url.URL) (int, error) {
 		return curlTimeout, fmt.Errorf("Connection timed out after the time allowed: %v", err)
 	case errors.As(err, &dnsErr):
 		return curlResolve, fmt.Errorf("Could not resolve host: %s", u.Hostname())
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return curlInterface, fmt.Errorf("bind failed: %v", err)
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return curlConnect, fmt.Errorf("Failed to connect to %s port %s: %v", u.Hostname(), portOf(u), opErr.Err)
 	}

@@ -41,6 +41,9 @@ func TestCurl(t *testing.T) {
 			http.NotFound(w, r)
 		case "/redirect":
 			http.Redirect(w, r, "/", http.StatusFound)
+		case "/peer":
+			ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+			io.WriteString(w, ip)
 		case "/echo":
 			b, _ := io.ReadAll(r.Body)
 			io.WriteString(w, r.Method+" "+r.URL.RawQuery+" "+r.Header.Get("Content-Type")+" "+string(b))
@@ -80,6 +83,12 @@ func TestCurl(t *testing.T) {
 		{[]string{"-sG", "-d", "a=1", srv.URL + "/echo?z=0"}, 0, "GET z=0&a=1  "},
 		{[]string{"-s", "--json", `{"a":1}`, srv.URL + "/echo"}, 0, `POST  application/json {"a":1}`},
 		{[]string{"-s", "--retry", "3", "--retry-delay", "0.01", srv.URL + "/flaky"}, 0, "ok"},
+		// --interface: an address to send from (any 127/8 address is lo's), or a device.
+		{[]string{"-s", "--interface", "127.0.0.2", srv.URL + "/peer"}, 0, "127.0.0.2"},
+		{[]string{"-s", "--interface", "host!127.0.0.3", srv.URL + "/peer"}, 0, "127.0.0.3"},
+		{[]string{"-s", "--interface", "lo", srv.URL + "/peer"}, 0, "127.0.0.1"},
+		{[]string{"-s", "--interface", "no-such-if0", srv.URL + "/peer"}, 45, ""},
+		{[]string{"-s", "--interface", "192.0.2.1", srv.URL + "/peer"}, 45, ""},
 		{[]string{"--bogus", srv.URL}, 2, ""},
 	} {
 		code, out := run(t, curlMain, tc.args...)

@@ -34,6 +34,9 @@ type Status struct {
 	Daemon *DaemonStatus
 	// Nodes are the cluster's nodes, as the API reports them, when it answers.
 	Nodes []NodeStatus `json:",omitempty"`
+	// Memory is the memory of the running daemon and of every process below it: node agents,
+	// kube-proxies and the pods' containers.
+	Memory []ProcessMemory `json:",omitempty"`
 }
 
 // NodeStatus is one node in a status report.
@@ -56,6 +59,7 @@ func GetStatus(name, stateDir string) (*Status, error) {
 	}
 	if len(daemons) > 0 {
 		s.State, s.PID = StateRunning, daemons[0].PID
+		s.Memory, _ = TreeMemory(s.PID)
 		if ds, err := QueryDaemon(filepath.Join(daemons[0].StateDir, name)); err == nil {
 			s.Daemon = ds
 		}

@@ -167,6 +167,25 @@ func printStatus(out io.Writer, s *cluster.Status) {
 			fmt.Fprintf(w, "  %s\t%s %s\n", n.Name, n.IP, state)
 		}
 	}
+	if len(s.Memory) > 0 {
+		var pss, rss uint64
+		for _, p := range s.Memory {
+			pss, rss = pss+p.PSSBytes, rss+p.RSSBytes
+		}
+		fmt.Fprintf(w, "Memory:	%s PSS, %s RSS in %d processes\n", mib(pss), mib(rss), len(s.Memory))
+		for _, g := range cluster.MemoryByName(s.Memory) {
+			name := g.Name
+			if g.Count > 1 {
+				name += fmt.Sprintf(" ×%d", g.Count)
+			}
+			fmt.Fprintf(w, "  %s\t%s PSS, %s RSS\n", name, mib(g.PSSBytes), mib(g.RSSBytes))
+		}
+	}
+}
+
+// mib formats a size in MiB.
+func mib(b uint64) string {
+	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
 }
 
 func modeSuffix(m string) string {

@@ -2,7 +2,9 @@
 // memory, side by side with the bare lower bound measured in the same run: embedded etcd plus
 // kube-apiserver alone (bare-apiserver) reaching /readyz. Runs alternate between the two so that
 // both see the same machine. Everything it starts lives under a temporary state directory and
-// is removed at the end.
+// is removed at the end. After the first run of each it waits -idle, then prints the memory
+// (PSS and RSS) of the whole process tree of the idle cluster, by process, next to the bare
+// lower bound's.
 package main
 
 import (
@@ -18,12 +20,15 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/minaks/minaks/pkg/cluster"
 )
 
 func main() {
 	minaks := flag.String("minaks", "bin/minaks", "minaks binary")
 	bare := flag.String("bare", "bin/bare-apiserver", "bare-apiserver binary")
 	runs := flag.Int("runs", 5, "runs of each measurement")
+	flag.DurationVar(&idle, "idle", 20*time.Second, "how long a new cluster idles before its memory is measured")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "upbench: run as root (minaks up needs it)")
@@ -35,11 +40,16 @@ func main() {
 	}
 }
 
+// idle is how long a new cluster (and the baseline) idles before their memory is measured.
+var idle time.Duration
+
 type sample struct {
 	ready time.Duration
 	// api is when the API server was ready, from the daemon's log (0 for the baseline).
 	api   time.Duration
 	rssMB float64
+	// tree is the memory of the process tree after idle (first runs only).
+	tree []cluster.ProcessMemory
 }
 
 func bench(minaks, bare string, runs int) error {
@@ -53,12 +63,12 @@ func bench(minaks, bare string, runs int) error {
 	for i := range runs {
 		fns := []func() error{
 			func() error {
-				s, err := runBare(bare, filepath.Join(root, fmt.Sprintf("bare%d", i)))
+				s, err := runBare(bare, filepath.Join(root, fmt.Sprintf("bare%d", i)), i == 0)
 				lower = append(lower, s)
 				return err
 			},
 			func() error {
-				s, r, err := runUp(minaks, root, fmt.Sprintf("bench%d", i), 3)
+				s, r, err := runUp(minaks, root, fmt.Sprintf("bench%d", i), 3, i == 0)
 				up, restart = append(up, s), append(restart, r)
 				return err
 			},
@@ -76,7 +86,7 @@ func bench(minaks, bare string, runs int) error {
 	}
 
 	for i := range max(1, runs/2) {
-		s, _, err := runUp(minaks, root, fmt.Sprintf("big%d", i), 100)
+		s, _, err := runUp(minaks, root, fmt.Sprintf("big%d", i), 100, false)
 		if err != nil {
 			return err
 		}
@@ -105,12 +115,29 @@ func bench(minaks, bare string, runs int) error {
 	_, rss100 := row("new cluster: 100 nodes Ready, kube-proxy off (up returns)", big, ready)
 	fmt.Printf("\nratio API ready / baseline (medians): %.2f (target <= 1.20)\n", float64(api)/float64(b))
 	fmt.Printf("daemon RSS per node: %.2f MiB ((RSS at 100 nodes - RSS at 3) / 97; target <= 10)\n", (rss100-rss3)/97)
+
+	fmt.Printf("\n%-50s %6s %10s %10s\n", fmt.Sprintf("memory after %v idle (first run)", idle), "procs", "PSS MiB", "RSS MiB")
+	printTree := func(what string, tree []cluster.ProcessMemory) {
+		var pss, rss uint64
+		for _, p := range tree {
+			pss, rss = pss+p.PSSBytes, rss+p.RSSBytes
+		}
+		fmt.Printf("%-50s %6d %10.0f %10.0f\n", what, len(tree), mb(pss), mb(rss))
+		for _, g := range cluster.MemoryByName(tree) {
+			fmt.Printf("  %-48s %6d %10.1f %10.1f\n", g.Name, g.Count, mb(g.PSSBytes), mb(g.RSSBytes))
+		}
+	}
+	printTree("new cluster: 3 nodes, kube-proxy, DNS (target <= 400 PSS)", up[0].tree)
+	printTree("baseline: bare etcd + kube-apiserver", lower[0].tree)
 	return nil
 }
 
+func mb(b uint64) float64 { return float64(b) / (1 << 20) }
+
 // runUp times `minaks up` of a new cluster of n nodes, then (for small clusters) stops it and
-// times `minaks up` again (a restart with the saved etcd data), and removes the cluster.
-func runUp(minaks, root, name string, n int) (first, again sample, err error) {
+// times `minaks up` again (a restart with the saved etcd data), and removes the cluster. With
+// measure, it reads the new cluster's memory after idle.
+func runUp(minaks, root, name string, n int, measure bool) (first, again sample, err error) {
 	stateDir := filepath.Join(root, "state")
 	kubeconfig := filepath.Join(root, "kubeconfig")
 	common := []string{"--name", name, "--state-dir", stateDir}
@@ -148,12 +175,18 @@ func runUp(minaks, root, name string, n int) (first, again sample, err error) {
 			return first, again, err
 		}
 		s.rssMB = rssMB(strings.TrimSpace(string(pid)))
+		if i == 0 && measure {
+			if s.tree, err = idleTree(strings.TrimSpace(string(pid))); err != nil {
+				return first, again, err
+			}
+		}
 	}
 	return first, again, nil
 }
 
-// runBare times bare-apiserver from exec to its "ready" line.
-func runBare(bare, dir string) (sample, error) {
+// runBare times bare-apiserver from exec to its "ready" line; with measure, it then reads its
+// memory after idle.
+func runBare(bare, dir string, measure bool) (sample, error) {
 	port, err := freePort()
 	if err != nil {
 		return sample{}, err
@@ -181,7 +214,20 @@ func runBare(bare, dir string) (sample, error) {
 		return s, fmt.Errorf("bare-apiserver did not become ready (%q, %v); see %s", line, err, filepath.Join(dir, "bare", "bare.log"))
 	}
 	s.rssMB = rssMB(strconv.Itoa(cmd.Process.Pid))
-	return s, nil
+	if measure {
+		s.tree, err = idleTree(strconv.Itoa(cmd.Process.Pid))
+	}
+	return s, err
+}
+
+// idleTree waits idle, then reads the memory of pid's process tree.
+func idleTree(pid string) ([]cluster.ProcessMemory, error) {
+	time.Sleep(idle)
+	p, err := strconv.Atoi(pid)
+	if err != nil {
+		return nil, err
+	}
+	return cluster.TreeMemory(p)
 }
 
 func rssMB(pid string) float64 {
