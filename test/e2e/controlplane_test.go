@@ -60,7 +60,7 @@ func TestControlPlaneLifecycle(t *testing.T) {
 	}
 
 	status := c.mustMinaks("status")
-	for _, want := range []string{"running (pid", "kube-apiserver", "ready", "kube-controller-manager", "kube-scheduler", "10.244.0.0/16", "3 of 3 Ready"} {
+	for _, want := range []string{"running (pid", "kube-apiserver", "ready", "kube-controller-manager", "kube-scheduler", "10.244.0.0/16", "3 of 3 Ready", "Memory:", "  daemon ", "  kube-proxy ×3 ", "  coredns ×2 "} {
 		if !strings.Contains(status, want) {
 			t.Errorf("status lacks %q:\n%s", want, status)
 		}
