@@ -12,4 +12,5 @@ import (
 	_ "github.com/minaks/minaks/images/ingressnginx"
 	_ "github.com/minaks/minaks/images/istio"
 	_ "github.com/minaks/minaks/images/kubeproxy"
+	_ "github.com/minaks/minaks/images/metricsserver"
 )

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/minaks/minaks/pkg/apiserver/addons"
+	"github.com/minaks/minaks/pkg/apiserver/apply"
 	"github.com/minaks/minaks/pkg/apiserver/config"
 	"github.com/minaks/minaks/pkg/apiserver/version"
 	"github.com/minaks/minaks/pkg/nodes/netpolicy"
@@ -54,6 +56,9 @@ func startAddons(ctx context.Context, client kubernetes.Interface, ext apiextens
 	}
 	if err := addons.Apply(ctx, client, c); err != nil {
 		return err
+	}
+	if err := apply.APIService(ctx, client.Discovery().RESTClient(), addons.MetricsServerAPIService()); err != nil {
+		return fmt.Errorf("metrics-server add-on: %w", err)
 	}
 	if c.Network.CNI() == config.CNINone || !c.KubeProxy.IsEnabled() && c.Network.Dataplane != "cilium" {
 		// No pod network until the user installs a CNI, or no Service implementation until

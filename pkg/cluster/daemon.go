@@ -160,7 +160,11 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 		}
 	}()
 
-	if err := serveClusterEgress(ctx, apiserver.NewPaths(c).ClusterEgressSocket, netstack.FabricNS(c.Name)); err != nil {
+	var services []netip.Prefix
+	for _, cidr := range c.Network.ServiceCIDRs {
+		services = append(services, netip.MustParsePrefix(cidr)) // validated when the cluster was made
+	}
+	if err := serveClusterEgress(ctx, apiserver.NewPaths(c).ClusterEgressSocket, c.Name, services); err != nil {
 		return fmt.Errorf("cluster egress: %w", err)
 	}
 	runErr := make(chan error, 1)

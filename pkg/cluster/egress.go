@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -25,7 +27,12 @@ import (
 // the target from inside the cluster's fabric namespace, which reaches the nodes and pods. So
 // the API server needs no host route to them, which the host has for one cluster per subnet
 // only; it is the part Konnectivity plays on AKS.
-func serveClusterEgress(ctx context.Context, path, fabricNS string) error {
+//
+// Connections to a Service address leave from a node's namespace instead, where the node's
+// Service rules (kube-proxy's) take them to an endpoint, as they leave from Konnectivity's
+// agents on AKS's nodes: the API server reaches an aggregated API (metrics-server's) or a
+// webhook by its Service's cluster IP.
+func serveClusterEgress(ctx context.Context, path, cluster string, services []netip.Prefix) error {
 	_ = os.Remove(path)
 	l, err := net.Listen("unix", path)
 	if err != nil {
@@ -37,7 +44,7 @@ func serveClusterEgress(ctx context.Context, path, fabricNS string) error {
 	}
 	logger := klog.FromContext(ctx).WithValues("egress", "cluster")
 	serveConns(ctx, l, func(conn net.Conn) {
-		if err := connect(ctx, conn, fabricNS); err != nil && ctx.Err() == nil {
+		if err := connect(ctx, conn, cluster, services); err != nil && ctx.Err() == nil {
 			logger.V(2).Info("Cluster egress", "err", err)
 		}
 	})
@@ -63,7 +70,7 @@ func serveConns(ctx context.Context, l net.Listener, handle func(net.Conn)) {
 }
 
 // connect serves one CONNECT request and splices the two connections.
-func connect(ctx context.Context, conn net.Conn, fabricNS string) error {
+func connect(ctx context.Context, conn net.Conn, cluster string, services []netip.Prefix) error {
 	defer conn.Close()
 	br := bufio.NewReader(conn)
 	req, err := http.ReadRequest(br)
@@ -76,25 +83,50 @@ func connect(ctx context.Context, conn net.Conn, fabricNS string) error {
 	}
 	// Only addresses: a name would be resolved inside the namespace switch, which must not
 	// happen (the API server asks for kubelets by InternalIP, for pods and services by IP).
-	if host, _, err := net.SplitHostPort(req.Host); err != nil || net.ParseIP(host) == nil {
+	target, err := netip.ParseAddrPort(req.Host)
+	if err != nil {
 		_, _ = io.WriteString(conn, "HTTP/1.1 400 Bad Request\r\n\r\nminaks cluster egress takes IP addresses only")
 		return errors.New("not an IP address: " + req.Host)
 	}
-	var target net.Conn
-	err = netns.Do(fabricNS, func() (err error) {
-		target, err = (&net.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", req.Host)
+	ns, err := dialNS(cluster, services, target.Addr().Unmap())
+	if err != nil {
+		_, _ = io.WriteString(conn, "HTTP/1.1 502 Bad Gateway\r\n\r\n"+err.Error())
+		return err
+	}
+	var targetConn net.Conn
+	err = netns.Do(ns, func() (err error) {
+		targetConn, err = (&net.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", req.Host)
 		return err
 	})
 	if err != nil {
 		_, _ = io.WriteString(conn, "HTTP/1.1 502 Bad Gateway\r\n\r\n"+err.Error())
 		return err
 	}
-	defer target.Close()
+	defer targetConn.Close()
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return err
 	}
-	splice(conn, br, target) // what the reader buffered comes first
+	splice(conn, br, targetConn) // what the reader buffered comes first
 	return nil
+}
+
+// dialNS is the namespace a connection to addr leaves from: for a Service address, the first
+// node's (by name) that exists; for any other, the fabric's, which routes to every node and pod.
+func dialNS(cluster string, services []netip.Prefix, addr netip.Addr) (string, error) {
+	if !slices.ContainsFunc(services, func(p netip.Prefix) bool { return p.Contains(addr) }) {
+		return netstack.FabricNS(cluster), nil
+	}
+	names, err := netns.List(netstack.NSPrefix(cluster))
+	if err != nil {
+		return "", err
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if rest := strings.TrimPrefix(name, netstack.NSPrefix(cluster)); name != netstack.FabricNS(cluster) && !strings.HasPrefix(rest, "pod-") {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("no node to reach Service address %s from", addr)
 }
 
 // splice copies between a client (read through in) and a target until either side is done.

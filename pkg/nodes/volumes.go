@@ -61,8 +61,12 @@ func (v *volumes) setUpOne(ctx context.Context, vol *v1.Volume) error {
 	dir := filepath.Join(v.dir, vol.Name)
 	switch {
 	case vol.EmptyDir != nil:
-		// medium: Memory is a directory too: minaks mounts nothing on the host.
-		return os.MkdirAll(dir, 0o777)
+		// medium: Memory is a directory too: minaks mounts nothing on the host. World-writable
+		// whatever the umask, as the kubelet makes it, for containers that run as a user.
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return err
+		}
+		return os.Chmod(dir, 0o777)
 	case vol.HostPath != nil:
 		return hostPath(vol.HostPath)
 	case vol.ConfigMap != nil, vol.Secret != nil, vol.DownwardAPI != nil, vol.Projected != nil:

@@ -372,8 +372,9 @@ func TestVolumesSetUp(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if fi, err := os.Stat(filepath.Join(dir, "scratch")); err != nil || !fi.IsDir() {
-		t.Errorf("emptyDir: %v", err)
+	// World-writable whatever the umask, as the kubelet makes it.
+	if fi, err := os.Stat(filepath.Join(dir, "scratch")); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o777 {
+		t.Errorf("emptyDir: %v, %v", fi.Mode(), err)
 	}
 	for name, want := range map[string]map[string]string{
 		"config": {"app.conf": "port=80\n -rw-r--r--", "blob": "\x00\x01\x02 -rw-r--r--"},

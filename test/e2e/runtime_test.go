@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -219,6 +220,45 @@ func TestPodRuntime(t *testing.T) {
 		if !regexp.MustCompile(`prober_probe_total\{container="main",namespace="default",pod="liveness",pod_uid="[^"]+",probe_type="Liveness",result="failed"\} [1-9]`).MatchString(probes) {
 			t.Errorf("/metrics/probes of %s:\n%s", liveNode, probes)
 		}
+	})
+
+	t.Run("kubectl top and the HPA, through metrics-server", func(t *testing.T) {
+		c := c.in(t)
+		// AKS's add-on: two replicas in kube-system, serving metrics.k8s.io through the
+		// aggregation layer.
+		c.mustKubectl("-n", "kube-system", "rollout", "status", "deployment/metrics-server", "--timeout=120s")
+		c.mustKubectl("wait", "--for=condition=Available", "apiservice/v1beta1.metrics.k8s.io", "--timeout=60s")
+		// A pod that burns CPU up to its limit, 200m: 400 % of its 100m request.
+		c.mustKubectl("create", "deployment", "burn", "--image=busybox", "--", "sh", "-c", "while :; do :; done")
+		c.mustKubectl("set", "resources", "deployment/burn", "--requests=cpu=100m", "--limits=cpu=200m")
+		c.mustKubectl("rollout", "status", "deployment/burn", "--timeout=60s")
+		t.Cleanup(func() { c.kubectl("delete", "deployment/burn", "hpa/burn", "--ignore-not-found") })
+		eventually(t, 90*time.Second, "kubectl top nodes and pods", func() error {
+			nodes, err := c.kubectl("top", "nodes", "--no-headers")
+			if err != nil || len(strings.Split(strings.TrimSpace(nodes), "\n")) != 2 {
+				return fmt.Errorf("top nodes: %v: %s", err, nodes)
+			}
+			pods, err := c.kubectl("top", "pods", "--no-headers", "-l", "app=burn")
+			// "burn-7d9c…   198m   1Mi": at its limit, not above it.
+			f := strings.Fields(pods)
+			if err != nil || len(f) != 3 || !strings.HasSuffix(f[2], "Mi") {
+				return fmt.Errorf("top pods: %v: %s", err, pods)
+			}
+			if m, err := strconv.Atoi(strings.TrimSuffix(f[1], "m")); err != nil || m < 120 || m > 230 {
+				return fmt.Errorf("burn uses %s of CPU, want about its 200m limit", f[1])
+			}
+			return nil
+		})
+		// The HorizontalPodAutoscaler reads the same API: 400 % of a 50 % target scales up.
+		c.mustKubectl("autoscale", "deployment", "burn", "--cpu-percent=50", "--min=1", "--max=2")
+		eventually(t, 120*time.Second, "the HPA scales burn to 2", func() error {
+			out, err := c.kubectl("get", "deployment", "burn", "-o", "jsonpath={.spec.replicas}")
+			if err != nil || out != "2" {
+				hpa, _ := c.kubectl("get", "hpa", "burn")
+				return fmt.Errorf("replicas %q (%v): %s", out, err, hpa)
+			}
+			return nil
+		})
 	})
 
 	t.Run("built-in images carry their own tools, not the host's", func(t *testing.T) {

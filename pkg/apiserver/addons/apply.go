@@ -12,9 +12,9 @@ import (
 	"github.com/minaks/minaks/pkg/apiserver/config"
 )
 
-// Apply creates or updates the add-ons of cluster c: CoreDNS's objects by server-side apply
-// (forced, as AKS's add-on manager reconciles them), and coredns-custom only when it is
-// missing, so that what users put there stays. It is idempotent and runs at every daemon start.
+// Apply creates or updates the add-ons of cluster c: CoreDNS's and metrics-server's objects by
+// server-side apply (forced, as AKS's add-on manager reconciles them), and coredns-custom only
+// when it is missing, so that what users put there stays. It is idempotent and runs at every daemon start.
 func Apply(ctx context.Context, client kubernetes.Interface, c *config.Cluster) error {
 	s, err := DNSSettingsFor(c)
 	if err != nil {
@@ -26,6 +26,9 @@ func Apply(ctx context.Context, client kubernetes.Interface, c *config.Cluster) 
 	}
 	if err := apply.Objects(ctx, client, objs...); err != nil {
 		return fmt.Errorf("CoreDNS add-on: %w", err)
+	}
+	if err := apply.Objects(ctx, client, MetricsServerObjects()...); err != nil {
+		return fmt.Errorf("metrics-server add-on: %w", err)
 	}
 	custom := CoreDNSCustom()
 	_, err = client.CoreV1().ConfigMaps(Namespace).Create(ctx, custom, metav1.CreateOptions{FieldManager: apply.FieldManager})

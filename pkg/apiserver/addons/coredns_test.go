@@ -413,8 +413,14 @@ func snapshot(t *testing.T, client *fake.Clientset) map[string]any {
 		clean(&o.ObjectMeta)
 		out["ClusterRoleBinding "+o.Name] = o
 	}
-	if len(out) != 7 {
-		t.Errorf("%d objects, want 7: %v", len(out), keys(out))
+	rbs, _ := client.RbacV1().RoleBindings("kube-system").List(ctx, metav1.ListOptions{})
+	for _, o := range rbs.Items {
+		clean(&o.ObjectMeta)
+		out["RoleBinding "+o.Name] = o
+	}
+	// CoreDNS's 7 and metrics-server's 8 (its APIService is applied apart).
+	if len(out) != 15 {
+		t.Errorf("%d objects, want 15: %v", len(out), keys(out))
 	}
 	return out
 }

@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	"k8s.io/utils/ptr"
 )
 
@@ -94,6 +96,26 @@ func object(ctx context.Context, client kubernetes.Interface, obj runtime.Object
 	}
 	if err != nil {
 		return fmt.Errorf("apply %s %s: %w", gvks[0].Kind, types.NamespacedName{Namespace: ns, Name: name}, err)
+	}
+	return nil
+}
+
+// APIService applies s, a kind of the aggregation layer that client-go's clientset does not
+// have, through a REST client of the API server (a clientset's Discovery().RESTClient()), with
+// the same field manager and force as Objects.
+func APIService(ctx context.Context, rc rest.Interface, s *apiregistrationv1.APIService) error {
+	s = s.DeepCopy()
+	s.TypeMeta = metav1.TypeMeta{APIVersion: apiregistrationv1.SchemeGroupVersion.String(), Kind: "APIService"}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	err = rc.Patch(types.ApplyPatchType).
+		AbsPath("/apis", apiregistrationv1.GroupName, "v1", "apiservices", s.Name).
+		Param("fieldManager", FieldManager).Param("force", "true").
+		Body(data).Do(ctx).Error()
+	if err != nil {
+		return fmt.Errorf("apply APIService %s: %w", s.Name, err)
 	}
 	return nil
 }
