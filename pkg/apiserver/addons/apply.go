@@ -14,7 +14,9 @@ import (
 
 // Apply creates or updates the add-ons of cluster c: CoreDNS's and metrics-server's objects by
 // server-side apply (forced, as AKS's add-on manager reconciles them), and coredns-custom only
-// when it is missing, so that what users put there stays. It is idempotent and runs at every daemon start.
+// when it is missing, so that what users put there stays. It is idempotent and runs at every
+// daemon start. metrics-server's APIService is not a clientset kind: apply.APIService applies
+// MetricsServerAPIService.
 func Apply(ctx context.Context, client kubernetes.Interface, c *config.Cluster) error {
 	s, err := DNSSettingsFor(c)
 	if err != nil {

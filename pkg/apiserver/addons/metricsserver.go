@@ -1,6 +1,8 @@
 package addons
 
 import (
+	"strconv"
+
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -95,12 +97,12 @@ func MetricsServerAPIService() *apiregistrationv1.APIService {
 }
 
 func metricsServerDeployment(labels map[string]string) *appsv1.Deployment {
-	probe := func(path string, failures int32) *v1.Probe {
+	probe := func(path string) *v1.Probe {
 		return &v1.Probe{
 			ProbeHandler: v1.ProbeHandler{HTTPGet: &v1.HTTPGetAction{
 				Path: path, Port: intstr.FromString("https"), Scheme: v1.URISchemeHTTPS}},
 			PeriodSeconds:    10,
-			FailureThreshold: failures,
+			FailureThreshold: 3,
 		}
 	}
 	return &appsv1.Deployment{
@@ -134,7 +136,7 @@ func metricsServerDeployment(labels map[string]string) *appsv1.Deployment {
 						ImagePullPolicy: v1.PullIfNotPresent,
 						Args: []string{
 							"--cert-dir=/tmp",
-							"--secure-port=4443",
+							"--secure-port=" + strconv.Itoa(metricsServerPort),
 							"--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
 							"--kubelet-use-node-status-port",
 							"--metric-resolution=15s",
@@ -145,8 +147,8 @@ func metricsServerDeployment(labels map[string]string) *appsv1.Deployment {
 						Resources: v1.ResourceRequirements{
 							Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse("100m"), v1.ResourceMemory: resource.MustParse("200Mi")},
 						},
-						LivenessProbe:  probe("/livez", 3),
-						ReadinessProbe: probe("/readyz", 3),
+						LivenessProbe:  probe("/livez"),
+						ReadinessProbe: probe("/readyz"),
 						VolumeMounts:   []v1.VolumeMount{{Name: "tmp-dir", MountPath: "/tmp"}},
 						SecurityContext: &v1.SecurityContext{
 							AllowPrivilegeEscalation: ptr.To(false),
