@@ -168,11 +168,14 @@ func TestNodesPerNetworkPlugin(t *testing.T) {
 func TestNodesLeaveNothing(t *testing.T) {
 	c := newTestCluster(t)
 	c.mustMinaks("up", "--node-count", "2")
-	// The fabric, the nodes, and a sandbox per pod: CoreDNS's two (kube-proxy's pods have the
-	// node's network).
-	if names, _ := netns.List("minaks." + c.name + "."); len(names) != 5 {
-		t.Errorf("namespaces %v, want the fabric, 2 nodes and CoreDNS's 2 pods", names)
-	}
+	// The fabric, the nodes, and a sandbox per pod: CoreDNS's two and metrics-server's two,
+	// which up does not wait for (kube-proxy's pods have the node's network).
+	eventually(t, 30*time.Second, "the namespaces of the fabric, 2 nodes, CoreDNS's 2 pods and metrics-server's 2", func() error {
+		if names, _ := netns.List("minaks." + c.name + "."); len(names) != 7 {
+			return fmt.Errorf("namespaces %v", names)
+		}
+		return nil
+	})
 	// A stopped cluster is deallocated: no namespaces, links or routes while it is stopped.
 	c.mustMinaks("stop")
 	if names, _ := netns.List("minaks." + c.name + "."); len(names) != 0 {
