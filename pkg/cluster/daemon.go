@@ -68,10 +68,10 @@ type DaemonStatus struct {
 	Components []apiserver.ComponentStatus `json:"components"`
 }
 
-// DaemonGCPercent is the daemon's GOGC unless the environment sets one: the heap may grow by
+// daemonGCPercent is the daemon's GOGC unless the environment sets one: the heap may grow by
 // half its live size between collections, not by all of it, for about 40 MiB less at a
 // little more GC work.
-const DaemonGCPercent = 50
+const daemonGCPercent = 50
 
 // RunDaemon runs the named cluster until SIGTERM or SIGINT, or until a component fails. It
 // reports the bring-up steps to the `up` that started it (over fd 3), if any.
@@ -95,7 +95,7 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 	if os.Getenv("GOGC") == "" {
 		// The heap holds about 110 MiB live in an idle 3-node cluster (mostly the API server's
 		// OpenAPI and handlers); Go's default lets it grow to twice that before collecting.
-		debug.SetGCPercent(DaemonGCPercent)
+		debug.SetGCPercent(daemonGCPercent)
 	}
 
 	var progress Progress = nopProgress{}
