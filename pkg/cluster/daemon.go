@@ -30,6 +30,7 @@ import (
 	"github.com/minaks/minaks/pkg/nodes"
 	"github.com/minaks/minaks/pkg/nodes/container"
 	"github.com/minaks/minaks/pkg/nodes/imagestore"
+	"github.com/minaks/minaks/pkg/nodes/resident"
 	"github.com/minaks/minaks/pkg/nodes/toolroot"
 )
 
@@ -305,6 +306,18 @@ func RunDaemon(name, stateDir string, verbosity int) error {
 	}
 	ready.Store(true)
 	logger.Info("Cluster ready")
+	// Bring-up ran code that an idle daemon does not run again, and so do the add-ons' first
+	// reconciles and the first pods: give those pages back now, and again once the add-ons
+	// have settled.
+	trim := func() {
+		if n, err := resident.Code(); err != nil {
+			logger.Error(err, "Trimming the resident executable")
+		} else {
+			logger.V(2).Info("Trimmed the resident executable", "mappedMiB", n>>20)
+		}
+	}
+	trim()
+	time.AfterFunc(resident.Settle, trim)
 	go reconcileFabric(ctx, fabric)
 
 	err = <-runErr

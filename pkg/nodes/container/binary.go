@@ -5,9 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/minaks/minaks/pkg/nodes/resident"
 )
 
 // The binaries containers run, by name: minaks-run (cmd/minaks-run), every container's init and
@@ -45,22 +44,9 @@ func Install(dir string) error {
 		binaryMu.Unlock()
 		// The comparison read the whole binary in: a hundred MiB of the executable's mapped
 		// file that nothing reads again.
-		dropPages(data)
+		resident.Drop(data)
 	}
 	return nil
-}
-
-// dropPages unmaps the whole pages of b, which must be read-only data of the executable (such
-// as go:embed bytes, never written): the kernel maps them from the file again if read. Only
-// the process's resident set shrinks; the page cache keeps them while it wants.
-func dropPages(b []byte) {
-	page := uintptr(os.Getpagesize())
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	first, end := (start+page-1)&^(page-1), (start+uintptr(len(b)))&^(page-1)
-	if end <= first {
-		return
-	}
-	_ = unix.Madvise(b[first-start:end-start], unix.MADV_DONTNEED)
 }
 
 // Embedded reports whether the container binaries are embedded (make build); without them

@@ -22,13 +22,15 @@ import (
 	"time"
 
 	"github.com/minaks/minaks/pkg/cluster"
+	"github.com/minaks/minaks/pkg/nodes/resident"
 )
 
 func main() {
 	minaks := flag.String("minaks", "bin/minaks", "minaks binary")
 	bare := flag.String("bare", "bin/bare-apiserver", "bare-apiserver binary")
 	runs := flag.Int("runs", 5, "runs of each measurement")
-	flag.DurationVar(&idle, "idle", 20*time.Second, "how long a new cluster idles before its memory is measured")
+	flag.DurationVar(&idle, "idle", resident.Settle+20*time.Second, "how long a new cluster idles before its memory is measured: "+
+		"its programs give back their start-up pages a minute after they start")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "upbench: run as root (minaks up needs it)")
