@@ -41,19 +41,20 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"connect":           {"Attempts a TCP, UDP or SCTP connection and returns useful errors", connectMain},
-	"dns-server-list":   {"Prints the host's DNS Server list", dnsServerListMain},
-	"dns-suffix":        {"Prints the host's DNS suffix list", dnsSuffixMain},
-	"entrypoint-tester": {"Prints the args it's passed and exits", entrypointTesterMain},
-	"etc-hosts":         {"Prints the host's /etc/hosts file", etcHostsMain},
-	"liveness":          {"Starts a server that is alive for 10 seconds", livenessMain},
-	"logs-generator":    {"Outputs lines of logs to stdout uniformly", logsGeneratorMain},
-	"mounttest":         {"Creates files with given permissions and outputs FS type, owner, mode, permissions, contents of files", mounttestMain},
-	"netexec":           {"Creates HTTP(S), UDP, and (optionally) SCTP servers with various endpoints", netexecMain},
-	"pause":             {"Pauses the execution", pauseMain},
-	"porter":            {"Serves requested data on ports specified in ENV variables", porterMain},
-	"serve-hostname":    {"Serves the hostname", serveHostnameMain},
-	"test-webserver":    {"Starts a simple HTTP fileserver", testWebserverMain},
+	"connect":              {"Attempts a TCP, UDP or SCTP connection and returns useful errors", connectMain},
+	"dns-server-list":      {"Prints the host's DNS Server list", dnsServerListMain},
+	"dns-suffix":           {"Prints the host's DNS suffix list", dnsSuffixMain},
+	"entrypoint-tester":    {"Prints the args it's passed and exits", entrypointTesterMain},
+	"etc-hosts":            {"Prints the host's /etc/hosts file", etcHostsMain},
+	"grpc-health-checking": {"Starts a simple grpc health checking endpoint", grpcHealthCheckingMain},
+	"liveness":             {"Starts a server that is alive for 10 seconds", livenessMain},
+	"logs-generator":       {"Outputs lines of logs to stdout uniformly", logsGeneratorMain},
+	"mounttest":            {"Creates files with given permissions and outputs FS type, owner, mode, permissions, contents of files", mounttestMain},
+	"netexec":              {"Creates HTTP(S), UDP, and (optionally) SCTP servers with various endpoints", netexecMain},
+	"pause":                {"Pauses the execution", pauseMain},
+	"porter":               {"Serves requested data on ports specified in ENV variables", porterMain},
+	"serve-hostname":       {"Serves the hostname", serveHostnameMain},
+	"test-webserver":       {"Starts a simple HTTP fileserver", testWebserverMain},
 }
 
 // Main runs agnhost with args, the arguments after argv[0]: a subcommand and its flags.
