@@ -15,7 +15,7 @@ LDFLAGS := -s -w \
 	-X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION) \
 	-X k8s.io/client-go/pkg/version.gitMajor=1 \
 	-X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
-HOST_PACKAGES := iptables ipset conntrack iproute2 nftables netbase busybox-static mksh
+HOST_PACKAGES := iptables ipset conntrack iproute2 nftables netbase busybox-static bash-static
 NAME ?= minaks
 # The upstream NetworkPolicy e2e suite (test/upstream, the k8s.io/kubernetes/test/e2e package
 # built with `go test -c`), kept between runs under a name that changes with its sources.

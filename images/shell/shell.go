@@ -58,7 +58,7 @@ func init() {
 		{
 			Name:       "netshoot",
 			References: []string{"nicolaka/netshoot"},
-			// The real image's CMD is zsh; the tools root's bash is mksh.
+			// The real image's CMD is zsh; the tools root has bash.
 			Cmd:         []string{"bash"},
 			Description: "netshoot: runs the pod's command with BusyBox's network tools, curl and dig",
 		},

@@ -16,19 +16,20 @@ import (
 )
 
 // layout is the version of what Ensure writes: a change to it makes a new root.
-const layout = "1"
+const layout = "2"
 
 // busyboxPaths are where distributions put a static busybox (Debian's busybox-static: /bin).
 var busyboxPaths = []string{"/bin/busybox", "/usr/bin/busybox", "/sbin/busybox", "/usr/sbin/busybox"}
 
-// shellPaths are where distributions put a static MirBSD Korn shell (Debian's mksh package:
-// built against musl, dietlibc or klibc; /bin/mksh-static is the last). It is the root's sh and
-// bash: BusyBox's own sh is a standalone shell, which runs its applets ahead of PATH, so a bare
-// "nc" in "sh -c" would never reach minaks's nc (issue 16).
-var shellPaths = []string{"/usr/lib/*-linux-musl/bin/mksh", "/usr/lib/diet/bin/mksh", "/bin/mksh-static", "/usr/lib/klibc/bin/mksh"}
+// shellPaths are where distributions put a static bash (Debian's and Ubuntu's bash-static). It
+// is the root's sh and bash: BusyBox's own sh is a standalone shell, which runs its applets
+// ahead of PATH, so a bare "nc" in "sh -c" would never reach minaks's nc; and bash, unlike
+// BusyBox's ash or mksh, passes on the environment variables whose names are not a shell's
+// (a ConfigMap's "data-1" through envFrom), as a container's sh must for `sh -c env`.
+var shellPaths = []string{"/bin/bash-static", "/usr/bin/bash-static"}
 
-// shells are the root's names for mksh, in /bin.
-var shells = []string{"sh", "bash", "ksh", "mksh"}
+// shells are the root's names for its bash, in /bin.
+var shells = []string{"bash", "sh"}
 
 // runPath is where the tools root has the static binary containers run; its tools (curl, dig,
 // getent, nc) link to it, at the paths of BusyBox's applets of the same name.
@@ -40,7 +41,7 @@ var hostFiles = []string{"etc/services", "etc/protocols", "etc/ssl/certs/ca-cert
 // DirName is the directory of tools roots in the image store's.
 const DirName = "tools"
 
-// Check fails, saying what to install, when the host has no static BusyBox or mksh.
+// Check fails, saying what to install, when the host has no static BusyBox or bash.
 func Check() error {
 	if _, err := findBusybox(); err != nil {
 		return err
@@ -51,7 +52,7 @@ func Check() error {
 
 // Ensure returns the tools root under dir for the static binary run (minaks-run), making it
 // when it is not there: dir/<digest of its content>. It fails, saying what to install, when the
-// host has no static busybox or mksh, or run is not static.
+// host has no static busybox or bash, or run is not static.
 func Ensure(dir, run string) (string, error) {
 	busybox, err := findBusybox()
 	if err != nil {
@@ -123,14 +124,14 @@ func build(dir, busybox, shell, run string) error {
 	if err := copyFile(run, filepath.Join(dir, runPath), 0o755); err != nil {
 		return err
 	}
-	if err := copyFile(shell, filepath.Join(dir, "bin/mksh"), 0o755); err != nil {
+	if err := copyFile(shell, filepath.Join(dir, "bin", shells[0]), 0o755); err != nil {
 		return err
 	}
 	ours := map[string]bool{}
 	for _, s := range shells {
 		ours[s] = true
-		if s != "mksh" {
-			if err := symlink("mksh", filepath.Join(dir, "bin", s)); err != nil {
+		if s != shells[0] {
+			if err := symlink(shells[0], filepath.Join(dir, "bin", s)); err != nil {
 				return err
 			}
 		}
@@ -144,11 +145,15 @@ func build(dir, busybox, shell, run string) error {
 	}
 	for _, l := range strings.Fields(string(out)) {
 		if ours[filepath.Base(l)] {
-			// mksh, or minaks's own tool (Debian's BusyBox nc lacks -v, -u and -z).
+			// The shell, or minaks's own tool (Debian's BusyBox nc lacks -v, -u and -z).
 			continue
 		}
-		if err := symlink("/bin/busybox", filepath.Join(dir, l)); err != nil {
-			return err
+		// At the applet's own path (alpine's: /sbin/sysctl) and in /bin, where the busybox
+		// image has every applet (its users call /bin/sysctl).
+		for _, p := range []string{l, filepath.Join("bin", filepath.Base(l))} {
+			if err := symlink("/bin/busybox", filepath.Join(dir, p)); err != nil {
+				return err
+			}
 		}
 	}
 	for _, t := range images.Tools() {
@@ -196,9 +201,9 @@ func findBusybox() (string, error) {
 	return findStatic(busyboxPaths, "a static BusyBox for their tools (sh, nc, wget, …)", "busybox-static")
 }
 
-// findShell is the host's static mksh.
+// findShell is the host's static bash.
 func findShell() (string, error) {
-	return findStatic(shellPaths, "a static mksh for their sh and bash", "mksh")
+	return findStatic(shellPaths, "a static bash for their sh and bash", "bash-static")
 }
 
 // findStatic is the first static executable at patterns (filepath.Glob's); without one, it

@@ -28,7 +28,7 @@ func TestEnsure(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("%d entries in %s, want the root alone", len(entries), dir)
 	}
-	for link, want := range map[string]string{"bin/sh": "mksh", "bin/bash": "mksh", "bin/ash": "/bin/busybox", "usr/bin/wget": "/bin/busybox", "usr/bin/nc": runPath, "usr/bin/getent": runPath, "sbin/ip": "/bin/busybox", "usr/bin/curl": runPath, "usr/bin/dig": runPath} {
+	for link, want := range map[string]string{"bin/sh": "bash", "bin/ash": "/bin/busybox", "sbin/sysctl": "/bin/busybox", "bin/sysctl": "/bin/busybox", "usr/bin/wget": "/bin/busybox", "usr/bin/nc": runPath, "usr/bin/getent": runPath, "sbin/ip": "/bin/busybox", "usr/bin/curl": runPath, "usr/bin/dig": runPath} {
 		if got, err := os.Readlink(filepath.Join(root, link)); err != nil || got != want {
 			t.Errorf("%s → %q (%v), want %s", link, got, err, want)
 		}
@@ -50,6 +50,16 @@ func TestEnsure(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), " ok\n") || !strings.Contains(string(out), "no host") || !strings.HasSuffix(string(out), "\n/usr/bin/nc\n") {
 			t.Errorf("%s in the root: %v: %s", sh, err, out)
 		}
+	}
+
+	// sh passes on what it does not take as a variable, as `sh -c env` must for a ConfigMap's
+	// keys through envFrom.
+	cmd := exec.Command("/bin/sh", "-c", "env")
+	cmd.Env = []string{"PATH=/bin", "data-1=value-1", "#@!data-2=value-2"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
+	cmd.Dir = "/"
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "\ndata-1=value-1\n") || !strings.Contains(string(out), "#@!data-2=value-2\n") {
+		t.Errorf("sh -c env in the root: %v: %s", err, out)
 	}
 
 	if _, err := Ensure(t.TempDir(), "/bin/true"); err == nil || !strings.Contains(err.Error(), "dynamically linked") {
