@@ -43,7 +43,7 @@ func (s *Sandboxes) lookup(namespace, pod string, uid types.UID, name string) (*
 	if w == nil || (uid != "" && w.uid != uid) {
 		return nil, nil, fmt.Errorf("pod %s/%s not found", namespace, pod)
 	}
-	for _, c := range append(append([]*ctr{}, w.init...), w.ctrs...) {
+	for _, c := range w.all() {
 		if c.spec.Name == name || name == "" {
 			return w, c, nil
 		}

@@ -117,7 +117,7 @@ func (w *podWorker) running() (*v1.Pod, metav1.Time, []liveCtr) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var ctrs []liveCtr
-	for _, c := range append(append([]*ctr{}, w.init...), w.ctrs...) {
+	for _, c := range w.all() {
 		if c.proc != nil {
 			ctrs = append(ctrs, liveCtr{c.spec.Name, c.id, c.startedAt, c.proc})
 		}

@@ -61,16 +61,23 @@ func (w *podWorker) status(pod *v1.Pod) *v1.PodStatus {
 	}
 	st.HostIP, st.PodIP = st.HostIPs[0].IP, st.PodIPs[0].IP
 
-	initDone := true
-	var initPending []string
+	initDone := w.initialized
+	var initPending, unready []string
 	for _, c := range w.init {
-		st.InitContainerStatuses = append(st.InitContainerStatuses, c.status())
-		if !(c.term != nil && c.term.ExitCode == 0) {
-			initDone = false
+		cs := c.status()
+		sidecar := isSidecar(&c.spec)
+		if !sidecar && c.proc == nil && c.term != nil && c.term.ExitCode == 0 {
+			cs.Ready = true // as the kubelet's prober marks an init container that completed
+		}
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+		if !initDone && !(sidecar && c.proc != nil && c.startupOK) && !(c.term != nil && c.term.ExitCode == 0) {
 			initPending = append(initPending, c.spec.Name)
 		}
+		if sidecar && !cs.Ready {
+			// A sidecar's readiness counts with the containers'.
+			unready = append(unready, c.spec.Name)
+		}
 	}
-	var unready []string
 	for _, c := range w.ctrs {
 		cs := c.status()
 		if !initDone && !c.started {
@@ -80,6 +87,9 @@ func (w *podWorker) status(pod *v1.Pod) *v1.PodStatus {
 		if !cs.Ready {
 			unready = append(unready, c.spec.Name)
 		}
+	}
+	for _, c := range w.eph {
+		st.EphemeralContainerStatuses = append(st.EphemeralContainerStatuses, c.status())
 	}
 	st.Phase = w.phase(pod, initDone)
 

@@ -49,6 +49,14 @@ func crashLoopCtr(name string, code int32, restarts int32) *ctr {
 	return c
 }
 
+// sidecarCtr makes c an init container that restarts Always, whose startup probe has passed
+// or not.
+func sidecarCtr(c *ctr, started bool) *ctr {
+	c.spec.RestartPolicy = ptr.To(v1.ContainerRestartPolicyAlways)
+	c.startupOK = started
+	return c
+}
+
 // statusTestWorker is a pod worker on a node at 10.224.0.4 (and fd00:224::4) whose pod has the
 // given containers, at 10.244.0.7 and fd00:244::7.
 func statusTestWorker(t *testing.T, policy v1.RestartPolicy, init, ctrs []*ctr) (*podWorker, *v1.Pod) {
@@ -73,6 +81,14 @@ func statusTestWorker(t *testing.T, policy v1.RestartPolicy, init, ctrs []*ctr) 
 	w := &podWorker{
 		rt: rt, uid: pod.UID, pod: pod, init: init, ctrs: ctrs, startTime: statusTestStart,
 		podIPs: []netip.Addr{netip.MustParseAddr("10.244.0.7"), netip.MustParseAddr("fd00:244::7")},
+	}
+	// As step leaves it: initialized once every init container has completed, or started if
+	// a sidecar (which may exit later, as the pod's containers finish).
+	w.initialized = true
+	for _, c := range init {
+		if sidecar := isSidecar(&c.spec); !(c.term != nil && (c.term.ExitCode == 0 || sidecar)) && !(sidecar && c.proc != nil && c.startupOK) {
+			w.initialized = false
+		}
 	}
 	return w, pod
 }
@@ -122,6 +138,44 @@ func TestPodStatus(t *testing.T) {
 				"Ready=False ContainersNotReady: containers with unready status: [a]",
 				"ContainersReady=False ContainersNotReady: containers with unready status: [a]"},
 			states: []string{"running", "waiting:ContainerCreating", "waiting:PodInitializing"},
+		},
+		{
+			name: "sidecar not started yet", policy: v1.RestartPolicyAlways,
+			init:  []*ctr{sidecarCtr(runningCtr("proxy", false), false), waitingCtr("init2")},
+			ctrs:  []*ctr{waitingCtr("a")},
+			phase: v1.PodPending,
+			conds: []string{readyToStart,
+				"Initialized=False ContainersNotInitialized: containers with incomplete status: [proxy init2]",
+				"Ready=False ContainersNotReady: containers with unready status: [proxy a]",
+				"ContainersReady=False ContainersNotReady: containers with unready status: [proxy a]"},
+			states: []string{"running", "waiting:ContainerCreating", "waiting:PodInitializing"},
+		},
+		{
+			name: "sidecar started, not ready", policy: v1.RestartPolicyNever,
+			init:  []*ctr{sidecarCtr(runningCtr("proxy", false), true), exitedCtr("init2", 0)},
+			ctrs:  []*ctr{runningCtr("a", true)},
+			phase: v1.PodRunning,
+			conds: []string{readyToStart, initialized,
+				"Ready=False ContainersNotReady: containers with unready status: [proxy]",
+				"ContainersReady=False ContainersNotReady: containers with unready status: [proxy]"},
+			states: []string{"running", "terminated:0", "running"},
+		},
+		{
+			name: "sidecar ready", policy: v1.RestartPolicyNever,
+			init:   []*ctr{sidecarCtr(runningCtr("proxy", true), true)},
+			ctrs:   []*ctr{runningCtr("a", true)},
+			phase:  v1.PodRunning,
+			conds:  []string{readyToStart, initialized, ready, ctrsReady},
+			states: []string{"running", "running"},
+		},
+		{
+			name: "containers done, sidecar stopped", policy: v1.RestartPolicyNever,
+			init:  []*ctr{sidecarCtr(exitedCtr("proxy", 137), false)},
+			ctrs:  []*ctr{exitedCtr("a", 0)},
+			phase: v1.PodSucceeded,
+			conds: []string{readyToStart, "Initialized=True PodCompleted",
+				"Ready=False PodCompleted", "ContainersReady=False PodCompleted"},
+			states: []string{"terminated:137", "terminated:0"},
 		},
 		{
 			name: "second init container running", policy: v1.RestartPolicyAlways,

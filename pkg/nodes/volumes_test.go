@@ -506,3 +506,34 @@ func volumeTreeKeys(t *testing.T, dir string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// TestSubPath checks a mount's sub path as the kubelet resolves it: subPath taken as written,
+// subPathExpr expanded from the container's environment, and the cases the kubelet refuses
+// (a variable without a value, an absolute path, a step out of the volume).
+func TestSubPath(t *testing.T) {
+	env := map[string]string{"POD_NAME": "web-0", "EMPTY": "", "UP": ".."}
+	for _, tc := range []struct {
+		name    string
+		vm      v1.VolumeMount
+		want    string
+		wantErr string
+	}{
+		{"none", v1.VolumeMount{}, "", ""},
+		{"subPath as written", v1.VolumeMount{SubPath: "logs/$(POD_NAME)"}, "logs/$(POD_NAME)", ""},
+		{"subPathExpr", v1.VolumeMount{SubPathExpr: "logs/$(POD_NAME)"}, "logs/web-0", ""},
+		{"missing variable", v1.VolumeMount{SubPathExpr: "$(ANNOTATION)/$(POD_NAME)"}, "", "missing value for ANNOTATION"},
+		{"empty variable", v1.VolumeMount{SubPathExpr: "$(EMPTY)"}, "", "missing value for EMPTY"},
+		{"absolute", v1.VolumeMount{SubPath: "/tmp"}, "", "must not be an absolute path"},
+		{"back steps", v1.VolumeMount{SubPathExpr: "a/$(UP)/$(UP)"}, "", "must not contain '..'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := subPath(tc.vm, env)
+			switch {
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("subPath(%+v) = %q, %v; want an error containing %q", tc.vm, got, err, tc.wantErr)
+			case tc.wantErr == "" && (err != nil || got != tc.want):
+				t.Errorf("subPath(%+v) = %q, %v; want %q", tc.vm, got, err, tc.want)
+			}
+		})
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/kubelet/network/dns"
+	volumevalidation "k8s.io/kubernetes/pkg/volume/validation"
 	"k8s.io/kubernetes/third_party/forked/golang/expansion"
 
 	"github.com/minaks/minaks/images"
@@ -70,6 +71,8 @@ type podWorker struct {
 	pod  *v1.Pod
 	init []*ctr
 	ctrs []*ctr
+	// eph are the pod's ephemeral containers (kubectl debug), added as the pod gets them.
+	eph []*ctr
 
 	kick        chan struct{}
 	terminating chan struct{}
@@ -90,15 +93,23 @@ type podWorker struct {
 	// policyWarned whether the wait for it has been told in an Event.
 	policyReady, policyWarned bool
 	failed                    bool
-	startTime                 metav1.Time
-	lastStatus                *v1.PodStatus
+	// initialized is whether the init containers have been through once: every one that runs
+	// to completion has, and every sidecar (an init container that restarts Always) has
+	// started. The containers start then, and the sidecars restart beside them.
+	initialized bool
+	startTime   metav1.Time
+	lastStatus  *v1.PodStatus
 }
 
 // ctr is one container of a pod and its history.
 type ctr struct {
-	spec     v1.Container
-	isInit   bool
-	restarts int32
+	spec   v1.Container
+	isInit bool
+	// ephemeral is whether it is an ephemeral container: run once, never restarted; in the
+	// PID namespace of the container named target, if any.
+	ephemeral bool
+	target    string
+	restarts  int32
 	// started is whether it ever ran in this pod (since the daemon started).
 	started bool
 	proc    *container.Process
@@ -182,12 +193,17 @@ func (w *podWorker) newCtr(c v1.Container, isInit bool) *ctr {
 	for _, s := range statuses {
 		if s.Name == c.Name && (s.State.Running != nil || s.State.Terminated != nil || s.LastTerminationState.Terminated != nil) {
 			x.restarts = s.RestartCount + 1
-			if s.State.Terminated != nil && isInit && s.State.Terminated.ExitCode == 0 {
+			if s.State.Terminated != nil && isInit && !isSidecar(&c) && s.State.Terminated.ExitCode == 0 {
 				x.restarts, x.term, x.started = s.RestartCount, s.State.Terminated, true
 			}
 		}
 	}
 	return x
+}
+
+// all is every container of the pod: init containers, containers, ephemeral containers.
+func (w *podWorker) all() []*ctr {
+	return slices.Concat(w.init, w.ctrs, w.eph)
 }
 
 // update hands the worker the pod's latest version.
@@ -294,25 +310,40 @@ func (w *podWorker) step(ctx context.Context) time.Duration {
 		}
 	}
 
-	for _, c := range append(append([]*ctr{}, w.init...), w.ctrs...) {
+	for _, c := range w.all() {
 		w.reap(c)
 	}
 	policy := pod.Spec.RestartPolicy
-	for _, c := range w.init {
-		if c.term != nil && c.term.ExitCode == 0 && c.started {
-			continue
+	if !w.initialized {
+		for _, c := range w.init {
+			switch {
+			case isSidecar(&c.spec):
+				if c.proc == nil {
+					return min(next, w.startWhenDue(ctx, pod, c))
+				}
+				if !w.hasStarted(c) {
+					return next // its startup probe first, as the kubelet waits
+				}
+				continue
+			case c.term != nil && c.term.ExitCode == 0 && c.started:
+				continue
+			case c.proc != nil:
+				return next // wait for it
+			case c.term != nil && policy == v1.RestartPolicyNever:
+				w.failed = true
+				w.stopSidecars(pod)
+				return next
+			}
+			return min(next, w.startWhenDue(ctx, pod, c))
 		}
-		if c.proc != nil {
-			return next // wait for it
-		}
-		if c.term != nil && policy == v1.RestartPolicyNever {
-			w.failed = true
-			return next
-		}
-		return min(next, w.startWhenDue(ctx, pod, c))
+		w.initialized = true
 	}
+	// exited is whether every container has exited for good: the pod is done, and its
+	// sidecars stop.
+	exited := true
 	for _, c := range w.ctrs {
 		if c.proc != nil {
+			exited = false
 			continue
 		}
 		if c.term != nil && c.started {
@@ -321,9 +352,46 @@ func (w *podWorker) step(ctx context.Context) time.Duration {
 				continue
 			}
 		}
+		exited = false
 		next = min(next, w.startWhenDue(ctx, pod, c))
 	}
+	if exited {
+		w.stopSidecars(pod)
+		return next
+	}
+	for _, c := range w.init {
+		if isSidecar(&c.spec) && c.proc == nil {
+			next = min(next, w.startWhenDue(ctx, pod, c))
+		}
+	}
+	// Ephemeral containers start once each, as the pod gets them, and are never restarted.
+	for _, ec := range pod.Spec.EphemeralContainers[len(w.eph):] {
+		c := &ctr{spec: v1.Container(ec.EphemeralContainerCommon), ephemeral: true, target: ec.TargetContainerName,
+			waiting: &v1.ContainerStateWaiting{Reason: "ContainerCreating"}}
+		w.mu.Lock()
+		w.eph = append(w.eph, c)
+		w.mu.Unlock()
+	}
+	for _, c := range w.eph {
+		if !c.started && c.proc == nil {
+			next = min(next, w.startWhenDue(ctx, pod, c))
+		}
+	}
 	return next
+}
+
+// isSidecar reports whether an init container is a sidecar: one that restarts Always and runs
+// beside the pod's containers.
+func isSidecar(c *v1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == v1.ContainerRestartPolicyAlways
+}
+
+// hasStarted reports whether a running container has started: its postStart hook and its
+// startup probe (if any) have passed.
+func (w *podWorker) hasStarted(c *ctr) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return c.proc != nil && c.startupOK
 }
 
 // awaitPolicy holds the pod's containers until the node's network policy agent enforces the
@@ -418,7 +486,11 @@ func (w *podWorker) startWhenDue(ctx context.Context, pod *v1.Pod, c *ctr) time.
 		case errors.Is(err, errImagePull):
 			return pullFailureShown
 		}
-		c.waiting = &v1.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
+		reason := "CreateContainerError"
+		if errors.As(err, new(configError)) {
+			reason = "CreateContainerConfigError"
+		}
+		c.waiting = &v1.ContainerStateWaiting{Reason: reason, Message: err.Error()}
 		w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		c.backoff = nextBackoff(c.backoff)
 		c.notBefore = time.Now().Add(c.backoff)
@@ -467,6 +539,43 @@ func (w *podWorker) image(ctx context.Context, pod *v1.Pod, c *ctr) error {
 
 var errImagePull = errors.New("image pull failed")
 
+// configError is an error in what a container is given (its environment, its mounts' sub
+// paths): the kubelet's CreateContainerConfigError, retried with back-off as the pod changes.
+type configError struct{ error }
+
+func (e configError) Unwrap() error { return e.error }
+
+// subPath is the path below its volume that the mount vm gives a container with the
+// environment env, as the kubelet finds it: subPath as written, or subPathExpr with every
+// variable it names expanded (each must have a value); neither absolute nor stepping out of
+// the volume.
+func subPath(vm v1.VolumeMount, env map[string]string) (string, error) {
+	p := vm.SubPath
+	if vm.SubPathExpr != "" {
+		var missing []string
+		p = expansion.Expand(vm.SubPathExpr, func(name string) string {
+			if env[name] == "" && !slices.Contains(missing, name) {
+				missing = append(missing, name)
+			}
+			return env[name]
+		})
+		if len(missing) > 0 {
+			slices.Sort(missing)
+			return "", fmt.Errorf("missing value for %s", strings.Join(missing, ", "))
+		}
+	}
+	if p == "" {
+		return "", nil
+	}
+	if filepath.IsAbs(p) {
+		return "", fmt.Errorf("error SubPath `%s` must not be an absolute path", p)
+	}
+	if err := volumevalidation.ValidatePathNoBacksteps(p); err != nil {
+		return "", fmt.Errorf("unable to provision SubPath `%s`: %w", p, err)
+	}
+	return p, nil
+}
+
 // start starts one container.
 func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 	if err := w.image(ctx, pod, c); err != nil {
@@ -486,7 +595,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 	}
 	env, err := rt.env.containerEnv(ctx, w.withAddresses(pod), &c.spec, imageEnv)
 	if err != nil {
-		return err
+		return configError{err}
 	}
 	hostname, _ := podHostname(pod)
 	netNS := netnsOfPod(rt.agent, pod)
@@ -513,6 +622,10 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 	if err := os.WriteFile(termLog, nil, 0o666); err != nil {
 		return err
 	}
+	// Writable whatever user the container runs as, as the kubelet makes it (past the umask).
+	if err := os.Chmod(termLog, 0o666); err != nil {
+		return err
+	}
 	mounts := []container.Mount{}
 	for _, target := range []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"} {
 		mounts = append(mounts, container.Mount{Source: w.files[target], Target: target})
@@ -520,10 +633,15 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 	if p := c.spec.TerminationMessagePath; p != "" {
 		mounts = append(mounts, container.Mount{Source: termLog, Target: p})
 	}
+	vars := envMap(env)
 	for _, vm := range c.spec.VolumeMounts {
 		src := w.vols.path(vm.Name)
-		if vm.SubPath != "" {
-			src = filepath.Join(src, expansion.Expand(vm.SubPath, expansion.MappingFuncFor(envMap(env))))
+		sub, err := subPath(vm, vars)
+		if err != nil {
+			return configError{err}
+		}
+		if sub != "" {
+			src = filepath.Join(src, sub)
 			if err := os.MkdirAll(src, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 				return err
 			}
@@ -553,6 +671,20 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 		Argv: argv, Env: env, WorkingDir: workingDir,
 	}
 	spec.UID, spec.GID, spec.Groups = user(pod, &c.spec)
+	if spec.Capabilities, spec.NoNewPrivileges, err = privileges(&c.spec); err != nil {
+		return configError{err}
+	}
+	if spec.Sysctls, err = sysctls(pod); err != nil {
+		return configError{err}
+	}
+	if c.target != "" {
+		all := w.all()
+		i := slices.IndexFunc(all, func(t *ctr) bool { return t.spec.Name == c.target && !t.ephemeral })
+		if i < 0 || all[i].proc == nil {
+			return fmt.Errorf("the target container %q is not running", c.target)
+		}
+		spec.PIDNamespaceOf = all[i].proc.PID()
+	}
 	if container.CgroupsAvailable() == nil {
 		spec.Resources = cgroupResources(rt.agent.ID.Cluster.Name, pod, &c.spec)
 	}
@@ -727,6 +859,59 @@ func envMap(env []string) map[string]string {
 	return m
 }
 
+// safeSysctls are the sysctls the kubelet allows a pod by default (pkg/kubelet/sysctl's safe
+// set): namespaced, and without effect outside the pod.
+var safeSysctls = []string{
+	"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
+	"net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports",
+	"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+	"net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem",
+}
+
+// sysctls are the pod's securityContext.sysctls, by name ("/" separators read as "."), each of
+// the kubelet's safe set: minaks's kubelet allows no unsafe sysctl, as a kubelet without
+// --allowed-unsafe-sysctls.
+func sysctls(pod *v1.Pod) (map[string]string, error) {
+	if pod.Spec.SecurityContext == nil || len(pod.Spec.SecurityContext.Sysctls) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, s := range pod.Spec.SecurityContext.Sysctls {
+		name := strings.ReplaceAll(s.Name, "/", ".")
+		if !slices.Contains(safeSysctls, name) {
+			return nil, fmt.Errorf("forbidden sysctl: %q not allowlisted", s.Name)
+		}
+		out[name] = s.Value
+	}
+	return out, nil
+}
+
+// privileges are the capabilities a container may have (nil: every one, when privileged) and
+// whether it may not gain more (allowPrivilegeEscalation: false), from its securityContext.
+func privileges(c *v1.Container) ([]string, bool, error) {
+	sc := c.SecurityContext
+	if sc == nil {
+		return container.DefaultCapabilities, false, nil
+	}
+	if sc.Privileged != nil && *sc.Privileged {
+		return nil, false, nil
+	}
+	var add, drop []string
+	if sc.Capabilities != nil {
+		for _, a := range sc.Capabilities.Add {
+			add = append(add, string(a))
+		}
+		for _, d := range sc.Capabilities.Drop {
+			drop = append(drop, string(d))
+		}
+	}
+	caps, err := container.Capabilities(add, drop)
+	if err != nil {
+		return nil, false, fmt.Errorf("securityContext.capabilities: %w", err)
+	}
+	return caps, sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation, nil
+}
+
 // user is the container's runAsUser, runAsGroup and supplementary groups (fsGroup included).
 func user(pod *v1.Pod, c *v1.Container) (uid, gid *int64, groups []uint32) {
 	if psc := pod.Spec.SecurityContext; psc != nil {
@@ -766,31 +951,60 @@ func (w *podWorker) setUpVolumes(ctx context.Context, pod *v1.Pod) error {
 
 // stopAll stops every running container within grace, all at once.
 func (w *podWorker) stopAll(grace time.Duration) {
+	w.mu.Lock()
+	pod := w.pod
+	w.mu.Unlock()
+	deadline := time.Now().Add(grace)
 	var wg sync.WaitGroup
-	for _, c := range append(append([]*ctr{}, w.init...), w.ctrs...) {
-		if c.proc == nil {
+	for _, c := range w.all() {
+		if c.proc == nil || isSidecar(&c.spec) {
 			continue
 		}
-		w.mu.Lock()
-		pod := w.pod
-		w.mu.Unlock()
-		w.rt.recorder.Eventf(pod, v1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
 		wg.Add(1)
-		go func(c *ctr, p *container.Process) {
+		go func() {
 			defer wg.Done()
-			deadline := time.Now().Add(grace)
-			if h := c.spec.Lifecycle; h != nil && h.PreStop != nil && grace > 0 {
-				if err := w.runHook(pod, c, p, h.PreStop, grace); err != nil {
-					w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed: %v", err)
-				}
-			}
-			p.Stop(max(time.Until(deadline), 0))
-		}(c, c.proc)
+			w.stopCtr(pod, c, deadline)
+		}()
 	}
 	wg.Wait()
-	for _, c := range append(append([]*ctr{}, w.init...), w.ctrs...) {
+	// As the kubelet, sidecars last, in the reverse of their order, within what is left of
+	// the grace period.
+	for _, c := range slices.Backward(w.init) {
+		if c.proc != nil && isSidecar(&c.spec) {
+			w.stopCtr(pod, c, deadline)
+		}
+	}
+	for _, c := range w.all() {
 		w.reap(c)
 	}
+}
+
+// stopSidecars stops a pod's running ephemeral containers and sidecars (the last first), once
+// its containers have exited for good (or an init container failed): the pod is done.
+func (w *podWorker) stopSidecars(pod *v1.Pod) {
+	deadline := time.Now().Add(gracePeriod(pod))
+	beside := slices.Clone(w.eph)
+	for _, c := range slices.Backward(w.init) {
+		beside = append(beside, c)
+	}
+	for _, c := range beside {
+		if c.proc != nil && (c.ephemeral || isSidecar(&c.spec)) {
+			w.stopCtr(pod, c, deadline)
+			w.reap(c)
+		}
+	}
+}
+
+// stopCtr stops a running container by deadline: its preStop hook, then SIGTERM, then SIGKILL.
+func (w *podWorker) stopCtr(pod *v1.Pod, c *ctr, deadline time.Time) {
+	p := c.proc
+	w.rt.recorder.Eventf(pod, v1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
+	if h := c.spec.Lifecycle; h != nil && h.PreStop != nil && time.Until(deadline) > 0 {
+		if err := w.runHook(pod, c, p, h.PreStop, time.Until(deadline)); err != nil {
+			w.rt.recorder.Eventf(pod, v1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed: %v", err)
+		}
+	}
+	p.Stop(max(time.Until(deadline), 0))
 }
 
 // netnsOfPod is the network namespace a pod's containers run in.

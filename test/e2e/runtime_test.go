@@ -78,6 +78,15 @@ func TestPodRuntime(t *testing.T) {
 		if out := c.mustKubectl("exec", "dns-none", "--", "cat", "/etc/resolv.conf"); out != "search example.internal\nnameserver 10.0.0.53\noptions ndots:2\n" {
 			t.Errorf("dnsPolicy None: %q", out)
 		}
+		// A sidecar starts before the next init container and stops once the pod's containers
+		// have exited: the pod completes.
+		c.mustKubectl("wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/sidecar", "--timeout=60s")
+		if out := c.mustKubectl("logs", "sidecar", "-c", "main"); out != "proxy up before init\n" {
+			t.Errorf("sidecar: main logged %q", out)
+		}
+		if out := c.mustKubectl("get", "pod", "sidecar", "-o", "jsonpath={.status.initContainerStatuses[0].state.terminated.reason}"); out == "" {
+			t.Errorf("sidecar: the pod completed, its sidecar did not stop")
+		}
 		// kubectl logs -f follows until the container exits.
 		out := c.mustKubectl("logs", "-f", "counter")
 		if out != "1\n2\n3\n" {
@@ -537,6 +546,23 @@ spec:
   - {name: init-2, image: busybox, command: [sh, -c, 'echo ", then init-2" >> /work/msg'], volumeMounts: [{name: work, mountPath: /work}]}
   containers:
   - {name: main, image: busybox, command: [sh, -c, 'cat /work/msg; exec sleep 3600'], volumeMounts: [{name: work, mountPath: /work}]}
+  volumes: [{name: work, emptyDir: {}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sidecar}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - name: proxy
+    image: busybox
+    restartPolicy: Always
+    command: [sh, -c, 'echo up > /work/up; exec sleep 3600']
+    startupProbe: {exec: {command: [cat, /work/up]}, periodSeconds: 1}
+    volumeMounts: [{name: work, mountPath: /work}]
+  - {name: after, image: busybox, command: [sh, -c, 'echo "proxy $(cat /work/up) before init" > /work/seen'], volumeMounts: [{name: work, mountPath: /work}]}
+  containers:
+  - {name: main, image: busybox, command: [sh, -c, 'cat /work/seen; sleep 2'], volumeMounts: [{name: work, mountPath: /work}]}
   volumes: [{name: work, emptyDir: {}}]
 ---
 apiVersion: v1

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,35 @@ func TestContainer(t *testing.T) {
 	if want := "web-0\n10.244.0.9\tweb-0\n/work/dir\n65534\n4\n"; err != nil || string(out) != want {
 		t.Errorf("exec: %q, %v; want %q", out, err, want)
 	}
+	// A container that joins the PID namespace of another (an ephemeral container's target)
+	// sees the other's processes: sleep is PID 1 there.
+	target := *s
+	target.Dir, target.Argv, target.PIDNamespaceOf = filepath.Join(dir, "ctr4"), []string{"sh", "-c", "cat /proc/1/cmdline; echo"}, p.PID()
+	var joined bytes.Buffer
+	q, err := Start(&target, IO{Stdout: &joined, Stderr: &joined})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-q.Done()
+	if got := joined.String(); got != "sleep\x0030\x00\n" {
+		code, _, err := q.Exit()
+		t.Errorf("PID 1 in the target's PID namespace: %q (exit %d, %v); want sleep 30", got, code, err)
+	}
+	// A container without privileges has only the capabilities it is given, and cannot gain
+	// more with no_new_privs.
+	limited := *s
+	limited.Dir, limited.Argv = filepath.Join(dir, "ctr5"), []string{"sh", "-c", "grep -E '^(CapInh|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status"}
+	limited.UID, limited.Capabilities, limited.NoNewPrivileges = nil, []string{"NET_BIND_SERVICE", "KILL"}, true
+	var status bytes.Buffer
+	q, err = Start(&limited, IO{Stdout: &status, Stderr: &status})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-q.Done()
+	want = "CapInh:\t0000000000000000\nCapEff:\t0000000000000420\nCapBnd:\t0000000000000420\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n"
+	if got := status.String(); got != want {
+		t.Errorf("a container with NET_BIND_SERVICE and KILL:\n%s\nwant:\n%s", got, want)
+	}
 	// sleep is PID 1 of the container and has no SIGTERM handler: it is killed after grace.
 	p.Stop(time.Second)
 	if code, _, _ := p.Exit(); code != 128+9 {
@@ -168,6 +198,36 @@ func TestMountOverlayManyLayers(t *testing.T) {
 	for name, want := range map[string]string{"top": "119", "f0": "0", "f77": "77"} {
 		if b, err := os.ReadFile(filepath.Join(merged, name)); err != nil || string(b) != want {
 			t.Errorf("%s = %q, %v; want %q", name, b, err, want)
+		}
+	}
+}
+
+// TestCapabilities computes a container's capabilities as containerd does from its
+// securityContext.
+func TestCapabilities(t *testing.T) {
+	for _, tc := range []struct {
+		add, drop []string
+		want      []string
+		err       string
+	}{
+		{nil, nil, DefaultCapabilities, ""},
+		{[]string{"NET_BIND_SERVICE"}, []string{"all"}, []string{"NET_BIND_SERVICE"}, ""},
+		{nil, []string{"ALL"}, []string{}, ""},
+		{[]string{"CAP_NET_ADMIN", "sys_time"}, []string{"MKNOD", "NET_RAW"}, append(slices.DeleteFunc(slices.Clone(DefaultCapabilities), func(c string) bool { return c == "MKNOD" || c == "NET_RAW" }), "NET_ADMIN", "SYS_TIME"), ""},
+		{[]string{"ALL"}, []string{"SYS_ADMIN"}, slices.DeleteFunc(slices.Clone(capabilityNames), func(c string) bool { return c == "SYS_ADMIN" }), ""},
+		{[]string{"NET_ADMN"}, nil, nil, `unknown capability "NET_ADMN"`},
+	} {
+		got, err := Capabilities(tc.add, tc.drop)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("Capabilities(%v, %v) = %v, %v; want error %q", tc.add, tc.drop, got, err, tc.err)
+			}
+			continue
+		}
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(tc.want))
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Capabilities(%v, %v) = %v, %v; want %v", tc.add, tc.drop, got, err, want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -104,6 +105,12 @@ func run(s *Spec) error {
 	if err := pivot(rootfs); err != nil {
 		return err
 	}
+	for name, value := range s.Sysctls {
+		path := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
+		if err := os.WriteFile(path, []byte(value), 0); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", name, value, err)
+		}
+	}
 	if s.Hostname != "" {
 		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
 			return fmt.Errorf("sethostname %s: %w", s.Hostname, err)
@@ -121,8 +128,16 @@ func run(s *Spec) error {
 	if err != nil {
 		return err
 	}
+	if err := limitCapabilities(s.Capabilities); err != nil {
+		return err
+	}
 	if err := setUser(s); err != nil {
 		return err
+	}
+	if s.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("no_new_privs: %w", err)
+		}
 	}
 	if err := unix.Exec(path, s.Argv, s.Env); err != nil {
 		return fmt.Errorf("exec %s: %w", path, err)
@@ -183,6 +198,37 @@ func pivot(rootfs string) error {
 		return fmt.Errorf("unmount the old root: %w", err)
 	}
 	return os.Remove("/.minaks-oldroot")
+}
+
+// limitCapabilities drops from the bounding set every capability not in caps (nil keeps them
+// all). The command's root user gets the rest when it execs; another user gets none, as with
+// containerd (setuid clears them, and no ambient capabilities are set).
+func limitCapabilities(caps []string) error {
+	if caps == nil {
+		return nil
+	}
+	for i, name := range capabilityNames {
+		if slices.Contains(caps, name) {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(i), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("drop CAP_%s: %w", name, err) // EINVAL: a capability this kernel lacks
+		}
+	}
+	// Inherited and ambient capabilities would pass over the bounding set at exec.
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("clear inheritable capabilities: %w", err)
+	}
+	return nil
 }
 
 // setUser switches to the container's user: supplementary groups, group, then user.

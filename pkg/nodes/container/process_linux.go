@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -107,7 +108,11 @@ func Start(s *Spec, stdio IO) (*Process, error) {
 		}
 		cmd.Stdin, p.stdin, childEnds = in, out, []*os.File{in}
 	}
-	err = cmd.Start()
+	if s.PIDNamespaceOf != 0 {
+		err = startInPIDNamespace(cmd, s.PIDNamespaceOf)
+	} else {
+		err = cmd.Start()
+	}
 	statusW.Close()
 	for _, f := range childEnds {
 		f.Close()
@@ -151,6 +156,30 @@ func Start(s *Spec, stdio IO) (*Process, error) {
 		return nil, &StartError{Msg: string(msg)}
 	}
 	return p, nil
+}
+
+// startInPIDNamespace starts cmd in the PID namespace of the process pid, from a thread of
+// its own whose children go there, which ends with it. The container has no parent-death
+// signal (Go's check of it would find its parent outside the namespace, and kill it): it dies
+// with the namespace's init, which has one.
+func startInPIDNamespace(cmd *exec.Cmd, pid int) error {
+	cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWPID
+	cmd.SysProcAttr.Pdeathsig = 0
+	started := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid", pid))
+		if err == nil {
+			err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWPID)
+			ns.Close()
+		}
+		if err != nil {
+			started <- fmt.Errorf("join the PID namespace of process %d: %w", pid, err)
+			return
+		}
+		started <- cmd.Start()
+	}()
+	return <-started
 }
 
 // StartError is a container that could not be started: its init failed before the exec

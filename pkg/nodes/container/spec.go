@@ -30,6 +30,19 @@ type Spec struct {
 	UID    *int64   `json:"uid,omitempty"`
 	GID    *int64   `json:"gid,omitempty"`
 	Groups []uint32 `json:"groups,omitempty"`
+	// Sysctls are the pod's namespaced kernel parameters (net.* of its network namespace,
+	// kernel.shm*/msg*/sem and fs.mqueue.* of the container's IPC namespace), by name.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// Capabilities, when not nil, are all the capabilities the container may have (its bounding
+	// set; a non-root user starts with none of them), by name without "CAP_"; nil is every one
+	// (a privileged container).
+	Capabilities []string `json:"capabilities,omitempty"`
+	// NoNewPrivileges keeps the container's processes from gaining privileges through exec of
+	// setuid or file-capability programs (allowPrivilegeEscalation: false).
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// PIDNamespaceOf, when set, is a process whose PID namespace the container joins (an
+	// ephemeral container's target container) instead of having one of its own.
+	PIDNamespaceOf int `json:"-"`
 }
 
 // Mount is a bind mount from the host into the container.
