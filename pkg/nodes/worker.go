@@ -365,7 +365,7 @@ func (w *podWorker) step(ctx context.Context) time.Duration {
 		}
 	}
 	// Ephemeral containers start once each, as the pod gets them, and are never restarted.
-	for _, ec := range pod.Spec.EphemeralContainers[len(w.eph):] {
+	for _, ec := range pod.Spec.EphemeralContainers[min(len(w.eph), len(pod.Spec.EphemeralContainers)):] {
 		c := &ctr{spec: v1.Container(ec.EphemeralContainerCommon), ephemeral: true, target: ec.TargetContainerName,
 			waiting: &v1.ContainerStateWaiting{Reason: "ContainerCreating"}}
 		w.mu.Lock()
@@ -880,6 +880,9 @@ func sysctls(pod *v1.Pod) (map[string]string, error) {
 		name := strings.ReplaceAll(s.Name, "/", ".")
 		if !slices.Contains(safeSysctls, name) {
 			return nil, fmt.Errorf("forbidden sysctl: %q not allowlisted", s.Name)
+		}
+		if pod.Spec.HostNetwork && strings.HasPrefix(name, "net.") {
+			return nil, fmt.Errorf("forbidden sysctl: %q not allowed with host net enabled", s.Name)
 		}
 		out[name] = s.Value
 	}

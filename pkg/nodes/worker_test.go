@@ -25,6 +25,11 @@ func TestSysctls(t *testing.T) {
 	if got, err := sysctls(pod(v1.Sysctl{Name: "kernel.msgmax", Value: "10000"})); err == nil || !strings.Contains(err.Error(), `"kernel.msgmax" not allowlisted`) {
 		t.Errorf("an unsafe sysctl: %v, %v; want it refused by name", got, err)
 	}
+	host := pod(v1.Sysctl{Name: "net.ipv4.tcp_syncookies", Value: "1"})
+	host.Spec.HostNetwork = true
+	if got, err := sysctls(host); err == nil || !strings.Contains(err.Error(), "not allowed with host net enabled") {
+		t.Errorf("a net sysctl of a hostNetwork pod: %v, %v; want it refused", got, err)
+	}
 	if got, err := sysctls(&v1.Pod{}); got != nil || err != nil {
 		t.Errorf("no sysctls: %v, %v", got, err)
 	}

@@ -168,7 +168,14 @@ func TestPodRuntime(t *testing.T) {
 
 	t.Run("a failing liveness probe restarts the container", func(t *testing.T) {
 		c := c.in(t)
-		c.mustKubectl("wait", "--for=jsonpath={.status.containerStatuses[0].restartCount}=1", "pod/liveness", "--timeout=40s")
+		// At least once: the container restarts again and again (with back-off) from its start.
+		eventually(t, 40*time.Second, "a restart", func() error {
+			out := c.mustKubectl("get", "pod", "liveness", "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
+			if n, err := strconv.Atoi(out); err != nil || n < 1 {
+				return fmt.Errorf("restartCount %q", out)
+			}
+			return nil
+		})
 		if ev := c.mustKubectl("get", "events", "--field-selector", "involvedObject.name=liveness"); !strings.Contains(ev, "failed liveness probe, will be restarted") || !strings.Contains(ev, "Unhealthy") {
 			t.Errorf("events:\n%s", ev)
 		}
