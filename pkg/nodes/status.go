@@ -3,6 +3,7 @@ package nodes
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -141,7 +142,11 @@ func (w *podWorker) status(pod *v1.Pod) *v1.PodStatus {
 		}
 	}
 	conds = append(conds, podReady)
-	ours := map[v1.PodConditionType]bool{}
+	if resized := w.resized(pod); len(resized) > 0 {
+		conds = append(conds, v1.PodCondition{Type: v1.PodResizePending, Status: v1.ConditionTrue, Reason: v1.PodReasonInfeasible,
+			Message: fmt.Sprintf("minaks's node agent does not resize running containers in place (%s): recreate the pod to apply new resources", strings.Join(resized, ", "))})
+	}
+	ours := map[v1.PodConditionType]bool{v1.PodResizePending: true}
 	for i := range conds {
 		ours[conds[i].Type] = true
 		conds[i].LastTransitionTime = metav1.Now()
@@ -159,6 +164,20 @@ func (w *podWorker) status(pod *v1.Pod) *v1.PodStatus {
 	sort.SliceStable(conds, func(i, j int) bool { return condOrder(conds[i].Type) < condOrder(conds[j].Type) })
 	st.Conditions = conds
 	return st
+}
+
+// resized are the pod's containers whose resources the pod asks to change (a resize): those
+// they were started with stay.
+func (w *podWorker) resized(pod *v1.Pod) []string {
+	var names []string
+	for _, c := range slices.Concat(w.init, w.ctrs) {
+		for _, want := range slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers) {
+			if want.Name == c.spec.Name && !apiequality.Semantic.DeepEqual(want.Resources, c.spec.Resources) {
+				names = append(names, c.spec.Name)
+			}
+		}
+	}
+	return names
 }
 
 func condOrder(t v1.PodConditionType) int {

@@ -3,12 +3,15 @@ package nodes
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -443,5 +446,28 @@ func TestNextBackoff(t *testing.T) {
 		5 * time.Minute, 5 * time.Minute, 5 * time.Minute}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("back-offs (-want +got):\n%s", diff)
+	}
+}
+
+// TestPodStatusResizeRefused: a pod whose containers' resources change after they started
+// (kubectl patch --subresource resize) is told the resize is infeasible, and the condition goes
+// when the resources are back as they were.
+func TestPodStatusResizeRefused(t *testing.T) {
+	a := runningCtr("a", true)
+	a.spec.Resources = v1.ResourceRequirements{Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse("100m")}}
+	w, pod := statusTestWorker(t, v1.RestartPolicyAlways, nil, []*ctr{a})
+	if st := w.status(pod); slices.ContainsFunc(st.Conditions, func(c v1.PodCondition) bool { return c.Type == v1.PodResizePending }) {
+		t.Errorf("PodResizePending before a resize: %v", condLines(st.Conditions))
+	}
+	resized := pod.DeepCopy()
+	resized.Spec.Containers[0].Resources.Requests[v1.ResourceCPU] = resource.MustParse("200m")
+	st := w.status(resized)
+	i := slices.IndexFunc(st.Conditions, func(c v1.PodCondition) bool { return c.Type == v1.PodResizePending })
+	if i < 0 || st.Conditions[i].Reason != v1.PodReasonInfeasible || !strings.Contains(st.Conditions[i].Message, "(a)") {
+		t.Errorf("after a resize: %v; want PodResizePending Infeasible naming container a", condLines(st.Conditions))
+	}
+	pod.Status.Conditions = st.Conditions
+	if st := w.status(pod); slices.ContainsFunc(st.Conditions, func(c v1.PodCondition) bool { return c.Type == v1.PodResizePending }) {
+		t.Errorf("PodResizePending after the resources are back: %v", condLines(st.Conditions))
 	}
 }
