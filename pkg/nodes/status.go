@@ -93,6 +93,9 @@ func (w *podWorker) status(pod *v1.Pod) *v1.PodStatus {
 		st.EphemeralContainerStatuses = append(st.EphemeralContainerStatuses, c.status())
 	}
 	st.Phase = w.phase(pod, initDone)
+	if w.failed {
+		st.Reason, st.Message = w.failReason, w.failMessage
+	}
 
 	// Conditions, keeping the transition times of those that did not change.
 	conds := []v1.PodCondition{{Type: v1.PodReadyToStartContainers, Status: v1.ConditionTrue}}

@@ -471,3 +471,12 @@ func TestPodStatusResizeRefused(t *testing.T) {
 		t.Errorf("PodResizePending after the resources are back: %v", condLines(st.Conditions))
 	}
 }
+
+// TestPodStatusDeadlineExceeded: a pod the worker failed for its activeDeadlineSeconds says so.
+func TestPodStatusDeadlineExceeded(t *testing.T) {
+	w, pod := statusTestWorker(t, v1.RestartPolicyAlways, nil, []*ctr{exitedCtr("a", 137)})
+	w.failed, w.failReason, w.failMessage = true, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
+	if st := w.status(pod); st.Phase != v1.PodFailed || st.Reason != "DeadlineExceeded" || st.Message != w.failMessage {
+		t.Errorf("phase %s, reason %q, message %q; want Failed, DeadlineExceeded", st.Phase, st.Reason, st.Message)
+	}
+}

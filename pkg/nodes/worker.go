@@ -93,6 +93,9 @@ type podWorker struct {
 	// policyWarned whether the wait for it has been told in an Event.
 	policyReady, policyWarned bool
 	failed                    bool
+	// failReason and failMessage say why the pod failed, when the worker failed it (its
+	// activeDeadlineSeconds passed).
+	failReason, failMessage string
 	// initialized is whether the init containers have been through once: every one that runs
 	// to completion has, and every sidecar (an init container that restarts Always) has
 	// started. The containers start then, and the sidecars restart beside them.
@@ -283,6 +286,18 @@ func (w *podWorker) step(ctx context.Context) time.Duration {
 	pod := w.pod
 	w.mu.Unlock()
 	next := resyncPeriod
+	if d := pod.Spec.ActiveDeadlineSeconds; d != nil && !w.failed {
+		// As the kubelet's active deadline handler: the pod fails, its containers stop.
+		left := time.Until(w.startTime.Add(time.Duration(*d) * time.Second))
+		if left <= 0 {
+			const msg = "Pod was active on the node longer than the specified deadline"
+			w.rt.recorder.Event(pod, v1.EventTypeNormal, "DeadlineExceeded", msg)
+			w.failed, w.failReason, w.failMessage = true, "DeadlineExceeded", msg
+			w.stopAll(gracePeriod(pod))
+			return next
+		}
+		next = min(next, left)
+	}
 
 	// Volumes and the pod's files first, then again now and then (configMaps, secrets and
 	// tokens change).
