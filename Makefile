@@ -72,7 +72,7 @@ netpol-e2e: host-deps build $(UPSTREAM_E2E)
 # The upstream [sig-network] conformance tests (47, without [Serial] and [Disruptive]) against a
 # default cluster, alone (make test runs them too); README.md has the last result.
 conformance: host-deps build $(UPSTREAM_E2E)
-	MINAKS_BIN=$(CURDIR)/$(BIN) MINAKS_UPSTREAM_E2E=$(UPSTREAM_E2E) $(GO) test -count=1 -timeout 60m -v -run TestUpstreamConformance ./test/e2e/
+	MINAKS_BIN=$(CURDIR)/$(BIN) MINAKS_UPSTREAM_E2E=$(UPSTREAM_E2E) $(GO) test -count=1 -timeout 60m -v -run 'TestUpstream(Node)?Conformance' ./test/e2e/
 
 $(UPSTREAM_E2E):
 	mkdir -p $(E2E_CACHE)
