@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -228,6 +229,24 @@ func TestCapabilities(t *testing.T) {
 		want := slices.Sorted(slices.Values(tc.want))
 		if err != nil || !slices.Equal(got, want) {
 			t.Errorf("Capabilities(%v, %v) = %v, %v; want %v", tc.add, tc.drop, got, err, want)
+		}
+	}
+}
+
+// TestSpecCapabilitiesSurviveJSON: the init gets its Spec as JSON, and a container with no
+// capabilities at all (drop ALL) must not arrive as one with every capability.
+func TestSpecCapabilitiesSurviveJSON(t *testing.T) {
+	for _, caps := range [][]string{nil, {}, {"KILL"}} {
+		b, err := json.Marshal(&Spec{Capabilities: caps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Spec
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if (got.Capabilities == nil) != (caps == nil) || !slices.Equal(got.Capabilities, caps) {
+			t.Errorf("capabilities %#v arrive as %#v", caps, got.Capabilities)
 		}
 	}
 }

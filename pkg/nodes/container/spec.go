@@ -35,8 +35,8 @@ type Spec struct {
 	Sysctls map[string]string `json:"sysctls,omitempty"`
 	// Capabilities, when not nil, are all the capabilities the container may have (its bounding
 	// set; a non-root user starts with none of them), by name without "CAP_"; nil is every one
-	// (a privileged container).
-	Capabilities []string `json:"capabilities,omitempty"`
+	// (a privileged container), and none an empty list (kept apart in JSON: no omitempty).
+	Capabilities []string `json:"capabilities"`
 	// NoNewPrivileges keeps the container's processes from gaining privileges through exec of
 	// setuid or file-capability programs (allowPrivilegeEscalation: false).
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
