@@ -74,10 +74,13 @@ type grpcHealth struct {
 // toggles serves /make-serving and /make-not-serving, which answer the time since the start.
 func (h *grpcHealth) toggles() http.Handler {
 	mux := http.NewServeMux()
-	for path, state := range map[string]int32{"/make-serving": healthServing, "/make-not-serving": healthNotServing} {
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			log.Printf("Mark as %s", map[int32]string{healthServing: "healthy", healthNotServing: "unhealthy"}[state])
-			h.forced.Store(state)
+	for _, t := range []struct {
+		path, mark string
+		state      int32
+	}{{"/make-serving", "healthy", healthServing}, {"/make-not-serving", "unhealthy", healthNotServing}} {
+		mux.HandleFunc(t.path, func(w http.ResponseWriter, r *http.Request) {
+			log.Printf("Mark as %s", t.mark)
+			h.forced.Store(t.state)
 			w.WriteHeader(http.StatusOK)
 			w.Write([]byte(time.Since(h.started).String()))
 		})

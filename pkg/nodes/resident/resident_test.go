@@ -18,20 +18,8 @@ import (
 // data reads the same afterwards.
 func TestDrop(t *testing.T) {
 	want := bytes.Repeat([]byte("minaks-run "), 1<<20) // 11 MiB
-	path := filepath.Join(t.TempDir(), "data")
-	if err := os.WriteFile(path, want, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b, err := unix.Mmap(int(f.Fd()), 0, len(want), unix.PROT_READ, unix.MAP_PRIVATE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(b)
+	_, f := writeFile(t, "data", want)
+	b := mapPrivate(t, f, len(want), unix.PROT_READ)
 	// Not page-aligned, as go:embed data need not be.
 	data := b[100:]
 	if !bytes.Equal(data, want[100:]) {
@@ -98,25 +86,9 @@ func TestCode(t *testing.T) {
 // back the first mapping's pages and leaves the second's copied page as it was written.
 func TestTrimKeepsCopiedPages(t *testing.T) {
 	want := bytes.Repeat([]byte("minaks-kube "), 1<<18) // 3 MiB
-	path := filepath.Join(t.TempDir(), "exe")
-	if err := os.WriteFile(path, want, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	text, err := unix.Mmap(int(f.Fd()), 0, len(want), unix.PROT_READ, unix.MAP_PRIVATE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(text)
-	relro, err := unix.Mmap(int(f.Fd()), 0, os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(relro)
+	path, f := writeFile(t, "exe", want)
+	text := mapPrivate(t, f, len(want), unix.PROT_READ)
+	relro := mapPrivate(t, f, os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE)
 	copy(relro, "relocated")
 	if err := unix.Mprotect(relro, unix.PROT_READ); err != nil {
 		t.Fatal(err)
@@ -158,4 +130,30 @@ func exeRSS(t *testing.T, exe string) int {
 		}
 	}
 	return total
+}
+
+// writeFile writes content to a new file name in a temporary directory and opens it.
+func writeFile(t *testing.T, name string, content []byte) (string, *os.File) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return path, f
+}
+
+// mapPrivate maps the first n bytes of f privately, as the executable's segments are mapped.
+func mapPrivate(t *testing.T, f *os.File, n, prot int) []byte {
+	t.Helper()
+	b, err := unix.Mmap(int(f.Fd()), 0, n, prot, unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Munmap(b) })
+	return b
 }
