@@ -50,11 +50,19 @@ type Image struct {
 	HostRoot bool
 	// Paths are absolute paths at which Program must appear inside the container, e.g. "/agnhost".
 	Paths []string
+	// Carries are programs of other images the real image holds too, e.g. agnhost's /coredns.
+	Carries []Carried
 	// Main runs the program with the arguments after argv[0] and returns its exit code;
 	// nil for shell images.
 	Main func(args []string) int
 	// Description is one line for `minaks images`.
 	Description string
+}
+
+// Carried is a program an image holds besides its own: the binary holding it ("" or KubeBinary,
+// as Image.Binary) appears at Path, whose base name names the program.
+type Carried struct {
+	Path, Binary string
 }
 
 // KubeBinary is the binary (cmd/minaks-kube) of the images whose programs use Kubernetes
@@ -98,6 +106,11 @@ func Register(img *Image) {
 	for _, p := range img.Paths {
 		if !filepath.IsAbs(p) {
 			panic(fmt.Sprintf("images: image %q: path %q is not absolute", img.Name, p))
+		}
+	}
+	for _, c := range img.Carries {
+		if !filepath.IsAbs(c.Path) {
+			panic(fmt.Sprintf("images: image %q: path %q is not absolute", img.Name, c.Path))
 		}
 	}
 	byName[img.Name] = img

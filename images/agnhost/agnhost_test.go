@@ -395,3 +395,52 @@ func TestUDPCommands(t *testing.T) {
 		t.Error("command(bogus) answered")
 	}
 }
+
+// TestNetCloseWait runs upstream's CLOSE_WAIT server and client against each other over
+// loopback, as runners and through net --serve: the server half-closes, the client sees EOF.
+func TestNetCloseWait(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := runNetRunner("nat-closewait-server", `{"LocalAddr":"`+addr+`","PostFinTimeoutSeconds":0}`)
+		done <- err
+	}()
+	var out string
+	var err error
+	for range 50 {
+		if out, err = runNetRunner("nat-closewait-client", `{"RemoteAddr":"`+addr+`","TimeoutSeconds":5}`); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil || !strings.Contains(out, "Server has half-closed the connection") {
+		t.Fatalf("client: %v, output %q", err, out)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("server: %v", err)
+	}
+	if _, err := runNetRunner("no-such-runner", "{}"); err == nil {
+		t.Error("an unknown runner ran")
+	}
+	if _, err := runNetRunner("nat-closewait-client", "{"); err == nil {
+		t.Error("malformed options were accepted")
+	}
+
+	srv := httptest.NewServer(http.HandlerFunc(handleNetRun))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/run/nat-closewait-client", "application/json", strings.NewReader(`{"RemoteAddr":"`+addr+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// The server has gone: the runner fails and says so.
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), "Error from runner") {
+		t.Errorf("POST /run/nat-closewait-client without a server = %d %q", resp.StatusCode, body)
+	}
+	if code := Main([]string{"net"}); code != 1 {
+		t.Errorf("net without --runner or --serve = %d, want 1", code)
+	}
+}

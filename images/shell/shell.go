@@ -62,6 +62,14 @@ func init() {
 			Cmd:         []string{"bash"},
 			Description: "netshoot: runs the pod's command with BusyBox's network tools, curl and dig",
 		},
+		{
+			Name:       "distroless-iptables",
+			References: []string{"registry.k8s.io/build-image/distroless-iptables"},
+			// kube-proxy's base image: iptables, ipset and conntrack, which minaks's host has.
+			HostRoot:    true,
+			Cmd:         []string{"/bin/sh"},
+			Description: "distroless-iptables: runs the pod's command on the host's root, with its iptables, ipset and conntrack",
+		},
 	} {
 		img.Shell, img.General = true, true
 		images.Register(img)

@@ -94,8 +94,10 @@ type podWorker struct {
 	policyReady, policyWarned bool
 	failed                    bool
 	// failReason and failMessage say why the pod failed, when the worker failed it (its
-	// activeDeadlineSeconds passed).
+	// activeDeadlineSeconds passed, or it was evicted).
 	failReason, failMessage string
+	// storageAt is when the pod's local ephemeral storage was last measured (storageEviction).
+	storageAt time.Time
 	// initialized is whether the init containers have been through once: every one that runs
 	// to completion has, and every sidecar (an init container that restarts Always) has
 	// started. The containers start then, and the sidecars restart beside them.
@@ -297,6 +299,20 @@ func (w *podWorker) step(ctx context.Context) time.Duration {
 			return next
 		}
 		next = min(next, left)
+	}
+	if !w.failed && w.vols != nil && hasStorageLimits(pod) {
+		// As the kubelet's eviction manager: a pod beyond its local ephemeral storage limits
+		// is evicted.
+		if time.Since(w.storageAt) >= storageCheckInterval {
+			w.storageAt = time.Now()
+			if msg := w.storageEviction(pod); msg != "" {
+				w.rt.recorder.Event(pod, v1.EventTypeWarning, "Evicted", msg)
+				w.failed, w.failReason, w.failMessage = true, "Evicted", msg
+				w.stopAll(evictedGrace)
+				return next
+			}
+		}
+		next = min(next, time.Until(w.storageAt.Add(storageCheckInterval)))
 	}
 
 	// Volumes and the pod's files first, then again now and then (configMaps, secrets and
@@ -663,14 +679,18 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 		}
 		mounts = append(mounts, container.Mount{Source: src, Target: vm.MountPath, ReadOnly: vm.ReadOnly})
 	}
-	if c.image != nil && len(c.image.Paths) > 0 {
-		// The image's program, where the image has it.
-		exe, err := container.Binary(c.image.Binary)
-		if err != nil {
-			return err
-		}
+	if c.image != nil {
+		// The image's program, where the image has it, and the other programs it carries.
+		programs := []images.Carried{}
 		for _, p := range c.image.Paths {
-			mounts = append(mounts, container.Mount{Source: exe, Target: p, ReadOnly: true})
+			programs = append(programs, images.Carried{Path: p, Binary: c.image.Binary})
+		}
+		for _, p := range append(programs, c.image.Carries...) {
+			exe, err := container.Binary(p.Binary)
+			if err != nil {
+				return err
+			}
+			mounts = append(mounts, container.Mount{Source: exe, Target: p.Path, ReadOnly: true})
 		}
 	}
 	workingDir := c.spec.WorkingDir
