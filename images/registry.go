@@ -46,7 +46,7 @@ type Image struct {
 	// HostRoot marks an image whose program drives the host's tools as its real image carries
 	// its own (iptables, ipset, nft: kube-proxy and the network policy agents): its root is the
 	// host's. Every other built-in image's root is minaks's tools root (package toolroot):
-	// BusyBox's applets and minaks's curl, dig, getent and nc, whatever the host has.
+	// BusyBox's applets and minaks's curl, dig, getent, nc and wget, whatever the host has.
 	HostRoot bool
 	// Paths are absolute paths at which Program must appear inside the container, e.g. "/agnhost".
 	Paths []string
@@ -126,7 +126,7 @@ func Register(img *Image) {
 	}
 }
 
-// RegisterTool adds a command of the tools root (curl, dig, getent, nc): the multi-call binaries run main
+// RegisterTool adds a command of the tools root (curl, dig, getent, nc, wget): the multi-call binaries run main
 // when called by name. It panics on a name already taken.
 func RegisterTool(name string, main func(args []string) int) {
 	mu.Lock()

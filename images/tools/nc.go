@@ -24,6 +24,7 @@ type ncOptions struct {
 	shutdown    bool          // -N: shut the write side down after EOF on stdin
 	timeout     time.Duration // -w: connect timeout, and idle timeout
 	quit        time.Duration // -q: quit this long after EOF on stdin; negative, never
+	recvLimit   int           // -W: quit after receiving this many packets; 0, never
 	port        string        // -p: local port
 	host, rport string
 }
@@ -31,7 +32,7 @@ type ncOptions struct {
 func ncMain(args []string) int {
 	o, err := parseNC(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "nc: %v\nusage: nc [-46lNnuvz] [-p source_port] [-q seconds] [-w timeout] [destination] [port]\n", err)
+		fmt.Fprintf(os.Stderr, "nc: %v\nusage: nc [-46lNnuvz] [-p source_port] [-q seconds] [-W recvlimit] [-w timeout] [destination] [port]\n", err)
 		return 1
 	}
 	if err := o.run(os.Stdin, os.Stdout); err != nil {
@@ -70,7 +71,7 @@ func parseNC(args []string) (*ncOptions, error) {
 				o.shutdown = true
 			case 'n', 'k', 'd', 'D':
 				// numeric only, keep listening, no stdin, debug: nothing to do here
-			case 'w', 'q', 'p':
+			case 'w', 'q', 'p', 'W':
 				v := a[j+1:]
 				if v == "" {
 					if i+1 >= len(args) {
@@ -87,10 +88,13 @@ func parseNC(args []string) (*ncOptions, error) {
 						return nil, fmt.Errorf("-%c %s: not a number", f, v)
 					}
 					d := time.Duration(n) * time.Second
-					if f == 'w' {
+					switch f {
+					case 'w':
 						o.timeout = d
-					} else {
+					case 'q':
 						o.quit = d
+					case 'W':
+						o.recvLimit = n
 					}
 				}
 				j = len(a)
@@ -204,12 +208,16 @@ func (o *ncOptions) copy(conn net.Conn, stdin io.Reader, stdout io.Writer) error
 	readDone := make(chan error, 1)
 	go func() {
 		buf := make([]byte, 32<<10)
-		for {
+		for received := 0; ; {
 			n, err := conn.Read(buf)
 			if n > 0 {
 				touch()
 				if _, werr := stdout.Write(buf[:n]); werr != nil {
 					readDone <- werr
+					return
+				}
+				if received++; received == o.recvLimit {
+					readDone <- nil
 					return
 				}
 			}

@@ -267,13 +267,35 @@ func (w *podWorker) run(ctx context.Context) {
 			return
 		case <-w.terminating:
 			t.Stop()
-			w.stopAll(w.grace)
-			_ = w.writeStatus(context.WithoutCancel(ctx))
+			w.stopping(ctx)
 			return
 		case <-w.kick:
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// stopping stops the pod's containers within the grace period, writing the status meanwhile
+// whenever a probe changes it, as the kubelet's probes and status manager go on while a pod
+// terminates: a container whose readiness probe fails once it is told to stop leaves its
+// Services' endpoints, or stays in them as terminating when it serves on.
+func (w *podWorker) stopping(ctx context.Context) {
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		w.stopAll(w.grace)
+	}()
+	for {
+		select {
+		case <-stopped:
+			_ = w.writeStatus(context.WithoutCancel(ctx))
+			return
+		case <-w.kick:
+			if err := w.writeStatus(ctx); err != nil && ctx.Err() == nil {
+				klog.FromContext(ctx).Error(err, "Updating pod status")
+			}
+		}
 	}
 }
 
@@ -794,7 +816,9 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 		}
 	}
 	if c.spec.StartupProbe != nil || c.spec.LivenessProbe != nil || c.spec.ReadinessProbe != nil {
-		go w.runProbes(ctx, pod, c, proc, env)
+		// Not ctx, which ends as the pod starts terminating: the probes go on while the
+		// container runs out its grace period, as the kubelet's do.
+		go w.runProbes(context.WithoutCancel(ctx), pod, c, proc, env)
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ var shellPaths = []string{"/bin/bash-static", "/usr/bin/bash-static"}
 var shells = []string{"bash", "sh"}
 
 // runPath is where the tools root has the static binary containers run; its tools (curl, dig,
-// getent, nc) link to it, at the paths of BusyBox's applets of the same name.
+// getent, nc, wget) link to it, at the paths of BusyBox's applets of the same name.
 const runPath = "/usr/libexec/minaks/minaks-run"
 
 // hostFiles are files of the host's /etc the root carries when the host has them.
