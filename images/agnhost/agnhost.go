@@ -48,6 +48,7 @@ var commands = map[string]command{
 	"dns-suffix":           {"Prints the host's DNS suffix list", dnsSuffixMain},
 	"entrypoint-tester":    {"Prints the args it's passed and exits", entrypointTesterMain},
 	"etc-hosts":            {"Prints the host's /etc/hosts file", etcHostsMain},
+	"fake-registry-server": {"Starts a fake registry server for testing", fakeRegistryServerMain},
 	"grpc-health-checking": {"Starts a simple grpc health checking endpoint", grpcHealthCheckingMain},
 	"liveness":             {"Starts a server that is alive for 10 seconds", livenessMain},
 	"logs-generator":       {"Outputs lines of logs to stdout uniformly", logsGeneratorMain},

@@ -1,6 +1,7 @@
 package agnhost
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -15,6 +16,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 func get(t *testing.T, base, path string) (int, string) {
@@ -442,5 +447,54 @@ func TestNetCloseWait(t *testing.T) {
 	}
 	if code := Main([]string{"net"}); code != 1 {
 		t.Errorf("net without --runner or --serve = %d, want 1", code)
+	}
+}
+
+// TestFakeRegistry pulls pause:testing from fake-registry-server's handler with
+// go-containerregistry, as the image store does: with the credentials when private, its one
+// layer holding the program as /pause.
+func TestFakeRegistry(t *testing.T) {
+	exe := []byte("#!/bin/sh\nexec sleep infinity\n")
+	reg, err := newFakeRegistry(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(basicAuth(reg))
+	defer srv.Close()
+	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://")+"/pause:testing", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := remote.Image(ref); err == nil {
+		t.Error("pulled without credentials from a private registry")
+	}
+	img, err := remote.Image(ref, remote.WithAuth(&authn.Basic{Username: "user", Password: "password"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Config.Entrypoint, []string{"/pause"}) || cfg.OS != "linux" {
+		t.Errorf("config: entrypoint %q, os %q", cfg.Config.Entrypoint, cfg.OS)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("layers: %d, %v", len(layers), err)
+	}
+	rc, err := layers[0].Uncompressed() // checks the diff ID against the config's
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	h, err := tr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(tr)
+	if h.Name != "pause" || h.Mode != 0o755 || !bytes.Equal(body, exe) {
+		t.Errorf("layer: %s %o %q", h.Name, h.Mode, body)
 	}
 }

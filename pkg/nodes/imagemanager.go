@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -22,6 +25,7 @@ import (
 
 	"github.com/minaks/minaks/images"
 	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/netstack/netns"
 	"github.com/minaks/minaks/pkg/nodes/imagestore"
 )
 
@@ -45,10 +49,11 @@ const (
 // has a stand-in for (nginx, busybox, …) come from where --image-source says; any other image
 // is pulled into the host's store.
 type imageManager struct {
-	store     *imagestore.Store
-	source    string
-	client    kubernetes.Interface
-	keyring   credentialprovider.DockerKeyring
+	store   *imagestore.Store
+	source  string
+	client  kubernetes.Interface
+	keyring credentialprovider.DockerKeyring
+	// transport reaches the registries (nodeTransport); nil is go-containerregistry's default.
 	transport http.RoundTripper
 	// pulled is told when an image was added to the store.
 	pulled func()
@@ -79,15 +84,48 @@ type imageError struct {
 
 func (e *imageError) Error() string { return e.err.Error() }
 
-func newImageManager(store *imagestore.Store, source string, client kubernetes.Interface, pulled func()) *imageManager {
+func newImageManager(store *imagestore.Store, source string, client kubernetes.Interface, transport http.RoundTripper, pulled func()) *imageManager {
 	if source == "" {
 		source = config.ImageSourceAuto // a cluster saved before --image-source
 	}
 	return &imageManager{
-		store: store, source: source, client: client, pulled: pulled,
+		store: store, source: source, client: client, transport: transport, pulled: pulled,
 		keyring: credentialprovider.NewDefaultDockerKeyring(),
 		reach:   map[string]reachability{},
 	}
+}
+
+// nodeTransport reaches registries from the host, as the node's container runtime would from
+// the node, but for a registry at a loopback address: that one is tried first from the node's
+// network namespace ns, whose localhost is the node's own — kube-proxy answers its NodePorts
+// there, so an image is pulled from a registry exposed as localhost:<nodePort> as on AKS —
+// and, when nothing answers there, from the host's, where people run a local registry.
+func nodeTransport(ns string) http.RoundTripper {
+	t := remote.DefaultTransport.(*http.Transport).Clone()
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, _, err := net.SplitHostPort(addr); err == nil && isLoopback(host) {
+			var conn net.Conn
+			err := netns.Do(ns, func() (err error) {
+				conn, err = dialer.DialContext(ctx, network, addr)
+				return err
+			})
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				return conn, err
+			}
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
+	return t
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // get gives container c of pod its image, telling what it does in Events as the kubelet does.

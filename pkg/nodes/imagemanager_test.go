@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,12 +22,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/vishvananda/netlink"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/record"
 
 	_ "github.com/minaks/minaks/images/all"
 	"github.com/minaks/minaks/pkg/apiserver/config"
+	"github.com/minaks/minaks/pkg/netstack/netns"
+	"github.com/minaks/minaks/pkg/netstack/netnstest"
 	"github.com/minaks/minaks/pkg/nodes/imagestore"
 )
 
@@ -99,8 +104,7 @@ func TestImageManagerSources(t *testing.T) {
 				t.Fatal(err)
 			}
 			tr := &toLoopback{host: host, down: tc.down}
-			m := newImageManager(store, tc.source, fake.NewClientset(), func() {})
-			m.transport = tr
+			m := newImageManager(store, tc.source, fake.NewClientset(), tr, func() {})
 			rec := record.NewFakeRecorder(10)
 			policy := tc.policy
 			if policy == "" {
@@ -138,4 +142,60 @@ func TestImageManagerSources(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNodeTransportLoopback: a registry at a loopback address is reached in the node's network
+// namespace when something answers there (a NodePort on the node's localhost), else on the
+// host's loopback; other addresses from the host.
+func TestNodeTransportLoopback(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	ns := fmt.Sprintf("mk-test-pull-%d", os.Getpid())
+	if err := netns.Create(ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = netns.Delete(ns) })
+	if err := netns.Do(ns, func() error {
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetUp(lo)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Port both listens on the host and in the node; hostOnly on the host only.
+	both, hostOnly := listenLoopback(t, "host"), listenLoopback(t, "host only")
+	netnstest.Serve(t, ns, both, netnstest.Text("node"))
+
+	dial := nodeTransport(ns).(*http.Transport).DialContext
+	for _, tc := range []struct{ addr, want string }{
+		{both, "node"},
+		{strings.Replace(both, "127.0.0.1", "localhost", 1), "node"},
+		{hostOnly, "host only"},
+	} {
+		conn, err := dial(context.Background(), "tcp", tc.addr)
+		if err != nil {
+			t.Fatalf("dial %s: %v", tc.addr, err)
+		}
+		got, _ := io.ReadAll(conn)
+		conn.Close()
+		if string(got) != tc.want {
+			t.Errorf("dial %s reached %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}
+
+// listenLoopback answers every connection to a free port of the host's 127.0.0.1 with reply.
+func listenLoopback(t *testing.T, reply string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	netnstest.Serve(t, "", addr, netnstest.Text(reply))
+	return addr
 }

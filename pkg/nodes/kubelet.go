@@ -131,10 +131,8 @@ func (s *Sandboxes) Exec(ctx context.Context, namespace, pod string, uid types.U
 	}
 	w.mu.Lock()
 	env := c.env
-	p := w.pod
 	w.mu.Unlock()
-	runAs, group, _ := user(p, &c.spec)
-	command := proc.Command(cmd, env, runAs, group)
+	command := proc.Command(cmd, env)
 	command.Stdin, command.Stdout, command.Stderr = stdin, stdout, stderr
 	if tty {
 		return runWithTTY(ctx, command, stdin, stdout, resize)

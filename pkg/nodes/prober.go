@@ -201,8 +201,7 @@ func (pr *prober) probe(ctx context.Context, p *v1.Probe) (bool, string) {
 	}
 	switch {
 	case p.Exec != nil:
-		uid, gid, _ := user(pr.pod, &pr.c.spec)
-		cmd := pr.proc.Command(p.Exec.Command, pr.env, uid, gid)
+		cmd := pr.proc.Command(p.Exec.Command, pr.env)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {

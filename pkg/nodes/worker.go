@@ -160,7 +160,7 @@ func newRuntime(ctx context.Context, a *Agent, services corelisters.ServiceListe
 	recorder := broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: a.ID.Instance.Name})
 	return &runtime{
 		agent:    a,
-		images:   newImageManager(a.Images, a.ID.Cluster.ImageSource, a.Client, a.refreshStatus),
+		images:   newImageManager(a.Images, a.ID.Cluster.ImageSource, a.Client, nodeTransport(a.NS()), a.refreshStatus),
 		env:      &envSource{client: a.Client, services: services, allocatable: a.ID.Status().Allocatable},
 		dns:      a.newDNSConfigurer(recorder),
 		recorder: recorder,

@@ -26,6 +26,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(128)
 	}
+	if len(os.Args) == 3 && os.Args[1] == ExecName {
+		err := ExecMain(os.Args[2])
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(126)
+	}
 	os.Exit(m.Run())
 }
 
@@ -112,7 +117,7 @@ func TestContainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := p.Command([]string{"sh", "-c", "hostname; cat /etc/hosts; pwd; id -u; ls /proc | grep -c '^[0-9]'"}, s.Env, s.UID, nil).CombinedOutput()
+	out, err := p.Command([]string{"sh", "-c", "hostname; cat /etc/hosts; pwd; id -u; ls /proc | grep -c '^[0-9]'"}, s.Env).CombinedOutput()
 	if want := "web-0\n10.244.0.9\tweb-0\n/work/dir\n65534\n4\n"; err != nil || string(out) != want {
 		t.Errorf("exec: %q, %v; want %q", out, err, want)
 	}
@@ -131,20 +136,22 @@ func TestContainer(t *testing.T) {
 		t.Errorf("PID 1 in the target's PID namespace: %q (exit %d, %v); want sleep 30", got, code, err)
 	}
 	// A container without privileges has only the capabilities it is given, and cannot gain
-	// more with no_new_privs.
+	// more with no_new_privs; nor can a command run in it.
 	limited := *s
-	limited.Dir, limited.Argv = filepath.Join(dir, "ctr5"), []string{"sh", "-c", "grep -E '^(CapInh|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status"}
+	limited.Dir, limited.Argv = filepath.Join(dir, "ctr5"), []string{"sleep", "30"}
 	limited.UID, limited.Capabilities, limited.NoNewPrivileges = nil, []string{"NET_BIND_SERVICE", "KILL"}, true
-	var status bytes.Buffer
-	q, err = Start(&limited, IO{Stdout: &status, Stderr: &status})
+	q, err = Start(&limited, IO{Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-q.Done()
 	want = "CapInh:\t0000000000000000\nCapEff:\t0000000000000420\nCapBnd:\t0000000000000420\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n"
-	if got := status.String(); got != want {
-		t.Errorf("a container with NET_BIND_SERVICE and KILL:\n%s\nwant:\n%s", got, want)
+	for _, proc := range []string{"1", "self"} {
+		out, err := q.Command([]string{"grep", "-E", "^(CapInh|CapEff|CapBnd|CapAmb|NoNewPrivs)", "/proc/" + proc + "/status"}, s.Env).CombinedOutput()
+		if string(out) != want {
+			t.Errorf("/proc/%s/status of a container with NET_BIND_SERVICE and KILL (%v):\n%s\nwant:\n%s", proc, err, out, want)
+		}
 	}
+	q.Stop(0)
 	// sleep is PID 1 of the container and has no SIGTERM handler: it is killed after grace.
 	p.Stop(time.Second)
 	if code, _, _ := p.Exit(); code != 128+9 {

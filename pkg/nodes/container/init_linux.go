@@ -124,6 +124,33 @@ func run(s *Spec) error {
 			return fmt.Errorf("working directory: %w", err)
 		}
 	}
+	return execAs(s)
+}
+
+// ExecName is argv[1] of the helper that runs a command in a running container (kubectl exec,
+// exec probes): nsenter enters the container's namespaces and root, then runs the helper, which
+// takes the container's capabilities and user before it execs the command. runner.Run runs
+// ExecMain when it sees it.
+const ExecName = "minaks-container-exec"
+
+// ExecMain runs the command of the spec in encoded (JSON: Argv and the user and privileges of
+// the container) with the process's environment, as the container's init runs its own. It
+// returns only on failure.
+func ExecMain(encoded string) error {
+	var s Spec
+	if err := json.Unmarshal([]byte(encoded), &s); err != nil {
+		return fmt.Errorf("read exec spec: %w", err)
+	}
+	if len(s.Argv) == 0 {
+		return errors.New("no command")
+	}
+	s.Env = os.Environ()
+	return execAs(&s)
+}
+
+// execAs finds the spec's command in its PATH, takes its capabilities, user and no_new_privs,
+// and execs it.
+func execAs(s *Spec) error {
 	path, err := lookPath(s.Argv[0], s.Env)
 	if err != nil {
 		return err

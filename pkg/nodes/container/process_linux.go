@@ -36,6 +36,11 @@ type Process struct {
 	copied chan struct{}
 	// cgroup is the container's, when it has limits; destroyed once it exited.
 	cgroup cgroups.Manager
+	// identity is the container's user and privileges, which Command's commands take too;
+	// helper is minaks-run, open for them. It is closed when the Process is collected, not
+	// when the container exits: a command made just before may still be starting.
+	identity Spec
+	helper   *os.File
 	// Set once done is closed.
 	oomKilled bool
 	exitCode  int
@@ -72,7 +77,15 @@ func Start(s *Spec, stdio IO) (*Process, error) {
 		return nil, err
 	}
 	defer statusR.Close()
-	p := &Process{done: make(chan struct{})}
+	helper, err := os.Open(self)
+	if err != nil {
+		w.Close()
+		statusW.Close()
+		return nil, err
+	}
+	p := &Process{done: make(chan struct{}), helper: helper, identity: Spec{
+		UID: s.UID, GID: s.GID, Groups: s.Groups, Capabilities: s.Capabilities, NoNewPrivileges: s.NoNewPrivileges,
+	}}
 	cmd := &exec.Cmd{
 		Path:       self,
 		Args:       []string{InitName},
@@ -274,16 +287,20 @@ func (p *Process) Stop(grace time.Duration) {
 // Command returns a command that runs argv inside the running container: in its namespaces,
 // root and working directory, as `kubectl exec` and exec probes do. It uses util-linux's
 // nsenter: joining a mount namespace takes a single-threaded process, which no Go program is.
-func (p *Process) Command(argv, env []string, uid, gid *int64) *exec.Cmd {
-	args := []string{"--target", fmt.Sprint(p.PID()), "--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd"}
-	if gid != nil {
-		args = append(args, "--setgid", fmt.Sprint(*gid))
+func (p *Process) Command(argv, env []string) *exec.Cmd {
+	s := p.identity
+	s.Argv = argv
+	encoded, err := json.Marshal(&s)
+	if err != nil {
+		panic(err) // a Spec always encodes
 	}
-	if uid != nil {
-		args = append(args, "--setuid", fmt.Sprint(*uid))
-	}
-	cmd := exec.Command("nsenter", append(append(args, "--"), argv...)...)
+	// The helper is minaks-run, open as the child's fd 3 (ExtraFiles), which nsenter's child
+	// reaches through the container's /proc once inside.
+	args := []string{"--target", fmt.Sprint(p.PID()), "--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd",
+		"--", "/proc/self/fd/3", ExecName, string(encoded)}
+	cmd := exec.Command("nsenter", args...)
 	cmd.Env = env
+	cmd.ExtraFiles = []*os.File{p.helper}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
 }

@@ -10,13 +10,19 @@ import (
 	"github.com/minaks/minaks/pkg/nodes/container"
 )
 
-// Run becomes what argv[0] names, a container's init or a built-in image's program, and then
-// exits; for any other name it returns.
+// Run becomes what argv[0] names, a container's init or a built-in image's program, or with
+// argv[1] container.ExecName the helper of a command run in a container, and then exits; for
+// any other name it returns.
 func Run() {
 	if filepath.Base(os.Args[0]) == container.InitName {
 		err := container.Init()
 		fmt.Fprintf(os.Stderr, "minaks: cannot start the container: %v\n", err)
 		os.Exit(128)
+	}
+	if len(os.Args) == 3 && os.Args[1] == container.ExecName {
+		err := container.ExecMain(os.Args[2])
+		fmt.Fprintf(os.Stderr, "minaks: cannot exec in the container: %v\n", err)
+		os.Exit(126)
 	}
 	if code, ok := images.Main(os.Args[0], os.Args[1:]); ok {
 		os.Exit(code)
