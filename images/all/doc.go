@@ -3,6 +3,7 @@ package all
 
 import (
 	_ "github.com/minaks/minaks/images/agnhost"
+	_ "github.com/minaks/minaks/images/boomserver"
 	_ "github.com/minaks/minaks/images/helloworld"
 	_ "github.com/minaks/minaks/images/httpecho"
 	_ "github.com/minaks/minaks/images/nginx"

@@ -254,6 +254,7 @@ func (a *Agent) serveKubeletAPI(ctx context.Context) error {
 		Client:       a.Client,
 		Metrics:      a.sandboxes.metrics.registry,
 		ProbeMetrics: a.sandboxes.metrics.probes,
+		LogDir:       a.ID.Cluster.Path("logs"),
 	}, a.sandboxes)
 	if err != nil {
 		return err

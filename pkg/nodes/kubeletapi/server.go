@@ -73,6 +73,9 @@ type Config struct {
 	// Metrics is served at /metrics, ProbeMetrics at /metrics/probes: the node's own registries
 	// (empty without them).
 	Metrics, ProbeMetrics compbasemetrics.KubeRegistry
+	// LogDir is the directory of the pods' logs, laid out as the kubelet's /var/log
+	// (pods/<namespace>_<name>_<uid>/...): /logs/ serves the node's part of it.
+	LogDir string
 	// DisableAuth serves every request unauthenticated (tests only).
 	DisableAuth bool
 }
@@ -88,6 +91,7 @@ type Server struct {
 	loopback *http.Transport // to the SPDY handlers, for translated WebSockets
 
 	metrics, probeMetrics compbasemetrics.KubeRegistry
+	logDir                string
 }
 
 // New makes the kubelet API of a node whose pods rt runs.
@@ -95,7 +99,7 @@ func New(cfg Config, rt Runtime) (*Server, error) {
 	if cfg.NodeName == "" {
 		return nil, errors.New("kubelet API: no node name")
 	}
-	s := &Server{nodeName: cfg.NodeName, cert: cfg.Cert, rt: rt, metrics: cfg.Metrics, probeMetrics: cfg.ProbeMetrics}
+	s := &Server{nodeName: cfg.NodeName, cert: cfg.Cert, rt: rt, metrics: cfg.Metrics, probeMetrics: cfg.ProbeMetrics, logDir: cfg.LogDir}
 	if !cfg.DisableAuth {
 		var err error
 		if s.authn, s.authz, err = buildAuth(cfg); err != nil {
@@ -123,6 +127,7 @@ func (s *Server) routes() *http.ServeMux {
 		mux.HandleFunc(method+" /portForward/{namespace}/{pod}/{uid}", s.getPortForward)
 	}
 	mux.HandleFunc("GET /stats/summary", s.getSummary)
+	mux.HandleFunc("GET /logs/", s.getLogs)
 	mux.Handle("GET /metrics", registryHandler(s.metrics))
 	mux.Handle("GET /metrics/probes", registryHandler(s.probeMetrics))
 	mux.Handle("GET /metrics/resource", s.resourceMetrics())

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -49,6 +50,8 @@ type testEnv struct {
 	url   *url.URL
 	pki   pki.Dir
 	other pki.Dir // a second cluster, whose CA the node does not trust
+	// logDir is the pods' log directory /logs/ serves.
+	logDir string
 
 	mu   sync.Mutex
 	sars []authorizationv1.SubjectAccessReviewSpec
@@ -59,7 +62,7 @@ const goodToken = "metrics-token"
 
 func newTestEnv(t *testing.T, disableAuth bool) *testEnv {
 	t.Helper()
-	e := &testEnv{rt: newFakeRuntime(), pki: pki.Dir(t.TempDir()), other: pki.Dir(t.TempDir())}
+	e := &testEnv{rt: newFakeRuntime(), pki: pki.Dir(t.TempDir()), other: pki.Dir(t.TempDir()), logDir: t.TempDir()}
 	names := pki.ServingNames{DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}
 	for _, d := range []pki.Dir{e.pki, e.other} {
 		if _, err := d.Ensure(pki.Leaves(names), time.Now()); err != nil {
@@ -91,7 +94,7 @@ func newTestEnv(t *testing.T, disableAuth bool) *testEnv {
 		g.Set(1)
 	}
 	srv, err := New(Config{NodeName: testNode, Cert: cert, ClientCA: ca, Client: api, DisableAuth: disableAuth,
-		Metrics: metrics, ProbeMetrics: probes}, e.rt)
+		Metrics: metrics, ProbeMetrics: probes, LogDir: e.logDir}, e.rt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,6 +598,46 @@ func TestPodsAndHealthz(t *testing.T) {
 	for _, path := range []string{"/healthz", "/healthz/ping"} {
 		if code, body := e.get(t, e.kubeletClient(), path); code != http.StatusOK || body != "ok" {
 			t.Errorf("%s: %d %q", path, code, body)
+		}
+	}
+}
+
+// TestLogs: /logs/ lists and serves the logs of the node's pods, and nothing of another node's.
+func TestLogs(t *testing.T) {
+	e := newTestEnv(t, false)
+	for dir, content := range map[string]string{
+		"pods/default_web_uid-web/nginx/0.log":     "a log line\n",
+		"pods/default_other_uid-other/app/0.log":   "another node's\n",
+		"pods/default_web_uid-web/sidecar/0.log":   "",
+		"pods/default_other_uid-other/app/1.log":   "",
+		"pods/default_web_uid-web/nginx/1.log.tmp": "",
+	} {
+		p := filepath.Join(e.logDir, dir)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		path, want string
+		code       int
+	}{
+		{"/logs/", `<a href="pods/">pods/</a>`, http.StatusOK},
+		{"/logs/pods/", `<a href="default_web_uid-web/">default_web_uid-web/</a>`, http.StatusOK},
+		{"/logs/pods/default_web_uid-web/nginx/", `<a href="0.log">0.log</a>`, http.StatusOK},
+		{"/logs/pods/default_web_uid-web/nginx/0.log", "a log line\n", http.StatusOK},
+		{"/logs/pods/default_other_uid-other/app/0.log", "", http.StatusNotFound},
+		{"/logs/pods/../pods/default_other_uid-other/app/0.log", "", http.StatusNotFound},
+		{"/logs/other", "", http.StatusNotFound},
+	} {
+		code, body := e.get(t, e.kubeletClient(), tc.path)
+		if code != tc.code || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d %q; want %d with %q", tc.path, code, body, tc.code, tc.want)
+		}
+		if strings.Contains(body, "other") {
+			t.Errorf("%s shows another node's pod: %q", tc.path, body)
 		}
 	}
 }

@@ -31,7 +31,8 @@ const (
 //   - what is "local" traffic as AKS says it: the pods' veths (interface prefix "azv") with
 //     Azure CNI in every mode, the cluster's pod range with kubenet;
 //   - health and metrics servers on the node's addresses (0.0.0.0 in the node's network
-//     namespace), NodePorts on its primary address;
+//     namespace), NodePorts on every local address, the node's localhost included (iptables
+//     mode sets route_localnet in the node's network namespace), as kube-proxy's default;
 //   - conntrack left as it is (maxPerCore 0, no timeouts): those sysctls are the host's.
 func Configuration(c *config.Cluster) (*kubeproxyv1alpha1.KubeProxyConfiguration, error) {
 	kp := c.KubeProxy
@@ -41,7 +42,6 @@ func Configuration(c *config.Cluster) (*kubeproxyv1alpha1.KubeProxyConfiguration
 		HealthzBindAddress: net.JoinHostPort("0.0.0.0", strconv.Itoa(HealthzPort)),
 		MetricsBindAddress: net.JoinHostPort("0.0.0.0", strconv.Itoa(MetricsPort)),
 		Mode:               kubeproxyv1alpha1.ProxyMode(strings.ToLower(kp.Mode)),
-		NodePortAddresses:  []string{kubeproxyconfig.NodePortAddressesPrimary},
 		Conntrack:          kubeproxyv1alpha1.KubeProxyConntrackConfiguration{MaxPerCore: ptr.To[int32](0)},
 		ConfigSyncPeriod:   metav1.Duration{Duration: 15 * time.Minute},
 	}

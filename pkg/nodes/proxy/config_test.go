@@ -19,7 +19,7 @@ func TestConfiguration(t *testing.T) {
 			for _, want := range []string{
 				"mode: iptables", "detectLocalMode: InterfaceNamePrefix", "interfaceNamePrefix: azv", "clusterCIDR: 10.244.0.0/16",
 				"healthzBindAddress: 0.0.0.0:10256", "metricsBindAddress: 0.0.0.0:10249", "bindAddress: 0.0.0.0",
-				"- primary", "maxPerCore: 0", "kubeconfig: /var/lib/kube-proxy/kubeconfig.conf",
+				"nodePortAddresses: null", "localhostNodePorts: true", "maxPerCore: 0", "kubeconfig: /var/lib/kube-proxy/kubeconfig.conf",
 			} {
 				if !strings.Contains(y, want) {
 					t.Errorf("lacks %q:\n%s", want, y)
