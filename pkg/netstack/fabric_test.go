@@ -3,11 +3,15 @@ package netstack
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/minaks/minaks/pkg/netstack/netns"
 	"github.com/minaks/minaks/pkg/netstack/netnstest"
@@ -42,6 +46,8 @@ func TestFabricAndNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A public range of its own, so that the test never meets a real cluster's routes.
+	public := netip.MustParsePrefix("203.0.113.0/24")
 	t.Cleanup(func() {
 		if err := RemoveCluster(cluster); err != nil {
 			t.Error(err)
@@ -60,10 +66,13 @@ func TestFabricAndNodes(t *testing.T) {
 		if _, err := net.InterfaceByName(HostLinkName(cluster)); err == nil {
 			t.Errorf("host link %s left", HostLinkName(cluster))
 		}
+		if rs, _ := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: ipNet(public)}, netlink.RT_FILTER_DST); len(rs) > 0 {
+			t.Errorf("routes to %s left: %v", public, rs)
+		}
 	})
 
 	// A subnet of its own, so that the test never meets a real cluster's routes.
-	f := &Fabric{Cluster: cluster, Subnet: netip.MustParsePrefix("10.231.0.0/16")}
+	f := &Fabric{Cluster: cluster, Subnet: netip.MustParsePrefix("10.231.0.0/16"), PublicIPRange: public}
 	if err := f.Ensure(); err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +115,24 @@ func TestFabricAndNodes(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("from %q to %s: %q, %v; want %q", tc.from, tc.to, got, err, tc.want)
 		}
+	}
+
+	// A public address the cluster holds is routed into its fabric; the rest of the range is
+	// unreachable, not sent to the host's default route.
+	if err := f.RouteHostAddrs([]netip.Addr{netip.MustParseAddr("203.0.113.9")}); err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]int{"203.0.113.9": unix.RTN_UNICAST, "203.0.113.10": unix.RTN_UNREACHABLE} {
+		rs, err := netlink.RouteGet(net.ParseIP(addr))
+		if err != nil && want == unix.RTN_UNREACHABLE && errors.Is(err, unix.EHOSTUNREACH) {
+			continue
+		}
+		if err != nil || len(rs) != 1 || rs[0].Type != want {
+			t.Errorf("ip route get %s: %+v, %v; want type %d", addr, rs, err, want)
+		}
+	}
+	if owner, err := HostAddrOwner(netip.MustParseAddr("203.0.113.9")); err != nil || owner != cluster {
+		t.Errorf("203.0.113.9 routed to %q (%v), want %s", owner, err, cluster)
 	}
 
 	// The fabric's route table: pod ranges via their nodes, read back, and removed.
