@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -153,6 +152,13 @@ func (f *Fabric) Ensure() error {
 	}
 	if err := ensureRoute(fh, &netlink.Route{LinkIndex: fabricLink.Attrs().Index, Gw: net.IP(hostIP.AsSlice())}); err != nil {
 		return err
+	}
+	if r := f.PublicIPRange; r.IsValid() {
+		// The public addresses no frontend holds are dropped here, silently, not sent back to
+		// the host (the frontends' and outbound IPs' own routes are more specific).
+		if err := ensureRoute(fh, &netlink.Route{Dst: ipNet(r.Masked()), Type: unix.RTN_BLACKHOLE}); err != nil {
+			return err
+		}
 	}
 	f.HostRoute, f.HostRouteConflict, f.HostRouteTakenFrom = true, "", ""
 
@@ -321,9 +327,6 @@ func RemoveCluster(cluster string) error {
 	if err := removeHostEgress(cluster); err != nil {
 		errs = append(errs, err)
 	}
-	if err := removeUnreachableRanges(host); err != nil {
-		errs = append(errs, err)
-	}
 	if err := restoreHostForwarding(host); err != nil {
 		errs = append(errs, err)
 	}
@@ -385,8 +388,8 @@ func (f *Fabric) inFabricOn(addr netip.Addr, fn func() error) error {
 }
 
 // RouteHostAddrs makes the host route exactly addrs (public frontends, outbound IPs) into the
-// fabric, one /32 each, removes the /32 routes to it that are no longer wanted, and makes the
-// rest of the public range unreachable (ensureRangeUnreachable):
+// fabric, one /32 each, and removes the /32 routes to it that are no longer wanted; the rest
+// of the public range goes to the fabric, which drops it:
 //
 //	ip route replace 203.0.113.5/32 via 169.254.x.y+2 dev mk-<hash> src 169.254.x.y+1
 func (f *Fabric) RouteHostAddrs(addrs []netip.Addr) error {
@@ -428,80 +431,29 @@ func (f *Fabric) RouteHostAddrs(addrs []netip.Addr) error {
 			}
 		}
 	}
-	return ensureRangeUnreachable(host, f.PublicIPRange)
-}
-
-// unreachableProto marks the host's unreachable routes for the emulated public ranges as
-// minaks's (a routing protocol number of its own, as `ip route ... proto 203`).
-const unreachableProto netlink.RouteProtocol = 203
-
-// ensureRangeUnreachable makes the host answer "no route to host" for the addresses of the
-// public range that no cluster holds (a deleted frontend, one not yet made), as Azure's
-// public addresses nobody owns do not answer: without it they would leave by the host's
-// default route, to the network beyond. The /32 routes of the frontends and outbound IPs are
-// more specific and win.
-//
-//	ip route replace unreachable 198.51.100.0/24 proto 203
-//
-// A route to the range that is not minaks's is left alone.
-func ensureRangeUnreachable(host *netlink.Handle, r netip.Prefix) error {
-	if !r.IsValid() {
-		return nil
-	}
-	routes, err := retryDump(func() ([]netlink.Route, error) {
-		return host.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: ipNet(r.Masked())}, netlink.RT_FILTER_DST)
-	})
-	if err != nil {
-		return err
-	}
-	for _, rt := range routes {
-		if rt.Protocol != unreachableProto {
-			return nil
+	// The rest of the public range goes into the fabric too, which drops it (Ensure's blackhole
+	// route): an address no cluster holds (a deleted frontend) does not answer, as on Azure, and
+	// nothing of the range leaves by the host's default route. A route to the range that is
+	// there already (another cluster's, or the host's own) is left alone.
+	if r := f.PublicIPRange; r.IsValid() {
+		existing, err := retryDump(func() ([]netlink.Route, error) {
+			return host.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: ipNet(r.Masked())}, netlink.RT_FILTER_DST)
+		})
+		if err != nil {
+			return err
 		}
-	}
-	route := &netlink.Route{Dst: ipNet(r.Masked()), Type: unix.RTN_UNREACHABLE, Protocol: unreachableProto}
-	if err := host.RouteReplace(route); err != nil {
-		return fmt.Errorf("ip route replace unreachable %s: %w", r.Masked(), err)
-	}
-	return nil
-}
-
-// removeUnreachableRanges deletes minaks's unreachable routes for public ranges into which no
-// cluster's fabric routes an address any more: the last cluster of a range takes it with it.
-func removeUnreachableRanges(host *netlink.Handle) error {
-	routes, err := retryDump(func() ([]netlink.Route, error) { return host.RouteList(nil, unix.AF_INET) })
-	if err != nil {
-		return err
-	}
-	var ranges []netlink.Route
-	var held []netip.Addr // the /32s routed into a fabric
-	for _, r := range routes {
-		switch {
-		case r.Dst == nil:
-		case r.Type == unix.RTN_UNREACHABLE && r.Protocol == unreachableProto:
-			ranges = append(ranges, r)
-		case r.LinkIndex > 0:
-			if ones, _ := r.Dst.Mask.Size(); ones == 32 {
-				if l, err := host.LinkByIndex(r.LinkIndex); err == nil && edgeOwner(l) != "" {
-					a, _ := netip.AddrFromSlice(r.Dst.IP.To4())
-					held = append(held, a)
-				}
+		if len(existing) == 0 {
+			if err := ensureRoute(host, &netlink.Route{
+				LinkIndex: link.Attrs().Index,
+				Dst:       ipNet(r.Masked()),
+				Gw:        net.IP(hostIP.Next().AsSlice()),
+				Src:       net.IP(hostIP.AsSlice()),
+			}); err != nil {
+				return err
 			}
 		}
 	}
-	var errs []error
-	for _, r := range ranges {
-		ones, _ := r.Dst.Mask.Size()
-		a, _ := netip.AddrFromSlice(r.Dst.IP.To4())
-		p := netip.PrefixFrom(a, ones)
-		if slices.ContainsFunc(held, p.Contains) {
-			continue
-		}
-		if err := host.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("ip route del unreachable %s: %w", p, err))
-		}
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // HostAddrOwner names the cluster whose fabric the host routes addr to as a single address
