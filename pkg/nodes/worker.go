@@ -282,21 +282,23 @@ func (w *podWorker) run(ctx context.Context) {
 // Services' endpoints, or stays in them as terminating when it serves on.
 func (w *podWorker) stopping(ctx context.Context) {
 	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		w.stopAll(w.grace)
-	}()
-	for {
-		select {
-		case <-stopped:
-			_ = w.writeStatus(context.WithoutCancel(ctx))
-			return
-		case <-w.kick:
-			if err := w.writeStatus(ctx); err != nil && ctx.Err() == nil {
-				klog.FromContext(ctx).Error(err, "Updating pod status")
+	var writer sync.WaitGroup
+	writer.Go(func() {
+		for {
+			select {
+			case <-stopped:
+				return
+			case <-w.kick:
+				if err := w.writeStatus(ctx); err != nil && ctx.Err() == nil {
+					klog.FromContext(ctx).Error(err, "Updating pod status")
+				}
 			}
 		}
-	}
+	})
+	w.stopAll(w.grace)
+	close(stopped)
+	writer.Wait()
+	_ = w.writeStatus(context.WithoutCancel(ctx))
 }
 
 // finished reports whether the pod has reached a terminal phase: nothing runs or will.
