@@ -142,26 +142,24 @@ func (reg *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusTemporaryRedirect)
 			return
 		}
-		m, ok := reg.manifests[id]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
-		w.Header().Set("Docker-Content-Digest", id)
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(m))
+		serveContent(w, r, reg.manifests, id, "application/vnd.oci.image.manifest.v1+json")
 	case "blobs":
-		b, ok := reg.blobs[id]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Docker-Content-Digest", id)
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+		serveContent(w, r, reg.blobs, id, "application/octet-stream")
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// serveContent serves the content of byDigest named by digest, or 404.
+func serveContent(w http.ResponseWriter, r *http.Request, byDigest map[string][]byte, digest, contentType string) {
+	b, ok := byDigest[digest]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Docker-Content-Digest", digest)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
 }
 
 // basicAuth lets through the requests with the registry's user and password.

@@ -18,20 +18,27 @@ import (
 )
 
 // run runs a tool's main and returns its exit code and what it wrote to stdout.
-func run(t *testing.T, main func([]string) int, args ...string) (int, string) {
+func run(t *testing.T, main func([]string) int, args ...string) (code int, stdout string) {
+	t.Helper()
+	stdout = capture(t, &os.Stdout, func() { code = main(args) })
+	return code, stdout
+}
+
+// capture returns what fn writes to *f (os.Stdout or os.Stderr).
+func capture(t *testing.T, f **os.File, fn func()) string {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout := os.Stdout
-	os.Stdout = w
+	saved := *f
+	*f = w
 	out := make(chan string)
 	go func() { b, _ := io.ReadAll(r); out <- string(b) }()
-	code := main(args)
-	os.Stdout = stdout
+	fn()
+	*f = saved
 	w.Close()
-	return code, <-out
+	return <-out
 }
 
 func TestCurl(t *testing.T) {
@@ -299,18 +306,8 @@ func freeUDPPort(t *testing.T) string {
 // runErr is run with stderr captured too.
 func runErr(t *testing.T, main func([]string) int, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	saved := os.Stderr
-	os.Stderr = w
-	errOut := make(chan string)
-	go func() { b, _ := io.ReadAll(r); errOut <- string(b) }()
-	code, stdout = run(t, main, args...)
-	os.Stderr = saved
-	w.Close()
-	return code, stdout, <-errOut
+	stderr = capture(t, &os.Stderr, func() { code, stdout = run(t, main, args...) })
+	return code, stdout, stderr
 }
 
 func TestWget(t *testing.T) {

@@ -7,12 +7,12 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // reads it from a pipe, so nothing of it shows in the process's command line.
 type Spec struct {
 	// NetNS is the named network namespace to run in: the pod's, or the node's for hostNetwork.
-	NetNS string `json:"netns"`
+	NetNS string `json:"netns,omitempty"`
 	// Hostname is the container's hostname (its own UTS namespace).
-	Hostname string `json:"hostname"`
+	Hostname string `json:"hostname,omitempty"`
 	// Dir holds the container's writable layer: Dir/upper and Dir/work of the overlay whose
 	// lower layers are Lower, mounted at Dir/rootfs.
-	Dir string `json:"dir"`
+	Dir string `json:"dir,omitempty"`
 	// Resources, when set, are its limits, in a cgroup of its own (see CgroupsAvailable).
 	Resources *Resources `json:"resources,omitempty"`
 	// Lower are the image's unpacked layers, the top-most first; none means the host's root
