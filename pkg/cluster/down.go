@@ -51,7 +51,7 @@ func Down(name, stateDir, kubeconfigFlag string, out io.Writer) error {
 	if err := netstack.RemoveCluster(name); err != nil {
 		errs = append(errs, err)
 	}
-	// The containers' cgroups: their processes died with the daemon.
+	// The containers' cgroups; their processes died with the daemon, any left over are killed.
 	if err := container.RemoveCgroups(name); err != nil {
 		errs = append(errs, err)
 	}

@@ -293,6 +293,15 @@ func TestPodRuntime(t *testing.T) {
 		// And they work: curl and wget to a Service, dig and nslookup of it, nc to a pod.
 		ip := c.mustKubectl("get", "svc", "web-tools", "-o", "jsonpath={.spec.clusterIP}")
 		web := c.pods("app=web")[0].ip
+		// Until the tools pod's kube-proxy has the new Service's endpoints, its rules reject
+		// connections to it, as on any cluster.
+		eventually(t, 30*time.Second, "the tools pod's node serves web-tools", func() error {
+			out, err := c.kubectl("exec", "tools", "--", "nc", "-z", "-w", "2", ip, "80")
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		})
 		for cmd, want := range map[string]string{
 			"curl -sS -o /dev/null -w '%{http_code}' http://web-tools":                             "200",
 			"wget -qO- http://web-tools | grep -c '<title>Welcome to Azure Kubernetes'":            "1",

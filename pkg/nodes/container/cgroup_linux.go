@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -100,8 +101,21 @@ func joinCgroup(r *Resources, pid int) (cgroups.Manager, error) {
 	return m, nil
 }
 
+// killProcs kills every process in the cgroup directory dir.
+func killProcs(dir string) {
+	procs, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return
+	}
+	for _, field := range strings.Fields(string(procs)) {
+		if pid, err := strconv.Atoi(field); err == nil && pid > 0 {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
+
 // RemoveCgroups removes what is left of cluster's cgroups (CgroupRoot/<cluster> in every
-// hierarchy), and CgroupRoot once empty. Their processes must be gone.
+// hierarchy), and CgroupRoot once empty, killing the processes still in them.
 func RemoveCgroups(cluster string) error {
 	roots, err := filepath.Glob(filepath.Join(cgroupMount, "*", CgroupRoot))
 	if err != nil {
@@ -122,9 +136,15 @@ func RemoveCgroups(cluster string) error {
 		// The deepest first: a cgroup goes once its children have.
 		sort.Slice(dirs, func(i, j int) bool { return strings.Count(dirs[i], "/") > strings.Count(dirs[j], "/") })
 		for _, d := range dirs {
+			// Processes are still there when their daemon was killed before a container took
+			// its parent-death signal, or one exec'd a program that clears it (set-user-ID, file
+			// capabilities): they are the cluster's containers, and end with it.
+			killProcs(d)
+		}
+		for _, d := range dirs {
 			// A process killed a moment ago may still hold its cgroup (EBUSY) for a while.
 			var err error
-			for try := 0; try < 20; try++ {
+			for try := 0; try < 50; try++ {
 				if err = os.Remove(d); err == nil || errors.Is(err, fs.ErrNotExist) || !errors.Is(err, unix.EBUSY) {
 					break
 				}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,6 +26,9 @@ func TestMain(m *testing.M) {
 		err := Init()
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(128)
+	}
+	if spec := os.Getenv(starterEnv); spec != "" {
+		os.Exit(startAndWait(spec))
 	}
 	if len(os.Args) == 3 && os.Args[1] == ExecName {
 		err := ExecMain(os.Args[2])
@@ -256,4 +260,81 @@ func TestSpecCapabilitiesSurviveJSON(t *testing.T) {
 			t.Errorf("capabilities %#v arrive as %#v", caps, got.Capabilities)
 		}
 	}
+}
+
+// starterEnv makes the test binary start the container whose Spec (JSON) it holds, print its
+// PID, and wait to be killed: a node agent's daemon, for TestContainerEndsWithDaemon.
+const starterEnv = "MINAKS_TEST_START_CONTAINER"
+
+func startAndWait(encoded string) int {
+	var s Spec
+	if err := json.Unmarshal([]byte(encoded), &s); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	p, err := Start(&s, IO{Stdout: os.Stderr, Stderr: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(p.PID())
+	select {}
+}
+
+// TestContainerEndsWithDaemon: a container, one running as another user too (a change of user
+// clears the parent-death signal), does not outlive the process that started it.
+func TestContainerEndsWithDaemon(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	ns := "minaks.ctrtest-" + hex.EncodeToString(suffix) + ".pod"
+	if err := netns.Create(ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = netns.Delete(ns) })
+	nobody := int64(65534)
+	for user, uid := range map[string]*int64{"the image's": nil, "65534": &nobody} {
+		s := Spec{NetNS: ns, Dir: t.TempDir(), Argv: []string{"sleep", "600"}, Env: []string{"PATH=/usr/bin:/bin"}, UID: uid}
+		encoded, err := json.Marshal(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		daemon := exec.Command(os.Args[0])
+		daemon.Env = append(os.Environ(), starterEnv+"="+string(encoded))
+		daemon.Stderr = os.Stderr
+		out, err := daemon.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := daemon.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var pid int
+		_, err = fmt.Fscan(out, &pid)
+		_ = daemon.Process.Kill()
+		_ = daemon.Wait()
+		if err != nil {
+			t.Fatalf("the starter printed no PID: %v", err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if alive(pid) {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			t.Errorf("the container (user %s) outlived the process that started it", user)
+		}
+	}
+}
+
+// alive tells whether process pid exists and has not exited (a zombie has).
+func alive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || len(stat) < i+3 || stat[i+2] != 'Z'
 }

@@ -124,7 +124,7 @@ func run(s *Spec) error {
 			return fmt.Errorf("working directory: %w", err)
 		}
 	}
-	return execAs(s)
+	return execAs(s, unix.SIGKILL)
 }
 
 // ExecName is argv[1] of the helper that runs a command in a running container (kubectl exec,
@@ -145,12 +145,12 @@ func ExecMain(encoded string) error {
 		return errors.New("no command")
 	}
 	s.Env = os.Environ()
-	return execAs(&s)
+	return execAs(&s, 0)
 }
 
-// execAs finds the spec's command in its PATH, takes its capabilities, user and no_new_privs,
-// and execs it.
-func execAs(s *Spec) error {
+// execAs finds the spec's command in its PATH, takes its capabilities, user, no_new_privs and,
+// when not 0, deathSignal as its parent-death signal, and execs it.
+func execAs(s *Spec, deathSignal unix.Signal) error {
 	path, err := lookPath(s.Argv[0], s.Env)
 	if err != nil {
 		return err
@@ -160,6 +160,13 @@ func execAs(s *Spec) error {
 	}
 	if err := setUser(s); err != nil {
 		return err
+	}
+	if deathSignal != 0 {
+		// Taken by the thread that execs, after the change of user (which clears it): the
+		// container ends with its node agent's daemon.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(deathSignal), 0, 0, 0); err != nil {
+			return fmt.Errorf("parent-death signal: %w", err)
+		}
 	}
 	if s.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -124,7 +125,10 @@ func Start(s *Spec, stdio IO) (*Process, error) {
 	if s.PIDNamespaceOf != 0 {
 		err = startInPIDNamespace(cmd, s.PIDNamespaceOf)
 	} else {
-		err = cmd.Start()
+		onSpawnerThread(func() bool {
+			err = cmd.Start()
+			return false
+		})
 	}
 	statusW.Close()
 	for _, f := range childEnds {
@@ -171,28 +175,79 @@ func Start(s *Spec, stdio IO) (*Process, error) {
 	return p, nil
 }
 
-// startInPIDNamespace starts cmd in the PID namespace of the process pid, from a thread of
-// its own whose children go there, which ends with it. The container has no parent-death
-// signal (Go's check of it would find its parent outside the namespace, and kill it): it dies
-// with the namespace's init, which has one.
-func startInPIDNamespace(cmd *exec.Cmd, pid int) error {
+// A child's parent-death signal fires when the thread that forked it ends, not the process
+// (go.dev/issue/27505), and the runtime does end threads: one a goroutine leaves locked. Every
+// container is therefore started from the spawner thread, locked for the life of the process.
+var spawner struct {
+	sync.Mutex
+	requests chan spawnRequest
+}
+
+// spawnRequest is work for the spawner thread; fn tells whether the thread must be retired.
+type spawnRequest struct {
+	fn      func() (retire bool)
+	retired chan bool
+}
+
+// onSpawnerThread runs fn on the spawner thread and returns once it has. When fn says the
+// thread is no longer fit to start containers, it is retired: kept (its children keep their
+// parent) but given no more work, and the next request gets a new one.
+func onSpawnerThread(fn func() (retire bool)) {
+	spawner.Lock()
+	defer spawner.Unlock()
+	if spawner.requests == nil {
+		spawner.requests = make(chan spawnRequest)
+		go runSpawner(spawner.requests)
+	}
+	r := spawnRequest{fn: fn, retired: make(chan bool)}
+	spawner.requests <- r
+	if <-r.retired {
+		spawner.requests = nil
+	}
+}
+
+func runSpawner(requests chan spawnRequest) {
+	runtime.LockOSThread() // never unlocked
+	for r := range requests {
+		retire := r.fn()
+		r.retired <- retire
+		if retire {
+			select {}
+		}
+	}
+}
+
+// startInPIDNamespace starts cmd in the PID namespace of the process pid: the spawner thread
+// joins it for the fork (its children go there) and returns to its own. The container's init
+// takes its parent-death signal itself (Go's check of it would find the parent outside the
+// namespace, and kill the child).
+func startInPIDNamespace(cmd *exec.Cmd, pid int) (err error) {
 	cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWPID
 	cmd.SysProcAttr.Pdeathsig = 0
-	started := make(chan error)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid", pid))
-		if err == nil {
-			err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWPID)
-			ns.Close()
+	own, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid", os.Getpid()))
+	if err != nil {
+		return err
+	}
+	defer own.Close()
+	target, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid", pid))
+	if err != nil {
+		return fmt.Errorf("join the PID namespace of process %d: %w", pid, err)
+	}
+	defer target.Close()
+	onSpawnerThread(func() bool {
+		if err = unix.Setns(int(target.Fd()), unix.CLONE_NEWPID); err != nil {
+			err = fmt.Errorf("join the PID namespace of process %d: %w", pid, err)
+			return false
 		}
-		if err != nil {
-			started <- fmt.Errorf("join the PID namespace of process %d: %w", pid, err)
-			return
+		err = cmd.Start()
+		if back := unix.Setns(int(own.Fd()), unix.CLONE_NEWPID); back != nil {
+			// The thread would start every later container in that namespace.
+			err = errors.Join(err, fmt.Errorf("return to the daemon's PID namespace: %w", back))
+			return true
 		}
-		started <- cmd.Start()
-	}()
-	return <-started
+		return false
+	})
+	return err
 }
 
 // StartError is a container that could not be started: its init failed before the exec
