@@ -386,3 +386,16 @@ func (s *Sandboxes) teardown(key, uid string, deleted bool) error {
 	}
 	return nil
 }
+
+// workersExcept are the node's pod workers but w.
+func (s *Sandboxes) workersExcept(w *podWorker) []*podWorker {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var others []*podWorker
+	for _, o := range s.byName {
+		if o != w {
+			others = append(others, o)
+		}
+	}
+	return others
+}

@@ -3,7 +3,6 @@ package nodes
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -49,8 +48,9 @@ func (w *podWorker) writeStatus(ctx context.Context) error {
 // worker knows. w.mu is held.
 func (w *podWorker) status(pod *v1.Pod) *v1.PodStatus {
 	st := &v1.PodStatus{
-		QOSClass:  pod.Status.QOSClass,
-		StartTime: &w.startTime,
+		QOSClass:           pod.Status.QOSClass,
+		StartTime:          &w.startTime,
+		ObservedGeneration: pod.Generation,
 	}
 	for _, ip := range w.podIPs {
 		st.PodIPs = append(st.PodIPs, v1.PodIP{IP: ip.String()})
@@ -145,11 +145,11 @@ func (w *podWorker) status(pod *v1.Pod) *v1.PodStatus {
 		}
 	}
 	conds = append(conds, podReady)
-	if resized := w.resized(pod); len(resized) > 0 {
-		conds = append(conds, v1.PodCondition{Type: v1.PodResizePending, Status: v1.ConditionTrue, Reason: v1.PodReasonInfeasible,
-			Message: fmt.Sprintf("minaks's node agent does not resize running containers in place (%s): recreate the pod to apply new resources", strings.Join(resized, ", "))})
+	for i := range conds {
+		conds[i].ObservedGeneration = pod.Generation
 	}
-	ours := map[v1.PodConditionType]bool{v1.PodResizePending: true}
+	conds = append(conds, w.resizeConditions(pod.Generation)...)
+	ours := map[v1.PodConditionType]bool{v1.PodResizePending: true, v1.PodResizeInProgress: true}
 	for i := range conds {
 		ours[conds[i].Type] = true
 		conds[i].LastTransitionTime = metav1.Now()
@@ -167,20 +167,6 @@ func (w *podWorker) status(pod *v1.Pod) *v1.PodStatus {
 	sort.SliceStable(conds, func(i, j int) bool { return condOrder(conds[i].Type) < condOrder(conds[j].Type) })
 	st.Conditions = conds
 	return st
-}
-
-// resized are the pod's containers whose resources the pod asks to change (a resize): those
-// they were started with stay.
-func (w *podWorker) resized(pod *v1.Pod) []string {
-	var names []string
-	for _, c := range slices.Concat(w.init, w.ctrs) {
-		for _, want := range slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers) {
-			if want.Name == c.spec.Name && !apiequality.Semantic.DeepEqual(want.Resources, c.spec.Resources) {
-				names = append(names, c.spec.Name)
-			}
-		}
-	}
-	return names
 }
 
 func condOrder(t v1.PodConditionType) int {
@@ -249,6 +235,10 @@ func (c *ctr) status() v1.ContainerStatus {
 		RestartCount: c.restarts,
 		Ready:        c.proc != nil && c.ready,
 		Started:      ptr.To(c.proc != nil && c.startupOK),
+	}
+	if !c.ephemeral {
+		// What it runs with (a resize applied), as the kubelet reports it.
+		cs.Resources, cs.AllocatedResources = c.spec.Resources.DeepCopy(), c.spec.Resources.Requests
 	}
 	switch {
 	case c.proc != nil:

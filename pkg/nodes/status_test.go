@@ -13,6 +13,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 
 	"github.com/minaks/minaks/pkg/azlb"
@@ -328,17 +329,19 @@ func TestPodStatusContainers(t *testing.T) {
 	want := []v1.ContainerStatus{
 		{
 			Name: "a", Image: "img", ImageID: "sha256:abc", ContainerID: "minaks://a", RestartCount: 3, Started: ptr.To(false),
-			State: v1.ContainerState{Waiting: &v1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 40s restarting failed container=a"}},
+			Resources: &v1.ResourceRequirements{},
+			State:     v1.ContainerState{Waiting: &v1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 40s restarting failed container=a"}},
 			LastTerminationState: v1.ContainerState{Terminated: &v1.ContainerStateTerminated{
 				ExitCode: 137, Reason: "Error", ContainerID: "minaks://a"}},
 		},
 		{
 			Name: "b", Image: "img", ContainerID: "minaks://b", RestartCount: 1, Ready: true, Started: ptr.To(true),
+			Resources:            &v1.ResourceRequirements{},
 			State:                v1.ContainerState{Running: &v1.ContainerStateRunning{StartedAt: statusTestStart}},
 			LastTerminationState: v1.ContainerState{Terminated: &v1.ContainerStateTerminated{ExitCode: 1, Reason: "Error"}},
 		},
 		{
-			Name: "c", Image: "img", Started: ptr.To(false),
+			Name: "c", Image: "img", Started: ptr.To(false), Resources: &v1.ResourceRequirements{},
 			State: v1.ContainerState{Waiting: &v1.ContainerStateWaiting{Reason: "ContainerCreating"}},
 		},
 	}
@@ -449,26 +452,89 @@ func TestNextBackoff(t *testing.T) {
 	}
 }
 
-// TestPodStatusResizeRefused: a pod whose containers' resources change after they started
-// (kubectl patch --subresource resize) is told the resize is infeasible, and the condition goes
-// when the resources are back as they were.
-func TestPodStatusResizeRefused(t *testing.T) {
-	a := runningCtr("a", true)
+// TestResize: a resize is admitted when the node has room for the pod's new requests
+// (Infeasible beyond its allocatable, Deferred while the other pods leave too little), and the
+// status then reports the new resources; the resize completes, its conditions go.
+func TestResize(t *testing.T) {
+	a := exitedCtr("a", 0)
 	a.spec.Resources = v1.ResourceRequirements{Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse("100m")}}
 	w, pod := statusTestWorker(t, v1.RestartPolicyAlways, nil, []*ctr{a})
-	if st := w.status(pod); slices.ContainsFunc(st.Conditions, func(c v1.PodCondition) bool { return c.Type == v1.PodResizePending }) {
-		t.Errorf("PodResizePending before a resize: %v", condLines(st.Conditions))
+	recorder := record.NewFakeRecorder(10)
+	w.rt.recorder = recorder
+	w.rt.env = &envSource{allocatable: v1.ResourceList{v1.ResourceCPU: resource.MustParse("2"), v1.ResourceMemory: resource.MustParse("4Gi")}}
+	other, _ := statusTestWorker(t, v1.RestartPolicyAlways, nil, []*ctr{runningCtr("b", true)})
+	other.ctrs[0].spec.Resources.Requests = v1.ResourceList{v1.ResourceCPU: resource.MustParse("1500m")}
+	w.rt.agent.sandboxes = &Sandboxes{byName: map[string]*podWorker{"ns1/p": w, "ns1/other": other}}
+	other.pod.Spec.Containers[0] = other.ctrs[0].spec
+
+	for _, tc := range []struct {
+		cpu, pending, resources, event string
+	}{
+		{"3", "PodResizePending=True Infeasible: Node didn't have enough capacity: cpu, requested: 3000, capacity: 2000", "100m", "Warning ResizeInfeasible"},
+		{"1", "PodResizePending=True Deferred: Node didn't have enough resource: cpu, requested: 1000, used: 1500, capacity: 2000", "100m", "Warning ResizeDeferred"},
+		{"400m", "PodResizeInProgress=True", "400m", "Normal ResizeStarted"},
+	} {
+		pod = pod.DeepCopy()
+		pod.Generation++
+		pod.Spec.Containers[0].Resources.Requests = v1.ResourceList{v1.ResourceCPU: resource.MustParse(tc.cpu)}
+		w.pod = pod
+		w.resize(pod)
+		st := w.status(pod)
+		var resize []string
+		for _, c := range condLines(st.Conditions) {
+			if strings.HasPrefix(c, "PodResize") {
+				resize = append(resize, c)
+			}
+		}
+		if len(resize) != 1 || resize[0] != tc.pending {
+			t.Errorf("cpu %s: resize conditions %q, want %q", tc.cpu, resize, tc.pending)
+		}
+		cs := st.ContainerStatuses[0]
+		if got := cs.Resources.Requests.Cpu().String(); got != tc.resources || cs.AllocatedResources.Cpu().String() != tc.resources {
+			t.Errorf("cpu %s: status resources %v, allocated %v; want %s", tc.cpu, cs.Resources, cs.AllocatedResources, tc.resources)
+		}
+		if st.ObservedGeneration != pod.Generation {
+			t.Errorf("cpu %s: observedGeneration %d, want %d", tc.cpu, st.ObservedGeneration, pod.Generation)
+		}
+		if e := <-recorder.Events; !strings.HasPrefix(e, tc.event) {
+			t.Errorf("cpu %s: event %q, want %s", tc.cpu, e, tc.event)
+		}
 	}
-	resized := pod.DeepCopy()
-	resized.Spec.Containers[0].Resources.Requests[v1.ResourceCPU] = resource.MustParse("200m")
-	st := w.status(resized)
-	i := slices.IndexFunc(st.Conditions, func(c v1.PodCondition) bool { return c.Type == v1.PodResizePending })
-	if i < 0 || st.Conditions[i].Reason != v1.PodReasonInfeasible || !strings.Contains(st.Conditions[i].Message, "(a)") {
-		t.Errorf("after a resize: %v; want PodResizePending Infeasible naming container a", condLines(st.Conditions))
+	// Applied: the resize completes.
+	w.resize(pod)
+	if st := w.status(pod); slices.ContainsFunc(st.Conditions, func(c v1.PodCondition) bool { return strings.HasPrefix(string(c.Type), "PodResize") }) {
+		t.Errorf("resize conditions once it completed: %v", condLines(st.Conditions))
 	}
-	pod.Status.Conditions = st.Conditions
-	if st := w.status(pod); slices.ContainsFunc(st.Conditions, func(c v1.PodCondition) bool { return c.Type == v1.PodResizePending }) {
-		t.Errorf("PodResizePending after the resources are back: %v", condLines(st.Conditions))
+	if e := <-recorder.Events; !strings.HasPrefix(e, "Normal ResizeCompleted Pod resize completed") {
+		t.Errorf("event %q, want ResizeCompleted", e)
+	}
+}
+
+// TestNeedsRestart: only a resource that changes and whose resizePolicy is RestartContainer
+// restarts the container.
+func TestNeedsRestart(t *testing.T) {
+	have := v1.Container{Resources: v1.ResourceRequirements{
+		Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse("100m"), v1.ResourceMemory: resource.MustParse("64Mi")},
+		Limits:   v1.ResourceList{v1.ResourceMemory: resource.MustParse("128Mi")},
+	}}
+	memRestarts := []v1.ContainerResizePolicy{{ResourceName: v1.ResourceMemory, RestartPolicy: v1.RestartContainer}, {ResourceName: v1.ResourceCPU, RestartPolicy: v1.NotRequired}}
+	for _, tc := range []struct {
+		name    string
+		change  func(c *v1.Container)
+		policy  []v1.ContainerResizePolicy
+		restart bool
+	}{
+		{"cpu request, cpu NotRequired", func(c *v1.Container) { c.Resources.Requests[v1.ResourceCPU] = resource.MustParse("200m") }, memRestarts, false},
+		{"memory limit, memory RestartContainer", func(c *v1.Container) { c.Resources.Limits[v1.ResourceMemory] = resource.MustParse("256Mi") }, memRestarts, true},
+		{"memory limit, no policy", func(c *v1.Container) { c.Resources.Limits[v1.ResourceMemory] = resource.MustParse("256Mi") }, nil, false},
+		{"equal memory, RestartContainer", func(c *v1.Container) { c.Resources.Limits[v1.ResourceMemory] = resource.MustParse("134217728") }, memRestarts, false},
+	} {
+		want := *have.DeepCopy()
+		tc.change(&want)
+		want.ResizePolicy = tc.policy
+		if got := needsRestart(&have, &want); got != tc.restart {
+			t.Errorf("%s: restart %v, want %v", tc.name, got, tc.restart)
+		}
 	}
 }
 

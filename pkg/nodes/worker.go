@@ -25,8 +25,10 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/kubelet/network/dns"
+	"k8s.io/kubernetes/pkg/kubelet/qos"
 	volumevalidation "k8s.io/kubernetes/pkg/volume/validation"
 	"k8s.io/kubernetes/third_party/forked/golang/expansion"
+	"k8s.io/utils/ptr"
 
 	"github.com/minaks/minaks/images"
 	"github.com/minaks/minaks/pkg/nodes/container"
@@ -56,6 +58,8 @@ type runtime struct {
 	recorder record.EventRecorder
 	// metrics are the node's; nil in tests.
 	metrics *nodeMetrics
+	// memoryCapacity is the node's memory, in bytes.
+	memoryCapacity int64
 }
 
 // podWorker runs one pod's containers, as the kubelet's pod worker does: volumes, then init
@@ -104,6 +108,9 @@ type podWorker struct {
 	initialized bool
 	startTime   metav1.Time
 	lastStatus  *v1.PodStatus
+	// resizePending (Deferred, Infeasible) and resizeInProgress (with reason Error when a
+	// container's new limits could not be set) are the pod's resize conditions; under mu.
+	resizePending, resizeInProgress *v1.PodCondition
 }
 
 // ctr is one container of a pod and its history.
@@ -139,6 +146,8 @@ type ctr struct {
 	ready                bool
 	// startupOK is whether the startup probe (if any) has passed.
 	startupOK bool
+	// resizeRestart is whether it was stopped to start again with resized resources.
+	resizeRestart bool
 	// env is the running process's environment, for exec.
 	env []string
 	// stdout and stderr carry the running process's output to its log and to attached clients.
@@ -158,13 +167,15 @@ func newRuntime(ctx context.Context, a *Agent, services corelisters.ServiceListe
 		broadcaster.Shutdown()
 	}()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: a.ID.Instance.Name})
+	node := a.ID.Status()
 	return &runtime{
-		agent:    a,
-		images:   newImageManager(a.Images, a.ID.Cluster.ImageSource, a.Client, nodeTransport(a.NS()), a.refreshStatus),
-		env:      &envSource{client: a.Client, services: services, allocatable: a.ID.Status().Allocatable},
-		dns:      a.newDNSConfigurer(recorder),
-		recorder: recorder,
-		metrics:  a.sandboxes.metrics,
+		agent:          a,
+		images:         newImageManager(a.Images, a.ID.Cluster.ImageSource, a.Client, nodeTransport(a.NS()), a.refreshStatus),
+		env:            &envSource{client: a.Client, services: services, allocatable: node.Allocatable},
+		dns:            a.newDNSConfigurer(recorder),
+		recorder:       recorder,
+		metrics:        a.sandboxes.metrics,
+		memoryCapacity: node.Capacity.Memory().Value(),
 	}, nil
 }
 
@@ -368,6 +379,8 @@ func (w *podWorker) step(ctx context.Context) time.Duration {
 	for _, c := range w.all() {
 		w.reap(c)
 	}
+	w.resize(pod)
+	next = min(next, w.resizeNext())
 	policy := pod.Spec.RestartPolicy
 	if !w.initialized {
 		for _, c := range w.init {
@@ -402,7 +415,7 @@ func (w *podWorker) step(ctx context.Context) time.Duration {
 			continue
 		}
 		if c.term != nil && c.started {
-			restart := policy == v1.RestartPolicyAlways || (policy == v1.RestartPolicyOnFailure && c.term.ExitCode != 0)
+			restart := policy == v1.RestartPolicyAlways || (policy == v1.RestartPolicyOnFailure && c.term.ExitCode != 0) || c.resizeRestart
 			if !restart {
 				continue
 			}
@@ -747,6 +760,8 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 	if container.CgroupsAvailable() == nil {
 		spec.Resources = cgroupResources(rt.agent.ID.Cluster.Name, pod, &c.spec)
 	}
+	// As the kubelet ranks containers for the kernel's OOM killer, by QoS class.
+	spec.OOMScoreAdj = ptr.To(qos.GetContainerOOMScoreAdjust(pod, &c.spec, rt.memoryCapacity))
 	if (c.image == nil || !c.image.HostRoot) && rt.agent.ToolsRoot != "" {
 		// A built-in image, or a command standing in for an image: the tools root.
 		spec.Lower = []string{rt.agent.ToolsRoot}
@@ -802,6 +817,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 	}
 	c.prevLogPath, c.logPath, c.restarts = c.logPath, logPath, attempt
 	c.proc, c.id, c.started, c.term, c.waiting, c.env = proc, id, true, nil, nil, env
+	c.resizeRestart = false
 	c.stdout, c.stderr = outFan, errFan
 	c.startedAt = metav1.Now()
 	c.ready = c.spec.ReadinessProbe == nil && c.spec.StartupProbe == nil

@@ -84,12 +84,10 @@ func TestUpstreamConformance(t *testing.T) {
 }
 
 // nodeExceptions are the [sig-node] conformance tests minaks does not pass (README.md says why):
-// in-place pod resize (the node agent neither resizes a running container nor shows a container
-// its own cgroup), image volumes (not implemented; refused with FailedMount), the nonewprivs
+// image volumes (not implemented; refused with FailedMount), the nonewprivs
 // image (a setuid-root program, which minaks has no built-in of), and BusyBox ash's exact
 // message for a write to a read-only root (the tools root's sh is bash).
 var nodeExceptions = []string{
-	"Pod InPlace Resize Container",
 	"ImageVolume",
 	"should not allow privilege escalation when false",
 	"should not write to root filesystem",

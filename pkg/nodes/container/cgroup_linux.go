@@ -68,15 +68,51 @@ func CgroupsAvailable() error {
 }
 
 func newCgroupManager(r *Resources) (cgroups.Manager, error) {
-	memory := r.MemoryLimit
-	return manager.New(&cgroups.Cgroup{
-		Path: r.Path,
-		Resources: &cgroups.Resources{
-			Memory: memory, MemorySwap: memory,
-			CpuQuota: r.CPUQuota, CpuPeriod: r.CPUPeriod, CpuShares: r.CPUShares,
-			SkipDevices: true,
-		},
-	})
+	return manager.New(&cgroups.Cgroup{Path: r.Path, Resources: r.limits()})
+}
+
+// limits are r's limits in runc's terms, where 0 leaves a limit as it is.
+func (r *Resources) limits() *cgroups.Resources {
+	return &cgroups.Resources{
+		Memory: r.MemoryLimit, MemorySwap: r.MemoryLimit,
+		CpuQuota: r.CPUQuota, CpuPeriod: r.CPUPeriod, CpuShares: r.CPUShares,
+		SkipDevices: true,
+	}
+}
+
+// updateCgroup gives the container's cgroup m r's limits: an in-place resize. A limit of 0 is taken
+// away.
+func updateCgroup(m cgroups.Manager, r *Resources) error {
+	l := r.limits()
+	if l.Memory == 0 {
+		l.Memory, l.MemorySwap = -1, -1
+	}
+	if l.CpuQuota == 0 {
+		l.CpuQuota = -1
+	}
+	return m.Set(l)
+}
+
+// cgroupMounts are where the cgroups of m go inside a container, which sees them as its whole
+// /sys/fs/cgroup (as runc shows a container that is not privileged): on cgroup v2 its
+// directory, on v1 its directory of each controller at the controller's name.
+func cgroupMounts(m cgroups.Manager) []Mount {
+	const root = "/sys/fs/cgroup"
+	if cgroups.IsCgroup2UnifiedMode() {
+		return []Mount{{Source: m.Path(""), Target: root, ReadOnly: true}}
+	}
+	var mounts []Mount
+	for name, path := range m.GetPaths() {
+		if name == "" {
+			continue // the unified hierarchy of a hybrid host: v1's controllers are the container's
+		}
+		if _, err := os.Stat(path); err != nil {
+			continue // not made: devices (SkipDevices)
+		}
+		mounts = append(mounts, Mount{Source: path, Target: filepath.Join(root, strings.TrimPrefix(name, "name=")), ReadOnly: true})
+	}
+	sort.Slice(mounts, func(i, j int) bool { return mounts[i].Target < mounts[j].Target })
+	return mounts
 }
 
 // joinCgroup puts the process pid (not started yet: the init waits for its spec) into the

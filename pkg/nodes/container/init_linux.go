@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -84,6 +85,11 @@ func run(s *Spec) error {
 			return fmt.Errorf("bind-mount %s: %w", m, err)
 		}
 	}
+	if len(s.Cgroups) > 0 {
+		if err := mountCgroups(rootfs, s.Cgroups); err != nil {
+			return err
+		}
+	}
 	var readOnly []string
 	for _, m := range s.Mounts {
 		target, err := bind(rootfs, m)
@@ -109,6 +115,21 @@ func run(s *Spec) error {
 		path := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
 		if err := os.WriteFile(path, []byte(value), 0); err != nil {
 			return fmt.Errorf("sysctl %s=%s: %w", name, value, err)
+		}
+	}
+	if s.OOMScoreAdj != nil {
+		// Going below the node agent's own value takes CAP_SYS_RESOURCE, which a host may not
+		// give: the value is kept at the agent's then, as containerd's restrict_oom_score_adj does.
+		err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.OOMScoreAdj)), 0)
+		if errors.Is(err, os.ErrPermission) {
+			if own, rerr := os.ReadFile("/proc/self/oom_score_adj"); rerr == nil {
+				if n, perr := strconv.Atoi(strings.TrimSpace(string(own))); perr == nil && *s.OOMScoreAdj < n {
+					err = nil
+				}
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("oom_score_adj: %w", err)
 		}
 	}
 	if s.Hostname != "" {
@@ -177,6 +198,35 @@ func execAs(s *Spec, deathSignal unix.Signal) error {
 		return fmt.Errorf("exec %s: %w", path, err)
 	}
 	return nil
+}
+
+// mountCgroups replaces the host's cgroup hierarchies below rootfs's /sys/fs/cgroup (bound
+// with /sys) by the container's own, read-only: the directory itself on cgroup v2, a tmpfs
+// with one directory per controller on v1.
+func mountCgroups(rootfs string, cgroups []Mount) error {
+	root := filepath.Join(rootfs, "sys/fs/cgroup")
+	if err := unix.Unmount(root, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmount the host's /sys/fs/cgroup: %w", err)
+	}
+	if len(cgroups) == 1 && cgroups[0].Target == "/sys/fs/cgroup" {
+		if _, err := bind(rootfs, cgroups[0]); err != nil {
+			return err
+		}
+		return unix.Mount("", root, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	}
+	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
+		return fmt.Errorf("mount /sys/fs/cgroup: %w", err)
+	}
+	for _, m := range cgroups {
+		target, err := bind(rootfs, m)
+		if err != nil {
+			return err
+		}
+		if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("make %s read-only: %w", m.Target, err)
+		}
+	}
+	return unix.Mount("", root, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755")
 }
 
 // bind mounts m.Source at m.Target inside rootfs and returns the target's path, making the

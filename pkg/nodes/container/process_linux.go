@@ -156,6 +156,9 @@ func Start(s *Spec, stdio IO) (*Process, error) {
 			_ = cmd.Wait()
 			return nil, err
 		}
+		if s.Capabilities != nil {
+			s.Cgroups = cgroupMounts(p.cgroup)
+		}
 	}
 	err = json.NewEncoder(w).Encode(s)
 	w.Close()
@@ -337,6 +340,21 @@ func (p *Process) Stop(grace time.Duration) {
 	}
 	_ = p.Signal(syscall.SIGKILL)
 	<-p.done
+}
+
+// Update gives the running container r's limits (an in-place resize), r.Path aside: its
+// cgroup's memory limit, CPU quota and shares; a limit of 0 is taken away. A memory limit
+// below what the container uses fails (EBUSY) once the kernel could not reclaim enough.
+func (p *Process) Update(r *Resources) error {
+	if p.cgroup == nil {
+		return errors.New("the container has no cgroup")
+	}
+	select {
+	case <-p.done:
+		return errors.New("the container has exited")
+	default:
+	}
+	return updateCgroup(p.cgroup, r)
 }
 
 // Command returns a command that runs argv inside the running container: in its namespaces,

@@ -40,6 +40,13 @@ type Spec struct {
 	// NoNewPrivileges keeps the container's processes from gaining privileges through exec of
 	// setuid or file-capability programs (allowPrivilegeEscalation: false).
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// Cgroups are the container's own cgroups, bind-mounted read-only over the host's
+	// /sys/fs/cgroup, unless the container is privileged (nil Capabilities). Start sets them.
+	Cgroups []Mount `json:"cgroups,omitempty"`
+	// OOMScoreAdj, when set, is the container's oom_score_adj (the kubelet's by QoS class); one
+	// below the node agent's own stays at the agent's where the host denies minaks
+	// CAP_SYS_RESOURCE.
+	OOMScoreAdj *int `json:"oomScoreAdj,omitempty"`
 	// PIDNamespaceOf, when set, is a process whose PID namespace the container joins (an
 	// ephemeral container's target container) instead of having one of its own.
 	PIDNamespaceOf int `json:"-"`

@@ -7,8 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/cgroups"
+	"k8s.io/utils/ptr"
 
 	"github.com/minaks/minaks/pkg/netstack/netns"
 )
@@ -104,5 +108,72 @@ func TestUsage(t *testing.T) {
 				t.Errorf("usage %+v: want at least 100ms of CPU and 32 MiB", u)
 			}
 		})
+	}
+}
+
+// TestResize: a container that is not privileged sees its own cgroup's limits at
+// /sys/fs/cgroup, not the host's hierarchy, and sees them change when it is resized in place;
+// it has the OOM score it is given.
+func TestResize(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if err := CgroupsAvailable(); err != nil {
+		t.Skipf("no cgroups: %v", err)
+	}
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	cluster := "resizetest-" + hex.EncodeToString(suffix)
+	ns := "minaks." + cluster + ".pod"
+	if err := netns.Create(ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = netns.Delete(ns) })
+	t.Cleanup(func() { _ = RemoveCgroups(cluster) })
+	r := &Resources{Path: filepath.Join(CgroupRoot, cluster, "c"), MemoryLimit: 64 << 20, CPUQuota: 50000, CPUPeriod: 100000, CPUShares: 512}
+	s := &Spec{
+		NetNS: ns, Dir: filepath.Join(t.TempDir(), "ctr"), Resources: r, Capabilities: DefaultCapabilities,
+		Argv: []string{"sleep", "60"}, Env: []string{"PATH=/usr/bin:/bin"}, OOMScoreAdj: ptr.To(500),
+	}
+	p, err := Start(s, IO{Stdout: io.Discard, Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(0)
+	// The kubelet's OOM score for the container's QoS class.
+	if out, err := p.Command([]string{"cat", "/proc/1/oom_score_adj"}, s.Env).CombinedOutput(); err != nil || string(out) != "500\n" {
+		t.Errorf("oom_score_adj: %q, %v; want 500", out, err)
+	}
+	files := "memory/memory.limit_in_bytes cpu/cpu.cfs_quota_us cpu/cpu.shares"
+	other := "cgroup2"
+	if cgroups.IsCgroup2UnifiedMode() {
+		files, other = "memory.max cpu.max cpu.weight", "cgroup "
+	}
+	read := func() string {
+		t.Helper()
+		cmd := fmt.Sprintf("cd /sys/fs/cgroup && cat %s && grep -c ' %s' /proc/mounts; touch cpu.shares memory/x 2>/dev/null || echo read-only", files, other)
+		out, err := p.Command([]string{"sh", "-c", cmd}, s.Env).CombinedOutput()
+		if err != nil && !strings.HasSuffix(string(out), "read-only\n") {
+			t.Fatalf("%s: %v: %s", cmd, err, out)
+		}
+		return strings.Join(strings.Fields(string(out)), " ")
+	}
+	want := "67108864 50000 512 0 read-only"
+	if cgroups.IsCgroup2UnifiedMode() {
+		want = "67108864 50000 100000 20 0 read-only"
+	}
+	if got := read(); got != want {
+		t.Errorf("before the resize: %q, want %q", got, want)
+	}
+	// Up, the CPU limit taken away.
+	if err := p.Update(&Resources{MemoryLimit: 128 << 20, CPUShares: 1024}); err != nil {
+		t.Fatal(err)
+	}
+	want = "134217728 -1 1024 0 read-only"
+	if cgroups.IsCgroup2UnifiedMode() {
+		want = "134217728 max 100000 39 0 read-only"
+	}
+	if got := read(); got != want {
+		t.Errorf("after the resize: %q, want %q", got, want)
 	}
 }
