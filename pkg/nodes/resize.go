@@ -19,7 +19,8 @@ import (
 // the node has room for the pod's new requests (Deferred when the other pods' leave none,
 // Infeasible beyond the node's allocatable), then a running container's cgroup is given its
 // new limits, or, for a resource whose resizePolicy is RestartContainer, the container is
-// restarted with them. A container that is not running takes them when it starts.
+// restarted with them. A container that is not running takes them when it starts. A memory
+// limit below what its container uses is refused, as the kubelet does, with nothing applied.
 func (w *podWorker) resize(pod *v1.Pod) {
 	type change struct {
 		c    *ctr
@@ -60,7 +61,35 @@ func (w *podWorker) resize(pod *v1.Pod) {
 		}
 		return
 	}
-	w.rt.recorder.Eventf(pod, v1.EventTypeNormal, events.ResizeStarted, "%s", events.PodResizeStartedMsg(klog.Background(), pod, pod.Generation))
+	// As the kubelet, no memory limit goes below what its container uses: nothing is applied.
+	var below []string
+	for _, ch := range changes {
+		have, want := ch.c.spec.Resources.Limits.Memory(), ch.want.Resources.Limits.Memory()
+		if ch.c.proc == nil || want.IsZero() || (!have.IsZero() && want.Cmp(*have) >= 0) {
+			continue
+		}
+		if u, err := ch.c.proc.Usage(); err != nil {
+			below = append(below, fmt.Sprintf("missing container %q memory usage", ch.c.spec.Name))
+		} else if u.Memory >= uint64(want.Value()) {
+			below = append(below, fmt.Sprintf("attempting to set container %q memory limit (%d) below current usage (%d)", ch.c.spec.Name, want.Value(), u.Memory))
+		}
+	}
+	if len(below) > 0 {
+		msg := "cannot decrease memory limits: " + strings.Join(below, ", ")
+		w.mu.Lock()
+		changed := w.resizeInProgress == nil || w.resizeInProgress.Message != msg
+		w.resizePending = nil
+		w.resizeInProgress = &v1.PodCondition{Type: v1.PodResizeInProgress, Status: v1.ConditionTrue, Reason: v1.PodReasonError, Message: msg}
+		w.mu.Unlock()
+		if changed {
+			w.rt.recorder.Eventf(pod, v1.EventTypeWarning, events.ResizeError, "Pod resize error: %s", msg)
+		}
+		return
+	}
+	if w.resizeStarted != pod.Generation {
+		w.resizeStarted = pod.Generation
+		w.rt.recorder.Eventf(pod, v1.EventTypeNormal, events.ResizeStarted, "%s", events.PodResizeStartedMsg(klog.Background(), pod, pod.Generation))
+	}
 	var failed []string
 	for _, ch := range changes {
 		c, want := ch.c, ch.want

@@ -111,6 +111,8 @@ type podWorker struct {
 	// resizePending (Deferred, Infeasible) and resizeInProgress (with reason Error when a
 	// container's new limits could not be set) are the pod's resize conditions; under mu.
 	resizePending, resizeInProgress *v1.PodCondition
+	// resizeStarted is the pod generation whose resize was last started (told in an Event).
+	resizeStarted int64
 }
 
 // ctr is one container of a pod and its history.
