@@ -157,6 +157,18 @@ func (m *imageManager) get(ctx context.Context, rec record.EventRecorder, pod *v
 	return m.fromStore(ctx, rec, pod, c, false)
 }
 
+// volumeLayers are the layer directories of the image of an image volume, pulled by its pull
+// policy as the kubelet pulls it before the pod's containers start: from the store or a
+// registry only, as a built-in image is a program with no files to mount.
+func (m *imageManager) volumeLayers(ctx context.Context, rec record.EventRecorder, pod *v1.Pod, src *v1.ImageVolumeSource) ([]string, error) {
+	c := &v1.Container{Image: src.Reference, ImagePullPolicy: src.PullPolicy}
+	img, err := m.fromStore(ctx, rec, pod, c, m.source != config.ImageSourcePull)
+	if err != nil {
+		return nil, err
+	}
+	return m.store.LayerDirs(img.stored), nil
+}
+
 // builtin is the built-in image of container c, told in a Pulled event: "Container image
 // <ref> <how>".
 func (m *imageManager) builtin(rec record.EventRecorder, pod *v1.Pod, c *v1.Container, img *images.Image, how string) *containerImage {

@@ -24,6 +24,10 @@ type volumes struct {
 	dir string // <pod dir>/volumes
 	// tokens caches service account tokens by volume and path until they are due for rotation.
 	tokens map[string]*authenticationv1.TokenRequestStatus
+	// images gets the layers of an image volume's image (imageManager.volumeLayers); layers
+	// are those of each image volume, by name, once pulled.
+	images func(context.Context, *v1.ImageVolumeSource) ([]string, error)
+	layers map[string][]string
 }
 
 // file is one file of a volume built from API data.
@@ -45,8 +49,9 @@ func (v *volumes) path(name string) string {
 	return filepath.Join(v.dir, name)
 }
 
-// setUp makes every volume ready: directories for emptyDir, host paths checked or made, and
-// the files of configMap, secret, downwardAPI and projected volumes written (again).
+// setUp makes every volume ready: directories for emptyDir, host paths checked or made, the
+// files of configMap, secret, downwardAPI and projected volumes written (again), and the
+// images of image volumes pulled.
 func (v *volumes) setUp(ctx context.Context) error {
 	for i := range v.pod.Spec.Volumes {
 		vol := &v.pod.Spec.Volumes[i]
@@ -69,6 +74,17 @@ func (v *volumes) setUpOne(ctx context.Context, vol *v1.Volume) error {
 		return os.Chmod(dir, 0o777)
 	case vol.HostPath != nil:
 		return hostPath(vol.HostPath)
+	case vol.Image != nil:
+		// Pulled once, as the kubelet does; each container mounts the layers' union itself.
+		if _, done := v.layers[vol.Name]; done {
+			return nil
+		}
+		layers, err := v.images(ctx, vol.Image)
+		if err != nil {
+			return err
+		}
+		v.layers[vol.Name] = layers
+		return nil
 	case vol.ConfigMap != nil, vol.Secret != nil, vol.DownwardAPI != nil, vol.Projected != nil:
 		files, err := v.files(ctx, vol)
 		if err != nil {
@@ -76,7 +92,7 @@ func (v *volumes) setUpOne(ctx context.Context, vol *v1.Volume) error {
 		}
 		return writeAtomic(dir, files)
 	}
-	return fmt.Errorf("%w: minaks provides emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes", errUnsupportedVolume)
+	return fmt.Errorf("%w: minaks provides emptyDir, hostPath, configMap, secret, downwardAPI, projected and image volumes", errUnsupportedVolume)
 }
 
 // hostPath checks a hostPath volume against its type, making it for the *OrCreate types.

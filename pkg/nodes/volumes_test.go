@@ -2,6 +2,7 @@ package nodes
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -494,6 +495,36 @@ func TestVolumesSetUpErrors(t *testing.T) {
 	}
 	if len(names) != 0 {
 		t.Errorf("optional missing sources wrote %v", names)
+	}
+}
+
+// TestImageVolumePull: an image volume's image is pulled once, at the first set-up, and its
+// layers kept for the containers to mount; a failed pull fails the set-up, and is tried again.
+func TestImageVolumePull(t *testing.T) {
+	pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns1", Name: "p"}, Spec: v1.PodSpec{Volumes: []v1.Volume{
+		{Name: "data", VolumeSource: v1.VolumeSource{Image: &v1.ImageVolumeSource{Reference: "localhost:5000/data:1", PullPolicy: v1.PullIfNotPresent}}},
+	}}}
+	pulls := 0
+	fail := true
+	vols := &volumes{pod: pod, dir: t.TempDir(), layers: map[string][]string{},
+		images: func(_ context.Context, src *v1.ImageVolumeSource) ([]string, error) {
+			pulls++
+			if fail {
+				return nil, errors.New("registry unreachable")
+			}
+			return []string{"/store/layers/b", "/store/layers/a"}, nil
+		}}
+	if err := vols.setUp(context.Background()); err == nil || !strings.Contains(err.Error(), `volume "data" : registry unreachable`) {
+		t.Errorf("set-up with a failing pull: %v", err)
+	}
+	fail = false
+	for range 2 {
+		if err := vols.setUp(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := vols.layers["data"]; pulls != 2 || len(got) != 2 || got[0] != "/store/layers/b" {
+		t.Errorf("after %d pulls, layers %v; want 2 pulls, the image's layers", pulls, got)
 	}
 }
 

@@ -710,6 +710,10 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 		if err != nil {
 			return configError{err}
 		}
+		if layers, ok := w.vols.layers[vm.Name]; ok {
+			mounts = append(mounts, container.Mount{Layers: layers, SubPath: sub, Target: vm.MountPath, ReadOnly: true})
+			continue
+		}
 		if sub != "" {
 			src = filepath.Join(src, sub)
 			if err := os.MkdirAll(src, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
@@ -1024,7 +1028,11 @@ func (w *podWorker) setUpVolumes(ctx context.Context, pod *v1.Pod) error {
 	}
 	w.files = files
 	if w.vols == nil {
-		w.vols = &volumes{env: w.rt.env, dir: filepath.Join(w.rt.agent.podDir(string(pod.UID)), "volumes"), tokens: map[string]*authenticationv1.TokenRequestStatus{}}
+		w.vols = &volumes{env: w.rt.env, dir: filepath.Join(w.rt.agent.podDir(string(pod.UID)), "volumes"), tokens: map[string]*authenticationv1.TokenRequestStatus{},
+			layers: map[string][]string{},
+			images: func(ctx context.Context, src *v1.ImageVolumeSource) ([]string, error) {
+				return w.rt.images.volumeLayers(ctx, w.rt.recorder, pod, src)
+			}}
 	}
 	w.vols.pod = w.withAddresses(pod)
 	w.volumesAt = time.Now()

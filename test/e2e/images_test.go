@@ -419,6 +419,31 @@ spec:
 			t.Errorf("cgroup v1: cfs_quota_us %q, memory.limit_in_bytes %q, cpu.shares %q", q, m, sh)
 		}
 	})
+
+	t.Run("an image volume: the image's files, read-only, a sub path of them too", func(t *testing.T) {
+		c.kubectlApply(t, fmt.Sprintf(`
+apiVersion: v1
+kind: Pod
+metadata: {name: imgvol}
+spec:
+  containers:
+  - name: shell
+    image: busybox
+    command: [sleep, "3600"]
+    volumeMounts:
+    - {name: app, mountPath: /img}
+    - {name: app, mountPath: /opt-only, subPath: opt}
+  volumes:
+  - name: app
+    image: {reference: %s, pullPolicy: IfNotPresent}
+`, ref))
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/imgvol", "--timeout=60s")
+		out := c.mustKubectl("exec", "imgvol", "--", "sh", "-c",
+			"cat /img/etc/base-release; test -e /img/etc/old || echo whited-out; ls /img/opt/opaque /opt-only/opaque; touch /img/x 2>/dev/null || echo read-only")
+		if want := "base layer\nwhited-out\n/img/opt/opaque:\nabove\n\n/opt-only/opaque:\nabove\nread-only"; strings.TrimSpace(out) != want {
+			t.Errorf("image volume:\n%s\nwant:\n%s", out, want)
+		}
+	})
 }
 
 // tarDir writes dir as a tar archive to w.

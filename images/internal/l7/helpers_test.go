@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // testCert is a self-signed certificate made for a test.
@@ -130,16 +132,24 @@ func newHTTPTestServer(h http.Handler) *httptest.Server { return httptest.NewSer
 // chunked hides a reader's length so that the client sends it chunked.
 type chunked struct{ io.Reader }
 
-// deadEndpoint is an address where nothing listens (connections are refused).
+// deadEndpoint is an address where nothing listens (connections are refused). Its port stays
+// bound, not listening, for the test's life: a port merely closed again may be given to a
+// listener opened later (the proxy's own), which would then answer in its place.
 func deadEndpoint(t testing.TB) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ap := netip.MustParseAddrPort(ln.Addr().String())
-	ln.Close()
-	return ap
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port))
 }
 
 // recorder is an Observer that keeps copies of the entries.

@@ -42,13 +42,7 @@ func TestContainer(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	suffix := make([]byte, 3)
-	_, _ = rand.Read(suffix)
-	ns := "minaks.ctrtest-" + hex.EncodeToString(suffix) + ".pod"
-	if err := netns.Create(ns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = netns.Delete(ns) })
+	ns, suffix := testNetNS(t, "ctrtest")
 
 	dir := t.TempDir()
 	data := filepath.Join(dir, "volume")
@@ -62,7 +56,7 @@ func TestContainer(t *testing.T) {
 	if err := os.WriteFile(hosts, []byte("10.244.0.9\tweb-0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	marker := "/tmp/minaks-container-test-" + hex.EncodeToString(suffix)
+	marker := "/tmp/minaks-container-test-" + suffix
 	uid := int64(65534)
 	s := &Spec{
 		NetNS:    ns,
@@ -72,7 +66,7 @@ func TestContainer(t *testing.T) {
 			{Source: hosts, Target: "/etc/hosts"},
 			{Source: data, Target: "/srv/data/deep", ReadOnly: true},
 			// /var/run is a symlink to /run: the mount point must be made in the container.
-			{Source: data, Target: "/var/run/secrets/minaks-test-" + hex.EncodeToString(suffix)},
+			{Source: data, Target: "/var/run/secrets/minaks-test-" + suffix},
 		},
 		Argv: []string{"sh", "-c", `hostname; cat /etc/hosts; cat /srv/data/deep/greeting; echo; echo "$FOO"; pwd; id -u; ` +
 			`ls /proc | grep -c '^[0-9]'; cat /sys/class/net/lo/operstate >/dev/null && echo sys; ` +
@@ -103,7 +97,7 @@ func TestContainer(t *testing.T) {
 	if stderr.String() != "oops\n" {
 		t.Errorf("stderr %q", stderr.String())
 	}
-	if _, err := os.Stat("/run/secrets/minaks-test-" + hex.EncodeToString(suffix)); !os.IsNotExist(err) {
+	if _, err := os.Stat("/run/secrets/minaks-test-" + suffix); !os.IsNotExist(err) {
 		t.Errorf("a mount point was made on the host: %v", err)
 	}
 	// The container's writes stay in its own layer.
@@ -287,13 +281,7 @@ func TestContainerEndsWithDaemon(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	suffix := make([]byte, 3)
-	_, _ = rand.Read(suffix)
-	ns := "minaks.ctrtest-" + hex.EncodeToString(suffix) + ".pod"
-	if err := netns.Create(ns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = netns.Delete(ns) })
+	ns, _ := testNetNS(t, "ctrtest")
 	nobody := int64(65534)
 	for user, uid := range map[string]*int64{"the image's": nil, "65534": &nobody} {
 		s := Spec{NetNS: ns, Dir: t.TempDir(), Argv: []string{"sleep", "600"}, Env: []string{"PATH=/usr/bin:/bin"}, UID: uid}
@@ -337,4 +325,67 @@ func alive(pid int) bool {
 	}
 	i := bytes.LastIndexByte(stat, ')')
 	return i < 0 || len(stat) < i+3 || stat[i+2] != 'Z'
+}
+
+// TestImageVolume: an image volume is the read-only union of the image's layers, the top-most
+// winning, or a sub path of it; it is mounted in the container only, never on the host.
+func TestImageVolume(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	ns, _ := testNetNS(t, "ctrtest")
+	dir := t.TempDir()
+	lower, top := filepath.Join(dir, "layer1"), filepath.Join(dir, "layer2")
+	for path, data := range map[string]string{
+		filepath.Join(lower, "a/file"): "one\n", filepath.Join(top, "a/file"): "two\n", filepath.Join(top, "b"): "bee\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &Spec{
+		NetNS: ns, Dir: filepath.Join(dir, "ctr"),
+		Mounts: []Mount{
+			{Layers: []string{top, lower}, Target: "/vol"},
+			{Layers: []string{lower}, Target: "/one"},
+			{Layers: []string{top, lower}, SubPath: "a", Target: "/sub"},
+		},
+		Argv: []string{"sh", "-c", "cat /vol/a/file /vol/b /one/a/file /sub/file; " +
+			"for d in /vol /one /sub; do touch $d/x 2>/dev/null || echo read-only; done"},
+		Env: []string{"PATH=/usr/bin:/bin"},
+	}
+	var out bytes.Buffer
+	p, err := Start(s, IO{Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	if want := "two\nbee\none\ntwo\nread-only\nread-only\nread-only\n"; out.String() != want {
+		t.Errorf("image volumes: %q, want %q", out.String(), want)
+	}
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(mounts, []byte(dir)) {
+		t.Errorf("an image volume is mounted on the host:\n%s", mounts)
+	}
+}
+
+// testNetNS makes the network namespace minaks.<name>-<random>.pod for the test, gone after it,
+// and returns its name and the random part.
+func testNetNS(t *testing.T, name string) (ns, suffix string) {
+	t.Helper()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	suffix = hex.EncodeToString(b)
+	ns = "minaks." + name + "-" + suffix + ".pod"
+	if err := netns.Create(ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = netns.Delete(ns) })
+	return ns, suffix
 }

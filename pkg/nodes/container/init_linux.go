@@ -91,7 +91,23 @@ func run(s *Spec) error {
 		}
 	}
 	var readOnly []string
-	for _, m := range s.Mounts {
+	for i, m := range s.Mounts {
+		if len(m.Layers) > 0 {
+			// An image volume: the union of its layers, in this mount namespace only, whose
+			// SubPath is bound into the container.
+			union := filepath.Join(s.Dir, "image-volumes", strconv.Itoa(i))
+			if err := os.MkdirAll(union, 0o755); err != nil {
+				return fmt.Errorf("image volume %s: %w", m.Target, err)
+			}
+			if err := mountLayers(union, m.Layers); err != nil {
+				return fmt.Errorf("image volume %s: %w", m.Target, err)
+			}
+			src, err := securejoin.SecureJoin(union, m.SubPath)
+			if err != nil {
+				return fmt.Errorf("image volume %s: %w", m.Target, err)
+			}
+			m.Source, m.ReadOnly = src, true
+		}
 		target, err := bind(rootfs, m)
 		if err != nil {
 			return err
@@ -198,6 +214,19 @@ func execAs(s *Spec, deathSignal unix.Signal) error {
 		return fmt.Errorf("exec %s: %w", path, err)
 	}
 	return nil
+}
+
+// mountLayers mounts the read-only union of layers (the top-most first) at target: an overlay
+// without an upper layer, or the one layer itself.
+func mountLayers(target string, layers []string) error {
+	if len(layers) == 1 {
+		if err := unix.Mount(layers[0], target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind-mount %s: %w", layers[0], err)
+		}
+	} else if err := MountOverlay(target, layers, "", ""); err != nil {
+		return err
+	}
+	return unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, "")
 }
 
 // mountCgroups replaces the host's cgroup hierarchies below rootfs's /sys/fs/cgroup (bound
@@ -360,7 +389,8 @@ func lookPath(name string, env []string) (string, error) {
 	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
 }
 
-// MountOverlay mounts an overlay of lower (the top-most first), upper and work at target. Each
+// MountOverlay mounts an overlay of lower (the top-most first), upper and work at target (a
+// read-only one of two lower layers or more without upper and work). Each
 // lower directory is its own "lowerdir+" parameter of the new mount API (Linux 6.8), so an
 // image may have as many layers as overlayfs stacks (500); before 6.8, the classic mount's one
 // "lowerdir=" option, whose options must fit in a page (about 40 layers of the store).
@@ -369,7 +399,10 @@ func MountOverlay(target string, lower []string, upper, work string) error {
 	if !classic {
 		return err
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lower, ":"), upper, work)
+	opts := "lowerdir=" + strings.Join(lower, ":")
+	if upper != "" {
+		opts += fmt.Sprintf(",upperdir=%s,workdir=%s", upper, work)
+	}
 	if len(opts) >= os.Getpagesize() {
 		return fmt.Errorf("overlay of %d layers on %s: their paths make %d bytes of mount options, over the page (%d) this kernel's overlay takes; Linux 6.8 and later take any number (%v)",
 			len(lower), target, len(opts), os.Getpagesize(), err)
@@ -394,6 +427,9 @@ func mountOverlayFS(target string, lower []string, upper, work string) (classic 
 		}
 	}
 	for _, kv := range [][2]string{{"upperdir", upper}, {"workdir", work}} {
+		if kv[1] == "" {
+			continue // read-only: no upper layer
+		}
 		if err := unix.FsconfigSetString(fd, kv[0], kv[1]); err != nil {
 			return false, fmt.Errorf("overlay %s=%s: %w", kv[0], kv[1], err)
 		}

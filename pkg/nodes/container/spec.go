@@ -52,9 +52,13 @@ type Spec struct {
 	PIDNamespaceOf int `json:"-"`
 }
 
-// Mount is a bind mount from the host into the container.
+// Mount is a bind mount from the host into the container; or, with Layers, of an image
+// volume: the read-only union of an image's layers (the top-most first), mounted in the
+// container's mount namespace only, whose SubPath is bound at Target.
 type Mount struct {
-	Source   string `json:"source"`
-	Target   string `json:"target"`
-	ReadOnly bool   `json:"readOnly,omitempty"`
+	Source   string   `json:"source,omitempty"`
+	Target   string   `json:"target"`
+	ReadOnly bool     `json:"readOnly,omitempty"`
+	Layers   []string `json:"layers,omitempty"`
+	SubPath  string   `json:"subPath,omitempty"`
 }

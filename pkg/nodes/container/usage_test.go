@@ -1,8 +1,6 @@
 package container
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +11,6 @@ import (
 
 	"github.com/opencontainers/cgroups"
 	"k8s.io/utils/ptr"
-
-	"github.com/minaks/minaks/pkg/netstack/netns"
 )
 
 // TestProcUsage: a container without a cgroup uses what its init and every process below it
@@ -62,26 +58,20 @@ func TestUsage(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	suffix := make([]byte, 3)
-	_, _ = rand.Read(suffix)
-	ns := "minaks.usagetest-" + hex.EncodeToString(suffix) + ".pod"
-	if err := netns.Create(ns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = netns.Delete(ns) })
+	ns, suffix := testNetNS(t, "usagetest")
 	for _, tc := range []struct {
 		name      string
 		resources *Resources
 	}{
 		{"proc", nil},
-		{"cgroup", &Resources{Path: filepath.Join(CgroupRoot, "usagetest-"+hex.EncodeToString(suffix), "c"), CPUShares: 2}},
+		{"cgroup", &Resources{Path: filepath.Join(CgroupRoot, "usagetest-"+suffix, "c"), CPUShares: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.resources != nil {
 				if err := CgroupsAvailable(); err != nil {
 					t.Skipf("no cgroups: %v", err)
 				}
-				t.Cleanup(func() { _ = RemoveCgroups("usagetest-" + hex.EncodeToString(suffix)) })
+				t.Cleanup(func() { _ = RemoveCgroups("usagetest-" + suffix) })
 			}
 			// A child that spins for a while, then holds 32 MiB, under a shell.
 			s := &Spec{
@@ -121,14 +111,8 @@ func TestResize(t *testing.T) {
 	if err := CgroupsAvailable(); err != nil {
 		t.Skipf("no cgroups: %v", err)
 	}
-	suffix := make([]byte, 3)
-	_, _ = rand.Read(suffix)
-	cluster := "resizetest-" + hex.EncodeToString(suffix)
-	ns := "minaks." + cluster + ".pod"
-	if err := netns.Create(ns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = netns.Delete(ns) })
+	ns, suffix := testNetNS(t, "resizetest")
+	cluster := "resizetest-" + suffix
 	t.Cleanup(func() { _ = RemoveCgroups(cluster) })
 	r := &Resources{Path: filepath.Join(CgroupRoot, cluster, "c"), MemoryLimit: 64 << 20, CPUQuota: 50000, CPUPeriod: 100000, CPUShares: 512}
 	s := &Spec{
