@@ -93,6 +93,10 @@ type curlOptions struct {
 	family                string // "tcp4", "tcp6" or "tcp"
 	// iface is --interface: a local address to send from, or a network interface to bind to.
 	iface string
+	// status and remote are the last attempt's response code (0 without a response) and the
+	// address it connected to, for --write-out.
+	status int
+	remote string
 }
 
 func curlMain(args []string) int {
@@ -115,6 +119,15 @@ func curlMain(args []string) int {
 			delay *= 2
 		}
 		code, err = o.run(try == o.retries)
+	}
+	if o.writeOut != "" {
+		// After the last attempt, whatever its outcome: "000" when there was no response.
+		host, port, _ := net.SplitHostPort(o.remote)
+		w := strings.NewReplacer(
+			"%{http_code}", fmt.Sprintf("%03d", o.status), "%{response_code}", fmt.Sprintf("%03d", o.status),
+			"%{remote_ip}", host, "%{remote_port}", port, `\n`, "\n",
+		).Replace(o.writeOut)
+		fmt.Fprint(os.Stdout, w)
 	}
 	if err != nil && (!o.silent || o.showError) {
 		fmt.Fprintf(os.Stderr, "curl: (%d) %v\n", code, err)
@@ -324,7 +337,7 @@ func (o *curlOptions) run(last bool) (int, error) {
 	if err := o.bindInterface(dialer); err != nil {
 		return curlInterface, err
 	}
-	var remote string
+	o.status, o.remote = 0, ""
 	transport := &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			if a, ok := resolve[addr]; ok {
@@ -333,7 +346,7 @@ func (o *curlOptions) run(last bool) (int, error) {
 			}
 			c, err := dialer.DialContext(ctx, o.family, addr)
 			if err == nil {
-				remote = c.RemoteAddr().String()
+				o.remote = c.RemoteAddr().String()
 			}
 			return c, err
 		},
@@ -391,6 +404,7 @@ func (o *curlOptions) run(last bool) (int, error) {
 		return curlError(err, u)
 	}
 	defer resp.Body.Close()
+	o.status = resp.StatusCode
 	if o.verbose {
 		fmt.Fprintf(os.Stderr, "< %s %s\n", resp.Proto, resp.Status)
 	}
@@ -425,14 +439,6 @@ func (o *curlOptions) run(last bool) (int, error) {
 			return curlTimeout, fmt.Errorf("Operation timed out: %v", err)
 		}
 		return curlRecv, fmt.Errorf("Failure when receiving data from the peer: %v", err)
-	}
-	if o.writeOut != "" {
-		host, port, _ := net.SplitHostPort(remote)
-		w := strings.NewReplacer(
-			"%{http_code}", fmt.Sprintf("%03d", resp.StatusCode), "%{response_code}", fmt.Sprintf("%03d", resp.StatusCode),
-			"%{remote_ip}", host, "%{remote_port}", port, `\n`, "\n",
-		).Replace(o.writeOut)
-		fmt.Fprint(os.Stdout, w)
 	}
 	return curlOK, nil
 }

@@ -86,11 +86,16 @@ func TestCurl(t *testing.T) {
 		{[]string{"-s", "-X", "PUT", "-H", "X-Test: yes", "-H", "Host: example.test", srv.URL}, 0, "PUT yes example.test"},
 		{[]string{"-s", "--resolve", "web.test:" + port + ":127.0.0.1", "http://web.test:" + port + "/"}, 0, "GET  web.test:" + port},
 		{[]string{"-s", "--connect-timeout", "2", "http://" + closedAddr}, 7, ""},
+		// -w is written whatever happened: 000 without a response (upstream's health check
+		// node port tests count those as failures).
+		{[]string{"-g", "-q", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://" + closedAddr + "/healthz"}, 7, "000"},
+		// Once, for the last attempt: the flaky server's second 503.
+		{[]string{"-s", "-o", "/dev/null", "-w", "%{http_code}", "--retry", "1", "--retry-delay", "0.01", srv.URL + "/flaky"}, 0, "503"},
 		{[]string{"-s", "http://no-such-host.invalid/"}, 6, ""},
 		{[]string{"-s", "-d", "a=1", "--data-urlencode", "b=x y", srv.URL + "/echo"}, 0, "POST  application/x-www-form-urlencoded a=1&b=x+y"},
 		{[]string{"-sG", "-d", "a=1", srv.URL + "/echo?z=0"}, 0, "GET z=0&a=1  "},
 		{[]string{"-s", "--json", `{"a":1}`, srv.URL + "/echo"}, 0, `POST  application/json {"a":1}`},
-		{[]string{"-s", "--retry", "3", "--retry-delay", "0.01", srv.URL + "/flaky"}, 0, "ok"},
+		{[]string{"-s", "--retry", "3", "--retry-delay", "0.01", srv.URL + "/flaky"}, 0, "ok"}, // its third answer
 		// --interface: an address to send from (any 127/8 address is lo's), or a device.
 		{[]string{"-s", "--interface", "127.0.0.2", srv.URL + "/peer"}, 0, "127.0.0.2"},
 		{[]string{"-s", "--interface", "host!127.0.0.3", srv.URL + "/peer"}, 0, "127.0.0.3"},
