@@ -48,11 +48,7 @@ func (w *podWorker) resize(pod *v1.Pod) {
 		return
 	}
 	if reason, msg := w.admitResize(pod); reason != "" {
-		w.mu.Lock()
-		changed := w.resizePending == nil || w.resizePending.Reason != reason || w.resizePending.Message != msg
-		w.resizePending = &v1.PodCondition{Type: v1.PodResizePending, Status: v1.ConditionTrue, Reason: reason, Message: msg}
-		w.mu.Unlock()
-		if changed {
+		if w.setResizeCondition(&v1.PodCondition{Type: v1.PodResizePending, Status: v1.ConditionTrue, Reason: reason, Message: msg}) {
 			event := events.ResizeDeferred
 			if reason == v1.PodReasonInfeasible {
 				event = events.ResizeInfeasible
@@ -76,12 +72,7 @@ func (w *podWorker) resize(pod *v1.Pod) {
 	}
 	if len(below) > 0 {
 		msg := "cannot decrease memory limits: " + strings.Join(below, ", ")
-		w.mu.Lock()
-		changed := w.resizeInProgress == nil || w.resizeInProgress.Message != msg
-		w.resizePending = nil
-		w.resizeInProgress = &v1.PodCondition{Type: v1.PodResizeInProgress, Status: v1.ConditionTrue, Reason: v1.PodReasonError, Message: msg}
-		w.mu.Unlock()
-		if changed {
+		if w.setResizeCondition(&v1.PodCondition{Type: v1.PodResizeInProgress, Status: v1.ConditionTrue, Reason: v1.PodReasonError, Message: msg}) {
 			w.rt.recorder.Eventf(pod, v1.EventTypeWarning, events.ResizeError, "Pod resize error: %s", msg)
 		}
 		return
@@ -111,11 +102,25 @@ func (w *podWorker) resize(pod *v1.Pod) {
 	inProgress := &v1.PodCondition{Type: v1.PodResizeInProgress, Status: v1.ConditionTrue}
 	if len(failed) > 0 {
 		inProgress.Reason, inProgress.Message = v1.PodReasonError, strings.Join(failed, "; ")
+	}
+	if w.setResizeCondition(inProgress) && len(failed) > 0 {
 		w.rt.recorder.Eventf(pod, v1.EventTypeWarning, events.ResizeError, "Pod resize error: %s", inProgress.Message)
 	}
+}
+
+// setResizeCondition sets the resize condition of cond's type (an admitted resize is no
+// longer pending: PodResizeInProgress clears PodResizePending) and tells whether it differs
+// from the one before, for its Event to be told once.
+func (w *podWorker) setResizeCondition(cond *v1.PodCondition) bool {
 	w.mu.Lock()
-	w.resizePending, w.resizeInProgress = nil, inProgress
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	slot := &w.resizePending
+	if cond.Type == v1.PodResizeInProgress {
+		slot, w.resizePending = &w.resizeInProgress, nil
+	}
+	old := *slot
+	*slot = cond
+	return old == nil || old.Reason != cond.Reason || old.Message != cond.Message
 }
 
 // resizeNext is how soon the worker looks again at a resize under way: one waiting for room

@@ -156,11 +156,12 @@ func Start(s *Spec, stdio IO) (*Process, error) {
 			_ = cmd.Wait()
 			return nil, err
 		}
-		if s.Capabilities != nil {
-			s.Cgroups = cgroupMounts(p.cgroup)
-		}
 	}
-	err = json.NewEncoder(w).Encode(s)
+	sent := *s // the caller's spec stays as it was given
+	if p.cgroup != nil && s.Capabilities != nil {
+		sent.Cgroups = cgroupMounts(p.cgroup)
+	}
+	err = json.NewEncoder(w).Encode(&sent)
 	w.Close()
 	if err != nil {
 		_ = cmd.Process.Kill()

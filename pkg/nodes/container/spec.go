@@ -41,7 +41,8 @@ type Spec struct {
 	// setuid or file-capability programs (allowPrivilegeEscalation: false).
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
 	// Cgroups are the container's own cgroups, bind-mounted read-only over the host's
-	// /sys/fs/cgroup, unless the container is privileged (nil Capabilities). Start sets them.
+	// /sys/fs/cgroup, unless the container is privileged (nil Capabilities). Start sets them in
+	// what it sends the init.
 	Cgroups []Mount `json:"cgroups,omitempty"`
 	// OOMScoreAdj, when set, is the container's oom_score_adj (the kubelet's by QoS class); one
 	// below the node agent's own stays at the agent's where the host denies minaks
