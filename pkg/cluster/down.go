@@ -31,7 +31,8 @@ func Down(name, stateDir, kubeconfigFlag string, out io.Writer) error {
 	}
 	_, statErr := os.Stat(dir)
 	leftovers, _ := netns.List(netstack.NSPrefix(name))
-	if len(daemons) == 0 && errors.Is(statErr, os.ErrNotExist) && len(leftovers) == 0 && !hasContext(name, dir, kubeconfigFlag) {
+	if len(daemons) == 0 && errors.Is(statErr, os.ErrNotExist) && len(leftovers) == 0 &&
+		!slices.Contains(container.CgroupClusters(), name) && !hasContext(name, dir, kubeconfigFlag) {
 		fmt.Fprintf(out, "No cluster %q; nothing to do.\n", name)
 		return nil
 	}
@@ -99,7 +100,7 @@ func hasContext(name, dir, flag string) bool {
 }
 
 // Names lists the clusters on this host: those with a state directory under stateDir, those
-// whose daemon runs, and those that left namespaces behind.
+// whose daemon runs, and those that left namespaces or cgroups behind.
 func Names(stateDir string) ([]string, error) {
 	seen := map[string]bool{}
 	entries, err := os.ReadDir(stateDir)
@@ -126,6 +127,9 @@ func Names(stateDir string) ([]string, error) {
 		if name, _, ok := strings.Cut(strings.TrimPrefix(ns, "minaks."), "."); ok {
 			seen[name] = true
 		}
+	}
+	for _, n := range container.CgroupClusters() {
+		seen[n] = true
 	}
 	names := make([]string, 0, len(seen))
 	for n := range seen {

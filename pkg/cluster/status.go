@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -13,6 +14,7 @@ import (
 	"github.com/minaks/minaks/pkg/netstack"
 	"github.com/minaks/minaks/pkg/netstack/netns"
 	"github.com/minaks/minaks/pkg/nodes"
+	"github.com/minaks/minaks/pkg/nodes/container"
 )
 
 // States of a cluster.
@@ -71,7 +73,7 @@ func GetStatus(name, stateDir string) (*Status, error) {
 		}
 	}
 	if s.State == StateMissing {
-		if left, _ := netns.List(netstack.NSPrefix(name)); len(left) > 0 {
+		if left, _ := netns.List(netstack.NSPrefix(name)); len(left) > 0 || slices.Contains(container.CgroupClusters(), name) {
 			s.State = StateLeftover
 		}
 	}

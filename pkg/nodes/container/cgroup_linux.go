@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -150,17 +151,35 @@ func killProcs(dir string) {
 	}
 }
 
-// RemoveCgroups removes what is left of cluster's cgroups (CgroupRoot/<cluster> in every
-// hierarchy), and CgroupRoot once empty, killing the processes still in them.
-func RemoveCgroups(cluster string) error {
-	roots, err := filepath.Glob(filepath.Join(cgroupMount, "*", CgroupRoot))
-	if err != nil {
-		return err
-	}
+// cgroupRoots are CgroupRoot's directories in every hierarchy that has one.
+func cgroupRoots() []string {
+	roots, _ := filepath.Glob(filepath.Join(cgroupMount, "*", CgroupRoot)) // only ErrBadPattern
 	if _, err := os.Stat(filepath.Join(cgroupMount, CgroupRoot)); err == nil {
 		roots = append(roots, filepath.Join(cgroupMount, CgroupRoot)) // v2
 	}
+	return roots
+}
+
+// CgroupClusters names the clusters that have cgroups on this host, in any hierarchy, sorted.
+func CgroupClusters() []string {
+	var names []string
+	for _, root := range cgroupRoots() {
+		entries, _ := os.ReadDir(root)
+		for _, e := range entries {
+			if e.IsDir() && !slices.Contains(names, e.Name()) {
+				names = append(names, e.Name())
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// RemoveCgroups removes what is left of cluster's cgroups (CgroupRoot/<cluster> in every
+// hierarchy), and CgroupRoot once empty, killing the processes still in them.
+func RemoveCgroups(cluster string) error {
 	var errs []error
+	roots := cgroupRoots()
 	for _, root := range roots {
 		var dirs []string
 		_ = filepath.WalkDir(filepath.Join(root, cluster), func(p string, d fs.DirEntry, err error) error {

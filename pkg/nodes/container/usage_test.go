@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +160,44 @@ func TestResize(t *testing.T) {
 	}
 	if got := read(); got != want {
 		t.Errorf("after the resize: %q, want %q", got, want)
+	}
+}
+
+// TestCgroupClusters: a cluster whose cgroups are left on the host is found by its name, and
+// RemoveCgroups takes them, with the processes still in them.
+func TestCgroupClusters(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if err := CgroupsAvailable(); err != nil {
+		t.Skipf("no cgroups: %v", err)
+	}
+	ns, suffix := testNetNS(t, "leftover")
+	cluster := "leftover-" + suffix
+	t.Cleanup(func() { _ = RemoveCgroups(cluster) })
+	s := &Spec{
+		NetNS: ns, Dir: filepath.Join(t.TempDir(), "ctr"), Capabilities: DefaultCapabilities,
+		Resources: &Resources{Path: filepath.Join(CgroupRoot, cluster, "pod", "c"), CPUShares: 512},
+		Argv:      []string{"sleep", "60"}, Env: []string{"PATH=/usr/bin:/bin"},
+	}
+	p, err := Start(s, IO{Stdout: io.Discard, Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(0)
+	if got := CgroupClusters(); !slices.Contains(got, cluster) {
+		t.Fatalf("CgroupClusters() = %v, want it to hold %s", got, cluster)
+	}
+	// What `minaks down` does after the daemon was killed: the container is still running.
+	if err := RemoveCgroups(cluster); err != nil {
+		t.Fatal(err)
+	}
+	if got := CgroupClusters(); slices.Contains(got, cluster) {
+		t.Errorf("CgroupClusters() = %v after RemoveCgroups", got)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+		t.Errorf("container %d outlived its cgroup's removal", p.PID())
 	}
 }
