@@ -50,6 +50,10 @@ type Image struct {
 	HostRoot bool
 	// Paths are absolute paths at which Program must appear inside the container, e.g. "/agnhost".
 	Paths []string
+	// SetUID marks an image whose program is a set-user-ID and set-group-ID root file, as the
+	// real image's is (nonewprivs): run by another user it runs as root, unless the container
+	// may not gain privileges (allowPrivilegeEscalation: false). Its Binary must be minaks-run.
+	SetUID bool
 	// Carries are programs of other images the real image holds too, e.g. agnhost's /coredns.
 	Carries []Carried
 	// Main runs the program with the arguments after argv[0] and returns its exit code;
@@ -74,6 +78,7 @@ var (
 	byRepo   = map[string]*Image{}
 	byName   = map[string]*Image{}
 	programs = map[string]func([]string) int{}
+	setUID   = map[string]bool{} // the programs of SetUID images
 	tools    []string
 )
 
@@ -108,6 +113,9 @@ func Register(img *Image) {
 			panic(fmt.Sprintf("images: image %q: path %q is not absolute", img.Name, p))
 		}
 	}
+	if img.SetUID && (img.Binary != "" || len(img.Paths) == 0) {
+		panic(fmt.Sprintf("images: image %q: a set-user-ID program is minaks-run's, at a path", img.Name))
+	}
 	for _, c := range img.Carries {
 		if !filepath.IsAbs(c.Path) {
 			panic(fmt.Sprintf("images: image %q: path %q is not absolute", img.Name, c.Path))
@@ -122,6 +130,7 @@ func Register(img *Image) {
 			if _, taken := programs[p]; !taken {
 				programs[p] = img.Main
 			}
+			setUID[p] = setUID[p] || img.SetUID
 		}
 	}
 }
@@ -206,6 +215,14 @@ func Main(argv0 string, args []string) (code int, ok bool) {
 		return 0, false
 	}
 	return run(args), true
+}
+
+// SetUIDProgram reports whether argv0 names the program of a SetUID image: the only programs a
+// set-user-ID copy of a multi-call binary runs.
+func SetUIDProgram(argv0 string) bool {
+	mu.RLock()
+	defer mu.RUnlock()
+	return setUID[filepath.Base(argv0)]
 }
 
 func names() []string {

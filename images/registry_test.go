@@ -175,6 +175,12 @@ func TestMainDispatch(t *testing.T) {
 	if _, ok := images.Main("/usr/sbin/nginx", []string{"-v"}); !ok {
 		t.Error("Main(/usr/sbin/nginx) not dispatched")
 	}
+	// A set-user-ID copy runs only the programs of set-user-ID images.
+	for argv0, want := range map[string]bool{"/usr/local/bin/nnp": true, "nnp": true, "/agnhost": false, "test-dispatch": false, "minaks-init": false, "sh": false} {
+		if got := images.SetUIDProgram(argv0); got != want {
+			t.Errorf("SetUIDProgram(%q) = %v, want %v", argv0, got, want)
+		}
+	}
 }
 
 func TestRegisterRejectsClash(t *testing.T) {

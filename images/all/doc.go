@@ -7,6 +7,7 @@ import (
 	_ "github.com/minaks/minaks/images/helloworld"
 	_ "github.com/minaks/minaks/images/httpecho"
 	_ "github.com/minaks/minaks/images/nginx"
+	_ "github.com/minaks/minaks/images/nonewprivs"
 	_ "github.com/minaks/minaks/images/pause"
 	_ "github.com/minaks/minaks/images/shell"
 	_ "github.com/minaks/minaks/images/tools"

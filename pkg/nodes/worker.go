@@ -728,8 +728,11 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr) error {
 		for _, p := range c.image.Paths {
 			programs = append(programs, images.Carried{Path: p, Binary: c.image.Binary})
 		}
-		for _, p := range append(programs, c.image.Carries...) {
+		for i, p := range append(programs, c.image.Carries...) {
 			exe, err := container.Binary(p.Binary)
+			if c.image.SetUID && i < len(c.image.Paths) {
+				exe, err = container.SetUIDBinary()
+			}
 			if err != nil {
 				return err
 			}

@@ -324,6 +324,54 @@ func TestPodRuntime(t *testing.T) {
 		}
 	})
 
+	t.Run("a set-user-ID program gains root only where the container may gain privileges", func(t *testing.T) {
+		c := c.in(t)
+		// The upstream nonewprivs image: /usr/local/bin/nnp is set-user-ID root and prints the
+		// effective user ID; each pod runs it as user 1000.
+		var pods strings.Builder
+		for name, ape := range map[string]string{"nnp-unset": "", "nnp-true": "allowPrivilegeEscalation: true", "nnp-false": "allowPrivilegeEscalation: false"} {
+			fmt.Fprintf(&pods, `---
+apiVersion: v1
+kind: Pod
+metadata: {name: %s}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: nnp
+    image: registry.k8s.io/e2e-test-images/nonewprivs:1.3
+    securityContext: {runAsUser: 1000, %s}
+`, name, ape)
+		}
+		pods.WriteString(`---
+apiVersion: v1
+kind: Pod
+metadata: {name: nnp-shell}
+spec:
+  containers:
+  - name: shell
+    image: registry.k8s.io/e2e-test-images/nonewprivs:1.3
+    command: [sleep, "3600"]
+    securityContext: {runAsUser: 1000}
+`)
+		c.kubectlApply(t, pods.String())
+		c.mustKubectl("wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/nnp-unset", "pod/nnp-true", "pod/nnp-false", "--timeout=60s")
+		for pod, want := range map[string]string{"nnp-unset": "Effective uid: 0\n", "nnp-true": "Effective uid: 0\n", "nnp-false": "Effective uid: 1000\n"} {
+			if out := c.mustKubectl("logs", pod); out != want {
+				t.Errorf("%s logged %q, want %q", pod, out, want)
+			}
+		}
+		// The file is the image's, set-user-ID root; run under any other name it refuses.
+		c.mustKubectl("wait", "--for=condition=Ready", "pod/nnp-shell", "--timeout=60s")
+		if out := c.mustKubectl("exec", "nnp-shell", "--", "sh", "-c", "stat -c '%A %u' /usr/local/bin/nnp; id -u"); out != "-rwsr-sr-x 0\n1000\n" {
+			t.Errorf("nnp's file and the shell's user: %q", out)
+		}
+		out, err := c.kubectl("exec", "nnp-shell", "--", "bash", "-c", "exec -a sh /usr/local/bin/nnp -c 'id -u'")
+		var exit *exec.ExitError
+		if !asExit(err, &exit) || exit.ExitCode() != 126 || !strings.Contains(out, "may not run set-user-ID") {
+			t.Errorf("the set-user-ID copy run as sh: %v, %q", err, out)
+		}
+	})
+
 	t.Run("an image that cannot be pulled", func(t *testing.T) {
 		c := c.in(t)
 		// A registry on loopback where nothing listens: the pull fails on the host.

@@ -84,12 +84,10 @@ func TestUpstreamConformance(t *testing.T) {
 }
 
 // nodeExceptions are the [sig-node] conformance tests minaks does not pass (README.md says why):
-// image volumes (the test's image is on registry.k8s.io, out of reach here), the nonewprivs
-// image (a setuid-root program, which minaks has no built-in of), and BusyBox ash's exact
-// message for a write to a read-only root (the tools root's sh is bash).
+// image volumes (the test's image is on registry.k8s.io, out of reach here) and BusyBox ash's
+// exact message for a write to a read-only root (the tools root's sh is bash).
 var nodeExceptions = []string{
 	"ImageVolume",
-	"should not allow privilege escalation when false",
 	"should not write to root filesystem",
 }
 

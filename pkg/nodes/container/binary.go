@@ -2,6 +2,7 @@ package container
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -38,6 +39,10 @@ func Install(dir string) error {
 			if err := os.Rename(tmp, path); err != nil {
 				return err
 			}
+			// A set-user-ID copy of the old one is made again when needed.
+			if err := os.RemoveAll(filepath.Join(dir, setUIDDir)); err != nil {
+				return err
+			}
 		}
 		binaryMu.Lock()
 		binaryPaths[name] = path
@@ -66,4 +71,48 @@ func Binary(name string) (string, error) {
 		return path, nil
 	}
 	return os.Executable()
+}
+
+// setUIDDir is where SetUIDBinary keeps its copy, below the installed binaries' directory.
+const setUIDDir = "setuid"
+
+// SetUIDBinary is a copy of minaks-run that is set-user-ID and set-group-ID root, for the
+// program of an image whose real file is one (images.Image.SetUID); minaks-run run from it runs
+// that program and nothing else (package runner). It is kept in a directory only root may
+// enter, so that no user of the host can run it: containers see it, bind-mounted. It needs the
+// installed binaries; minaks itself or a test binary is never made set-user-ID.
+func SetUIDBinary() (string, error) {
+	binaryMu.Lock()
+	defer binaryMu.Unlock()
+	run, ok := binaryPaths[RunBinary]
+	if !ok {
+		return "", errors.New("a set-user-ID program needs the container binaries that make build embeds in minaks")
+	}
+	dir := filepath.Join(filepath.Dir(run), setUIDDir)
+	path := filepath.Join(dir, RunBinary)
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return "", err
+	}
+	tmp := path + ".tmp"
+	data, err := os.ReadFile(run)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(tmp, data, 0o700); err != nil {
+		return "", err
+	}
+	// Ownership first: chown clears the set-user-ID bits.
+	if err := os.Chown(tmp, 0, 0); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(tmp, 0o755|os.ModeSetuid|os.ModeSetgid); err != nil {
+		return "", err
+	}
+	return path, os.Rename(tmp, path)
 }

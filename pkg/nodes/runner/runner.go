@@ -14,6 +14,17 @@ import (
 // argv[1] container.ExecName the helper of a command run in a container, and then exits; for
 // any other name it returns.
 func Run() {
+	if os.Geteuid() != os.Getuid() || os.Getegid() != os.Getgid() {
+		// A set-user-ID copy (package container's SetUIDBinary) runs the program of the image
+		// whose real file is one, and nothing else: not the init, not the exec helper, not
+		// another image's program.
+		if images.SetUIDProgram(os.Args[0]) {
+			code, _ := images.Main(os.Args[0], os.Args[1:])
+			os.Exit(code)
+		}
+		fmt.Fprintf(os.Stderr, "minaks: %q may not run set-user-ID\n", os.Args[0])
+		os.Exit(126)
+	}
 	if filepath.Base(os.Args[0]) == container.InitName {
 		err := container.Init()
 		fmt.Fprintf(os.Stderr, "minaks: cannot start the container: %v\n", err)
