@@ -179,8 +179,7 @@ func CgroupClusters() []string {
 // hierarchy), and CgroupRoot once empty, killing the processes still in them.
 func RemoveCgroups(cluster string) error {
 	var errs []error
-	roots := cgroupRoots()
-	for _, root := range roots {
+	for _, root := range cgroupRoots() {
 		var dirs []string
 		_ = filepath.WalkDir(filepath.Join(root, cluster), func(p string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
