@@ -158,6 +158,19 @@ func TestLoadBalancer(t *testing.T) {
 	})
 
 	t.Run("floating IP: the node sees the frontend IP; 5-tuple spreads flows over nodes", func(t *testing.T) {
+		// The first answer comes once one node's probe is up; flows spread over those up.
+		eventually(t, 15*time.Second, "every node's probe of web up", func() error {
+			states := probeStates("web")
+			for _, h := range states {
+				if h.State != dataplane.Up {
+					return fmt.Errorf("probe %s on %s is %s (%s)", h.Probe, h.Backend, h.State, h.Detail)
+				}
+			}
+			if len(states) != len(nodes.Items) {
+				return fmt.Errorf("%d probe states for web, want %d", len(states), len(nodes.Items))
+			}
+			return nil
+		})
 		for range 15 {
 			if err := answers(lan, web, 80); err != nil {
 				t.Fatal(err)
