@@ -144,6 +144,21 @@ func TestLoadBalancer(t *testing.T) {
 		return out
 	}
 
+	// probesUp is nil once every node has a state of svc's probe, up on the nodes want
+	// names and not up on the others; else what differs.
+	probesUp := func(svc string, want func(node string) bool) error {
+		states := probeStates(svc)
+		for _, h := range states {
+			if (h.State == dataplane.Up) != want(h.Backend) {
+				return fmt.Errorf("probe %s on %s is %s (%s), want up: %v", h.Probe, h.Backend, h.State, h.Detail, want(h.Backend))
+			}
+		}
+		if len(states) != len(nodes.Items) {
+			return fmt.Errorf("%d probe states for %s, want %d", len(states), svc, len(nodes.Items))
+		}
+		return nil
+	}
+
 	web := externalIP("web")
 	t.Run("external IP from the public range, answering from the host and beyond", func(t *testing.T) {
 		if !public.Contains(web) {
@@ -160,16 +175,7 @@ func TestLoadBalancer(t *testing.T) {
 	t.Run("floating IP: the node sees the frontend IP; 5-tuple spreads flows over nodes", func(t *testing.T) {
 		// The first answer comes once one node's probe is up; flows spread over those up.
 		eventually(t, 15*time.Second, "every node's probe of web up", func() error {
-			states := probeStates("web")
-			for _, h := range states {
-				if h.State != dataplane.Up {
-					return fmt.Errorf("probe %s on %s is %s (%s)", h.Probe, h.Backend, h.State, h.Detail)
-				}
-			}
-			if len(states) != len(nodes.Items) {
-				return fmt.Errorf("%d probe states for web, want %d", len(states), len(nodes.Items))
-			}
-			return nil
+			return probesUp("web", func(string) bool { return true })
 		})
 		for range 15 {
 			if err := answers(lan, web, 80); err != nil {
@@ -230,16 +236,7 @@ func TestLoadBalancer(t *testing.T) {
 			withPod[node] = true
 		}
 		eventually(t, 15*time.Second, "probe states of web-local", func() error {
-			states := probeStates("web-local")
-			for _, h := range states {
-				if want := withPod[h.Backend]; (h.State == dataplane.Up) != want {
-					return fmt.Errorf("probe %s on %s is %s (%s); node has a web pod: %v", h.Probe, h.Backend, h.State, h.Detail, want)
-				}
-			}
-			if len(states) != len(nodes.Items) {
-				return fmt.Errorf("%d probe states for web-local, want %d", len(states), len(nodes.Items))
-			}
-			return nil
+			return probesUp("web-local", func(node string) bool { return withPod[node] })
 		})
 	})
 
